@@ -1,0 +1,188 @@
+//! Building a kustomization: accumulate its resources (files, and directories built
+//! recursively), then its components (which add resources and transform everything
+//! accumulated so far), then run its transformers; at the top, sort. Bases shared by several
+//! overlays are built once per process.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::error::{Error, Result};
+use crate::load::kustomization::{self, KustFile, KustKind};
+use crate::load::{self, Loader};
+use crate::model::{self, ResourceSet};
+use crate::transform;
+
+/// Builds kustomizations, caching each built directory so that overlays sharing a base parse
+/// and transform it once.
+pub struct Builder {
+    pub loader: Loader,
+    built: Mutex<HashMap<PathBuf, Arc<ResourceSet>>>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    pub fn new() -> Self {
+        Builder {
+            loader: Loader::new(),
+            built: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Renders the kustomization in `dir`: the resources in output order.
+    pub fn render(&self, dir: &Path) -> Result<ResourceSet> {
+        let dir = dir.canonicalize().map_err(|e| {
+            Error::new(format!("cannot open {}: {e}", dir.display()))
+                .help("pass a directory that holds a kustomization.yaml")
+        })?;
+        if !dir.is_dir() {
+            return Err(Error::new(format!("{} is not a directory", dir.display()))
+                .help("pass the directory that holds the kustomization.yaml, not the file"));
+        }
+        let kf = kustomization::read(&self.loader, &dir)?;
+        if kf.kind == KustKind::Component {
+            return Err(Error::new("a Component cannot be rendered on its own")
+                .in_file(kf.display())
+                .help("render an overlay that lists it under `components`"));
+        }
+        let mut set = self.build_dir(&dir, &mut Vec::new())?.as_ref().clone();
+        transform::sort::apply(kf.spec.sort_options.as_ref(), &mut set)
+            .map_err(|e| e.in_file(kf.display()))?;
+        Ok(set)
+    }
+
+    /// Builds a directory holding a kustomization (not a component), cached.
+    fn build_dir(&self, dir: &Path, stack: &mut Vec<PathBuf>) -> Result<Arc<ResourceSet>> {
+        if let Some(set) = self.built.lock().expect("build cache lock").get(dir) {
+            return Ok(set.clone());
+        }
+        let kf = kustomization::read(&self.loader, dir)?;
+        if kf.kind == KustKind::Component {
+            return Err(Error::new(format!(
+                "{} is a Component, listed under `resources`",
+                self.loader.display_path(dir).display()
+            ))
+            .help("list components under `components`"));
+        }
+        let mut set = ResourceSet::new();
+        self.accumulate(&kf, &mut set, stack)?;
+        let set = Arc::new(set);
+        self.built
+            .lock()
+            .expect("build cache lock")
+            .insert(dir.to_path_buf(), set.clone());
+        Ok(set)
+    }
+
+    /// Adds a kustomization's (or component's) resources and components to `set`, then runs
+    /// its transformers over all of `set`.
+    fn accumulate(
+        &self,
+        kf: &KustFile,
+        set: &mut ResourceSet,
+        stack: &mut Vec<PathBuf>,
+    ) -> Result<()> {
+        if let Some(pos) = stack.iter().position(|d| d == &kf.dir) {
+            let cycle: Vec<String> = stack[pos..]
+                .iter()
+                .chain(std::iter::once(&kf.dir))
+                .map(|d| self.loader.display_path(d).display().to_string())
+                .collect();
+            return Err(
+                Error::new(format!("kustomization cycle: {}", cycle.join(" -> ")))
+                    .in_file(kf.display())
+                    .help("a kustomization cannot include itself, directly or through others"),
+            );
+        }
+        stack.push(kf.dir.clone());
+        let result = self.accumulate_inner(kf, set, stack);
+        stack.pop();
+        result
+    }
+
+    fn accumulate_inner(
+        &self,
+        kf: &KustFile,
+        set: &mut ResourceSet,
+        stack: &mut Vec<PathBuf>,
+    ) -> Result<()> {
+        let entries = kf
+            .spec
+            .resources
+            .iter()
+            .map(|r| ("resources", r))
+            .chain(kf.spec.bases.iter().map(|r| ("bases", r)));
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for (field, rel) in entries {
+            let i = *counts.entry(field).and_modify(|c| *c += 1).or_insert(0);
+            let idx = i.to_string();
+            let at = |e: Error| {
+                if e.file.is_some() {
+                    e.context(format!("in {field}[{i}] of {}", kf.display().display()))
+                } else {
+                    e.in_file(kf.display()).at_opt(crate::yaml::locate(
+                        &kf.file.src,
+                        0,
+                        &[field, &idx],
+                    ))
+                }
+            };
+            if load::is_remote(rel) {
+                return Err(at(Error::new(format!(
+                    "{field}[{i}]: remote resource `{rel}` is not supported: strata renders only what is in the repository"
+                ))
+                .help("vendor the remote base into the repository and refer to it by a relative path")));
+            }
+            let path = load::resolve_dir(&kf.dir, rel, &format!("{field}[{i}]")).map_err(at)?;
+            let added: ResourceSet = if path.is_dir() {
+                self.build_dir(&path, stack).map_err(at)?.as_ref().clone()
+            } else {
+                let path =
+                    load::resolve_within(&kf.dir, rel, &format!("{field}[{i}]")).map_err(at)?;
+                self.loader.resources(&path).map_err(at)?
+            };
+            set.extend(added);
+            model::check_unique(set).map_err(|e| {
+                e.context(format!(
+                    "while adding {field}[{i}] of {}",
+                    kf.display().display()
+                ))
+            })?;
+        }
+        for (i, rel) in kf.spec.components.iter().enumerate() {
+            let idx = i.to_string();
+            let at = |e: Error| {
+                if e.file.is_some() {
+                    e.context(format!("in components[{i}] of {}", kf.display().display()))
+                } else {
+                    e.in_file(kf.display()).at_opt(crate::yaml::locate(
+                        &kf.file.src,
+                        0,
+                        &["components", &idx],
+                    ))
+                }
+            };
+            if load::is_remote(rel) {
+                return Err(at(Error::new(format!(
+                    "components[{i}]: remote component `{rel}` is not supported"
+                ))));
+            }
+            let dir = load::resolve_dir(&kf.dir, rel, &format!("components[{i}]")).map_err(at)?;
+            let ckf = kustomization::read(&self.loader, &dir).map_err(at)?;
+            if ckf.kind != KustKind::Component {
+                return Err(at(Error::new(format!(
+                    "components[{i}]: `{rel}` is a Kustomization, not a Component"
+                ))
+                .help("list it under `resources`, or give it `kind: Component`")));
+            }
+            self.accumulate(&ckf, set, stack)?;
+        }
+        transform::run_builtins(kf, &self.loader, set)?;
+        model::check_unique(set)
+    }
+}

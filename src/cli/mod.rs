@@ -1,0 +1,61 @@
+//! Command-line front end: clap types, one module per subcommand. Each subcommand returns an
+//! exit code; `main` only maps it to the process.
+
+pub mod render;
+
+use clap::{Parser, Subcommand};
+
+/// strata renders Kubernetes kustomize trees for GitOps, with host-network transforms and
+/// validation.
+#[derive(Debug, Parser)]
+#[command(name = "strata", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render a kustomization directory to a YAML (or JSON) stream.
+    Render(render::RenderArgs),
+}
+
+/// Exit codes, as documented in README.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FINDINGS: u8 = 1;
+    pub const ERROR: u8 = 2;
+}
+
+pub fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Render(args) => render::run(&args),
+    }
+}
+
+/// Writes `text` to stdout; a closed pipe (`strata render | head`) is not an error.
+pub fn write_stdout(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Writes a file atomically: a temporary file beside it, then a rename.
+pub fn write_file_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.strata-tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}

@@ -1,0 +1,101 @@
+//! The one error type of a render: what went wrong, where (file, line, column), in which
+//! resource or kustomization entry, and what to do about it. Every load or transform error
+//! maps to exit code 2 and is printed as one screen of text, never a panic.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub message: String,
+    pub file: Option<PathBuf>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// Outer context, innermost first: "in patch 2 of overlays/x/kustomization.yaml".
+    pub context: Vec<String>,
+    pub help: Option<String>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(message: impl Into<String>) -> Self {
+        Error {
+            message: message.into(),
+            file: None,
+            line: None,
+            column: None,
+            context: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn in_file(mut self, file: &Path) -> Self {
+        if self.file.is_none() {
+            self.file = Some(file.to_path_buf());
+        }
+        self
+    }
+
+    pub fn at(mut self, line: usize, column: usize) -> Self {
+        if self.line.is_none() {
+            self.line = Some(line);
+            self.column = Some(column);
+        }
+        self
+    }
+
+    pub fn at_opt(self, pos: Option<(usize, usize)>) -> Self {
+        match pos {
+            Some((l, c)) => self.at(l, c),
+            None => self,
+        }
+    }
+
+    pub fn context(mut self, ctx: impl Into<String>) -> Self {
+        self.context.push(ctx.into());
+        self
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        if self.help.is_none() {
+            self.help = Some(help.into());
+        }
+        self
+    }
+
+    /// `file:line:col` (or less, as known).
+    pub fn location(&self) -> Option<String> {
+        let file = self.file.as_ref()?;
+        let mut s = file.display().to_string();
+        if let Some(l) = self.line {
+            s.push_str(&format!(":{l}"));
+            if let Some(c) = self.column {
+                s.push_str(&format!(":{c}"));
+            }
+        }
+        Some(s)
+    }
+
+    pub fn from_yaml(e: crate::yaml::YamlError, file: &Path) -> Self {
+        Error::new(e.message).in_file(file).at(e.line, e.column)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        if let Some(loc) = self.location() {
+            writeln!(f, "  --> {loc}")?;
+        }
+        for c in &self.context {
+            writeln!(f, "  = {c}")?;
+        }
+        if let Some(h) = &self.help {
+            writeln!(f, "  = help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}

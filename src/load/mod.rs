@@ -1,0 +1,155 @@
+//! Loading: files and directories into documents and resources, each file read and parsed
+//! once per process however many overlays share it, and kustomize's load restriction
+//! (a kustomization reads files only below its own directory, symlinks resolved).
+
+pub mod kustomization;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::model::{Origin, Resource};
+use crate::yaml::{self, Document};
+
+/// A parsed file: its text (kept for locating fields in diagnostics) and its documents.
+#[derive(Debug)]
+pub struct LoadedFile {
+    /// The path as shown to the user.
+    pub display: Arc<PathBuf>,
+    pub src: String,
+    pub docs: Vec<Document>,
+}
+
+/// Reads and parses files, once each.
+#[derive(Default)]
+pub struct Loader {
+    files: Mutex<HashMap<PathBuf, Arc<LoadedFile>>>,
+    cwd: Option<PathBuf>,
+}
+
+impl Loader {
+    pub fn new() -> Self {
+        Loader {
+            files: Mutex::new(HashMap::new()),
+            cwd: std::env::current_dir()
+                .ok()
+                .and_then(|d| d.canonicalize().ok()),
+        }
+    }
+
+    /// How a path is shown: relative to the working directory when below it.
+    pub fn display_path(&self, canonical: &Path) -> PathBuf {
+        if let Some(cwd) = &self.cwd {
+            if let Ok(rel) = canonical.strip_prefix(cwd) {
+                return rel.to_path_buf();
+            }
+        }
+        canonical.to_path_buf()
+    }
+
+    /// Reads and parses a YAML or JSON file (cached by its canonical path).
+    pub fn load(&self, canonical: &Path) -> Result<Arc<LoadedFile>> {
+        if let Some(f) = self.files.lock().expect("loader cache lock").get(canonical) {
+            return Ok(f.clone());
+        }
+        let display = Arc::new(self.display_path(canonical));
+        let bytes = std::fs::read(canonical)
+            .map_err(|e| Error::new(format!("cannot read the file: {e}")).in_file(&display))?;
+        let src = String::from_utf8(bytes).map_err(|e| {
+            Error::new(format!(
+                "the file is not valid UTF-8 (byte {} is not): Kubernetes manifests are UTF-8 text",
+                e.utf8_error().valid_up_to()
+            ))
+            .in_file(&display)
+        })?;
+        let docs = yaml::parse_stream(&src).map_err(|e| Error::from_yaml(e, &display))?;
+        let file = Arc::new(LoadedFile { display, src, docs });
+        self.files
+            .lock()
+            .expect("loader cache lock")
+            .insert(canonical.to_path_buf(), file.clone());
+        Ok(file)
+    }
+
+    /// The resources of a manifest file: every document, `kind: List` (and `*List`) unpacked.
+    pub fn resources(&self, canonical: &Path) -> Result<Vec<Resource>> {
+        let file = self.load(canonical)?;
+        let mut out = Vec::new();
+        for (i, doc) in file.docs.iter().enumerate() {
+            let origin = Origin {
+                file: file.display.clone(),
+                line: doc.line,
+                doc_index: i,
+            };
+            unpack(doc.value.clone(), origin, &mut out)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Adds a document to `out`, unpacking `kind: List` (and `FooList` with `items`), as
+/// kustomize and kubectl do.
+fn unpack(value: Value, origin: Origin, out: &mut Vec<Resource>) -> Result<()> {
+    let is_list = value
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|k| k == "List" || k.ends_with("List"))
+        && value.get("items").is_some();
+    if is_list {
+        let Some(Value::Array(items)) = value.get("items").cloned() else {
+            return Err(Error::new("`items` of a List must be a list")
+                .in_file(&origin.file)
+                .at(origin.line, 1));
+        };
+        for item in items {
+            unpack(item, origin.clone(), out)?;
+        }
+        return Ok(());
+    }
+    out.push(Resource::from_value(value, origin)?);
+    Ok(())
+}
+
+/// Resolves `rel` against the kustomization directory `base_dir`, following symlinks, and
+/// requires the result to stay below `base_dir` (kustomize's `LoadRestrictionsRootOnly`).
+/// `what` names the field for the error ("resources", "patches[2].path").
+pub fn resolve_within(base_dir: &Path, rel: &str, what: &str) -> Result<PathBuf> {
+    let joined = base_dir.join(rel);
+    let canonical = joined
+        .canonicalize()
+        .map_err(|e| Error::new(format!("{what}: `{rel}` cannot be opened: {e}")))?;
+    if !canonical.starts_with(base_dir) {
+        return Err(Error::new(format!(
+            "{what}: `{rel}` resolves to {}, outside the kustomization directory {}",
+            canonical.display(),
+            base_dir.display()
+        ))
+        .help(
+            "a kustomization may read files only below its own directory (kustomize's \
+             root-only load restriction; symlinks are resolved first); move the file, or \
+             list the directory that holds it as a resource",
+        ));
+    }
+    Ok(canonical)
+}
+
+/// Resolves a directory reference (a base or component) without the root restriction, as
+/// kustomize allows `../base`.
+pub fn resolve_dir(base_dir: &Path, rel: &str, what: &str) -> Result<PathBuf> {
+    base_dir
+        .join(rel)
+        .canonicalize()
+        .map_err(|e| Error::new(format!("{what}: `{rel}` cannot be opened: {e}")))
+}
+
+/// Is `rel` a remote resource kustomize would fetch (a URL or a git reference)?
+pub fn is_remote(rel: &str) -> bool {
+    rel.contains("://")
+        || rel.starts_with("git@")
+        || rel.starts_with("github.com/")
+        || rel.starts_with("gitlab.com/")
+        || rel.starts_with("bitbucket.org/")
+}

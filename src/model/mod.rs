@@ -1,0 +1,287 @@
+//! Resources as strata sees them: `type meta + metadata + free JSON` (like kube-rs'
+//! `DynamicObject`), with their identity and the place they were read from.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use crate::error::Error;
+
+/// The identity of a resource: group, version, kind, namespace and name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResId {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ResId {
+    /// Namespaces compare equal when both are "default" or empty, as kustomize compares them.
+    pub fn same_namespace(&self, other: &str) -> bool {
+        let norm = |s: &str| if s.is_empty() { "default" } else { s }.to_string();
+        norm(&self.namespace) == norm(other)
+    }
+
+    /// The same object for Kubernetes: group, kind, namespace and name (not version).
+    pub fn same_object(&self, o: &ResId) -> bool {
+        self.group == o.group
+            && self.kind == o.kind
+            && self.name == o.name
+            && self.same_namespace(&o.namespace)
+    }
+
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+impl fmt::Display for ResId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.kind, self.api_version())?;
+        if !self.namespace.is_empty() {
+            write!(f, " {}/{}", self.namespace, self.name)
+        } else {
+            write!(f, " {}", self.name)
+        }
+    }
+}
+
+/// Splits `apiVersion` into group and version (`apps/v1` -> `apps`, `v1`; `v1` -> ``, `v1`).
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    match api_version.rsplit_once('/') {
+        Some((g, v)) => (g, v),
+        None => ("", api_version),
+    }
+}
+
+/// Where a resource was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The file, as the user would write it (relative to the working directory where possible).
+    pub file: Arc<PathBuf>,
+    /// The line its document starts on (1-based).
+    pub line: usize,
+    /// Which non-empty document of the file it is (0-based), for locating fields later.
+    pub doc_index: usize,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// One Kubernetes object.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub obj: Map<String, Value>,
+    pub origin: Origin,
+    /// Identities this resource had before transforms changed its namespace or name, oldest
+    /// first; patch targets match them as they match the current one.
+    pub previous_ids: Vec<ResId>,
+}
+
+impl Resource {
+    /// Checks that a document is a Kubernetes object: a mapping with `apiVersion`, `kind` and
+    /// `metadata.name` as strings.
+    pub fn from_value(value: Value, origin: Origin) -> Result<Resource, Error> {
+        let err = |msg: String| {
+            Error::new(msg)
+                .in_file(&origin.file)
+                .at(origin.line, 1)
+                .help("every document must be a Kubernetes object with apiVersion, kind and metadata.name")
+        };
+        let Value::Object(obj) = value else {
+            return Err(err(format!(
+                "the document is a {}, not a Kubernetes object",
+                kind_of(&value)
+            )));
+        };
+        for field in ["apiVersion", "kind"] {
+            match obj.get(field) {
+                Some(Value::String(s)) if !s.is_empty() => {}
+                Some(v) => {
+                    return Err(err(format!(
+                        "`{field}` must be a non-empty string, found {}",
+                        kind_of(v)
+                    )));
+                }
+                None => return Err(err(format!("the document has no `{field}`"))),
+            }
+        }
+        match obj.get("metadata") {
+            Some(Value::Object(m)) => match m.get("name") {
+                Some(Value::String(s)) if !s.is_empty() => {}
+                Some(v) => {
+                    return Err(err(format!(
+                        "`metadata.name` must be a non-empty string, found {}",
+                        kind_of(v)
+                    )));
+                }
+                None if m.get("generateName").is_some() => {
+                    return Err(err(
+                        "`metadata.generateName` without `metadata.name` cannot be rendered: the \
+                         object has no stable identity"
+                            .into(),
+                    ));
+                }
+                None => return Err(err("the document has no `metadata.name`".into())),
+            },
+            Some(v) => {
+                return Err(err(format!(
+                    "`metadata` must be a mapping, found {}",
+                    kind_of(v)
+                )));
+            }
+            None => return Err(err("the document has no `metadata`".into())),
+        }
+        if let Some(ns) = obj.get("metadata").and_then(|m| m.get("namespace")) {
+            if !ns.is_string() && !ns.is_null() {
+                return Err(err(format!(
+                    "`metadata.namespace` must be a string, found {}",
+                    kind_of(ns)
+                )));
+            }
+        }
+        Ok(Resource {
+            obj,
+            origin,
+            previous_ids: Vec::new(),
+        })
+    }
+
+    fn str_field(&self, key: &str) -> &str {
+        self.obj.get(key).and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub fn api_version(&self) -> &str {
+        self.str_field("apiVersion")
+    }
+
+    pub fn kind(&self) -> &str {
+        self.str_field("kind")
+    }
+
+    pub fn metadata(&self) -> Option<&Map<String, Value>> {
+        self.obj.get("metadata").and_then(Value::as_object)
+    }
+
+    pub fn metadata_mut(&mut self) -> &mut Map<String, Value> {
+        let md = self
+            .obj
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !md.is_object() {
+            *md = Value::Object(Map::new());
+        }
+        md.as_object_mut().expect("metadata is an object")
+    }
+
+    pub fn name(&self) -> &str {
+        self.metadata()
+            .and_then(|m| m.get("name"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    pub fn namespace(&self) -> &str {
+        self.metadata()
+            .and_then(|m| m.get("namespace"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    fn string_map(&self, key: &str) -> Vec<(&str, &str)> {
+        self.metadata()
+            .and_then(|m| m.get(key))
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| v.as_str().map(|v| (k.as_str(), v)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn labels(&self) -> Vec<(&str, &str)> {
+        self.string_map("labels")
+    }
+
+    pub fn annotations(&self) -> Vec<(&str, &str)> {
+        self.string_map("annotations")
+    }
+
+    pub fn id(&self) -> ResId {
+        let (g, v) = split_api_version(self.api_version());
+        ResId {
+            group: g.to_string(),
+            version: v.to_string(),
+            kind: self.kind().to_string(),
+            namespace: self.namespace().to_string(),
+            name: self.name().to_string(),
+        }
+    }
+
+    /// The current identity and every earlier one.
+    pub fn all_ids(&self) -> impl Iterator<Item = ResId> + '_ {
+        std::iter::once(self.id()).chain(self.previous_ids.iter().cloned())
+    }
+
+    /// Records the current identity before a transform changes namespace or name.
+    pub fn remember_id(&mut self) {
+        let id = self.id();
+        if self.previous_ids.last() != Some(&id) {
+            self.previous_ids.push(id);
+        }
+    }
+
+    pub fn into_value(self) -> Value {
+        Value::Object(self.obj)
+    }
+}
+
+/// A short word for a JSON value's type, for messages.
+pub fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "list",
+        Value::Object(_) => "mapping",
+    }
+}
+
+/// The resources of one build, in order.
+pub type ResourceSet = Vec<Resource>;
+
+/// Rejects two resources with the same identity, naming both origins.
+pub fn check_unique(set: &[Resource]) -> Result<(), Error> {
+    let mut seen: std::collections::HashMap<ResId, &Resource> = std::collections::HashMap::new();
+    for r in set {
+        let mut id = r.id();
+        if id.namespace == "default" {
+            id.namespace.clear();
+        }
+        id.version.clear();
+        if let Some(first) = seen.insert(id, r) {
+            return Err(Error::new(format!(
+                "two resources have the same identity: {} (first read at {})",
+                r.id(),
+                first.origin
+            ))
+            .in_file(&r.origin.file)
+            .at(r.origin.line, 1)
+            .help("remove one of them, or give them different names or namespaces"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! Rendering: the built resources as a YAML stream or JSON documents, produced whole in
+//! memory before anything is written, so an error never leaves partial output.
+
+use serde_json::{Number, Value};
+
+use crate::model::Resource;
+use crate::yaml;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Yaml,
+    Json,
+}
+
+/// The whole output text for a set of resources.
+pub fn to_string(resources: &[Resource], format: Format) -> String {
+    match format {
+        Format::Yaml => yaml::to_yaml_stream(
+            resources
+                .iter()
+                .map(|r| &r.obj)
+                .map(|o| {
+                    // `Map` and `Value::Object` serialize the same; borrow without cloning.
+                    o as &serde_json::Map<String, Value>
+                })
+                .map(MapRef),
+        ),
+        Format::Json => {
+            let mut out = String::new();
+            for r in resources {
+                let mut v = Value::Object(r.obj.clone());
+                integral_floats_as_integers(&mut v);
+                out.push_str(&serde_json::to_string_pretty(&v).expect("JSON values serialize"));
+                out.push('\n');
+            }
+            out
+        }
+    }
+}
+
+/// Lets the YAML writer take a borrowed map where it expects a value.
+#[derive(Clone, Copy)]
+pub struct MapRef<'a>(&'a serde_json::Map<String, Value>);
+
+impl serde::Serialize for MapRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+/// Kubernetes' reader turns YAML floats into JSON the way Go prints a float64, so `8.0`
+/// reaches the API server as `8`. JSON output does the same, so an integer field written as
+/// `08` or `!!float 1` stays acceptable to the API server's strict integer decoding.
+fn integral_floats_as_integers(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64() {
+                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                    *n = Number::from(f as i64);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(m) => m.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
+}

@@ -1,0 +1,177 @@
+//! `images`: rewrite container image names, tags and digests, with kustomize's rules: the
+//! entry's `name` matches an image whose name (before `:tag` and `@digest`) is exactly it;
+//! every `containers` and `initContainers` list anywhere in an object is visited (except in
+//! CustomResourceDefinitions), plus the field specs of `fieldspec::IMAGES`.
+
+use regex::Regex;
+use serde_json::Value;
+
+use super::fieldspec::{self, IMAGES, OwnedFieldSpec};
+use crate::error::Result;
+use crate::load::kustomization::{ImageEntry, KustFile};
+use crate::model::ResourceSet;
+
+/// Splits an image reference into name, tag and digest, as kustomize does: the tag's colon is
+/// searched after the first slash, so a registry port (`host:5000/app`) is part of the name.
+pub fn split(image: &str) -> (&str, &str, &str) {
+    let slash = image.find('/').filter(|&i| i > 0).unwrap_or(0);
+    let search = &image[slash..];
+    let at = search.find('@').map(|i| i + slash);
+    let colon = search.find(':').map(|i| i + slash);
+    match (colon, at) {
+        (None, None) => (image, "", ""),
+        (c, Some(a)) if c.is_none_or(|c| a < c) => (&image[..a], "", &image[a + 1..]),
+        (Some(c), Some(a)) => (&image[..c], &image[c + 1..a], &image[a + 1..]),
+        (Some(c), None) => (&image[..c], &image[c + 1..], ""),
+        (None, Some(_)) => unreachable!("covered by the guard above"),
+    }
+}
+
+struct Rule<'a> {
+    entry: &'a ImageEntry,
+    pattern: Option<Regex>,
+}
+
+impl Rule<'_> {
+    fn rewrite(&self, image: &str) -> Option<String> {
+        if !self.pattern.as_ref()?.is_match(image) {
+            return None;
+        }
+        let e = self.entry;
+        let (name, tag, digest) = split(image);
+        let mut name = name.to_string();
+        let (mut tag, mut digest) = (tag.to_string(), digest.to_string());
+        if let Some(n) = e.new_name.as_deref().filter(|s| !s.is_empty()) {
+            name = n.to_string();
+        }
+        let new_tag = e.new_tag.as_deref().unwrap_or("");
+        let new_digest = e.digest.as_deref().unwrap_or("");
+        let suffix = e.tag_suffix.as_deref().unwrap_or("");
+        match (new_tag.is_empty(), new_digest.is_empty()) {
+            (false, false) => (tag, digest) = (new_tag.into(), new_digest.into()),
+            (false, true) => (tag, digest) = (new_tag.into(), String::new()),
+            (true, false) => (tag, digest) = (String::new(), new_digest.into()),
+            (true, true) if !suffix.is_empty() => {
+                tag.push_str(suffix);
+                digest.clear();
+            }
+            _ => {}
+        }
+        if !tag.is_empty() {
+            name = format!("{name}:{tag}");
+        }
+        if !digest.is_empty() {
+            name = format!("{name}@{digest}");
+        }
+        Some(name)
+    }
+
+    fn apply(&self, v: &mut Value) {
+        if let Some(s) = v.as_str() {
+            if let Some(new) = self.rewrite(s) {
+                *v = Value::String(new);
+            }
+        }
+    }
+}
+
+pub fn apply(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
+    let specs: Vec<OwnedFieldSpec> = IMAGES.iter().map(Into::into).collect();
+    for (i, entry) in kf.spec.images.iter().enumerate() {
+        // kustomize builds this pattern from the name as written (a regular expression).
+        let pattern = Regex::new(&format!(
+            "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@[a-zA-Z0-9]+([.+_-][a-zA-Z0-9]+)*:[a-zA-Z0-9_.{{}}-]*)?$",
+            entry.name
+        ))
+        .ok();
+        if entry.name.is_empty() {
+            let idx = i.to_string();
+            return Err(kf.error_at(&["images", &idx], "an `images` entry needs a `name`"));
+        }
+        let rule = Rule { entry, pattern };
+        for r in set.iter_mut() {
+            if r.kind() != "CustomResourceDefinition" {
+                for v in r.obj.values_mut() {
+                    walk_containers(v, &rule);
+                }
+            }
+            let _ = fieldspec::visit_resource::<()>(r, &specs, Some(false), &mut |v| {
+                rule.apply(v);
+                Ok(())
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Visits every `containers`/`initContainers` list below `v` and rewrites its images.
+fn walk_containers(v: &mut Value, rule: &Rule<'_>) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                walk_containers(child, rule);
+                if k == "containers" || k == "initContainers" {
+                    if let Value::Array(items) = child {
+                        for c in items.iter_mut().filter_map(Value::as_object_mut) {
+                            if let Some(img) = c.get_mut("image") {
+                                rule.apply(img);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| walk_containers(i, rule)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_keeps_registry_ports_in_the_name() {
+        assert_eq!(split("nginx"), ("nginx", "", ""));
+        assert_eq!(split("nginx:1.27"), ("nginx", "1.27", ""));
+        assert_eq!(split("host:5000/app"), ("host:5000/app", "", ""));
+        assert_eq!(split("host:5000/app:v1"), ("host:5000/app", "v1", ""));
+        assert_eq!(split("app@sha256:abc"), ("app", "", "sha256:abc"));
+        assert_eq!(split("r/app:v1@sha256:abc"), ("r/app", "v1", "sha256:abc"));
+    }
+
+    fn rule(entry: &ImageEntry) -> Rule<'_> {
+        let pattern = Regex::new(&format!(
+            "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@[a-zA-Z0-9]+([.+_-][a-zA-Z0-9]+)*:[a-zA-Z0-9_.{{}}-]*)?$",
+            entry.name
+        ))
+        .ok();
+        Rule { entry, pattern }
+    }
+
+    #[test]
+    fn rewrites_like_kustomize() {
+        let e = ImageEntry {
+            name: "nginx".into(),
+            new_name: Some("reg/nginx".into()),
+            new_tag: Some("1.27".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            rule(&e).rewrite("nginx:1.0").as_deref(),
+            Some("reg/nginx:1.27")
+        );
+        assert_eq!(
+            rule(&e).rewrite("nginx@sha256:abc").as_deref(),
+            Some("reg/nginx:1.27")
+        );
+        assert_eq!(rule(&e).rewrite("nginx-other:1"), None);
+        assert_eq!(rule(&e).rewrite("docker.io/nginx:1"), None);
+        let d = ImageEntry {
+            name: "app".into(),
+            digest: Some("sha256:ff".into()),
+            ..Default::default()
+        };
+        assert_eq!(rule(&d).rewrite("app:v1").as_deref(), Some("app@sha256:ff"));
+    }
+}

@@ -1,0 +1,98 @@
+//! `commonLabels`, `labels` and `commonAnnotations`: add key/value pairs to the field specs of
+//! `fieldspec.rs` (metadata, pod templates, and for selector labels the selectors).
+
+use indexmap::IndexMap;
+use serde_json::{Map, Value};
+
+use super::fieldspec::{
+    self, ANNOTATIONS, METADATA_LABELS, OwnedFieldSpec, SELECTOR_LABELS,
+    VOLUME_CLAIM_TEMPLATE_LABELS,
+};
+use crate::error::{Error, Result};
+use crate::load::kustomization::{KustFile, LabelEntry};
+use crate::model::{ResourceSet, kind_of};
+
+fn owned(specs: &[&[fieldspec::FieldSpec]]) -> Vec<OwnedFieldSpec> {
+    specs
+        .iter()
+        .flat_map(|s| s.iter())
+        .map(Into::into)
+        .collect()
+}
+
+/// The field specs of one `labels` entry.
+fn label_specs(entry: &LabelEntry) -> Vec<OwnedFieldSpec> {
+    let mut specs = if entry.include_selectors {
+        owned(&[
+            SELECTOR_LABELS,
+            METADATA_LABELS,
+            VOLUME_CLAIM_TEMPLATE_LABELS,
+        ])
+    } else if entry.include_templates {
+        owned(&[METADATA_LABELS])
+    } else {
+        owned(&[&METADATA_LABELS[..1]])
+    };
+    specs.extend(entry.fields.iter().map(|f| OwnedFieldSpec {
+        group: f.group.clone().unwrap_or_default(),
+        version: f.version.clone().unwrap_or_default(),
+        kind: f.kind.clone().unwrap_or_default(),
+        path: f.path.clone(),
+        create: f.create,
+    }));
+    specs
+}
+
+pub fn apply_labels(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
+    if !kf.spec.common_labels.is_empty() {
+        let specs = owned(&[
+            SELECTOR_LABELS,
+            METADATA_LABELS,
+            VOLUME_CLAIM_TEMPLATE_LABELS,
+        ]);
+        add_pairs(&kf.spec.common_labels, &specs, set)
+            .map_err(|e| e.in_file(kf.display()).context("in commonLabels"))?;
+    }
+    for (i, entry) in kf.spec.labels.iter().enumerate() {
+        add_pairs(&entry.pairs, &label_specs(entry), set)
+            .map_err(|e| e.in_file(kf.display()).context(format!("in labels[{i}]")))?;
+    }
+    Ok(())
+}
+
+pub fn apply_annotations(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
+    if kf.spec.common_annotations.is_empty() {
+        return Ok(());
+    }
+    add_pairs(&kf.spec.common_annotations, &owned(&[ANNOTATIONS]), set)
+        .map_err(|e| e.in_file(kf.display()).context("in commonAnnotations"))
+}
+
+fn add_pairs(
+    pairs: &IndexMap<String, String>,
+    specs: &[OwnedFieldSpec],
+    set: &mut ResourceSet,
+) -> Result<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    for r in set.iter_mut() {
+        let id = r.id();
+        fieldspec::visit_resource(r, specs, None, &mut |v| {
+            if v.is_null() {
+                *v = Value::Object(Map::new());
+            }
+            let Value::Object(m) = v else {
+                return Err(Error::new(format!(
+                    "a label or annotation field of {id} is a {}, expected a mapping",
+                    kind_of(v)
+                )));
+            };
+            for (k, val) in pairs {
+                m.insert(k.clone(), Value::String(val.clone()));
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}

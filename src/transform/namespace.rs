@@ -1,0 +1,84 @@
+//! `namespace`: sets `metadata.namespace` of every namespaced object, the name of a `v1`
+//! Namespace object, the service namespace of APIServices and CRD conversion webhooks, and
+//! the namespace of (Cluster)RoleBinding subjects named `default`, as kustomize does.
+
+use serde_json::Value;
+
+use super::fieldspec::{self, NAMESPACE, OwnedFieldSpec};
+use super::scope;
+use crate::error::Result;
+use crate::model::ResourceSet;
+
+pub fn apply(namespace: &str, set: &mut ResourceSet) -> Result<()> {
+    let specs: Vec<OwnedFieldSpec> = NAMESPACE.iter().map(Into::into).collect();
+    for r in set.iter_mut() {
+        let id = r.id();
+        r.remember_id();
+        if !scope::is_cluster_scoped(&id.group, &id.kind) {
+            r.metadata_mut()
+                .insert("namespace".into(), Value::String(namespace.into()));
+        }
+        let _ = fieldspec::visit_resource::<()>(r, &specs, None, &mut |v| {
+            if v.is_string() || v.is_null() {
+                *v = Value::String(namespace.into());
+            }
+            Ok(())
+        });
+        if id.group == "rbac.authorization.k8s.io"
+            && (id.kind == "RoleBinding" || id.kind == "ClusterRoleBinding")
+        {
+            if let Some(Value::Array(subjects)) = r.obj.get_mut("subjects") {
+                for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
+                    if s.get("name").and_then(Value::as_str) == Some("default") {
+                        s.insert("namespace".into(), Value::String(namespace.into()));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Origin, Resource};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn res(v: Value) -> Resource {
+        Resource::from_value(
+            v,
+            Origin {
+                file: Arc::new("t".into()),
+                line: 1,
+                doc_index: 0,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn sets_namespaced_objects_only_and_remembers_the_old_id() {
+        let mut set = vec![
+            res(
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "old"}}),
+            ),
+            res(
+                json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "c"}}),
+            ),
+            res(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "whatever"}})),
+            res(
+                json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "rb"},
+                "subjects": [{"kind": "ServiceAccount", "name": "default"}, {"kind": "ServiceAccount", "name": "other", "namespace": "x"}]}),
+            ),
+        ];
+        apply("prod", &mut set).unwrap();
+        assert_eq!(set[0].namespace(), "prod");
+        assert_eq!(set[0].previous_ids[0].namespace, "old");
+        assert_eq!(set[1].namespace(), "");
+        assert_eq!(set[2].name(), "prod");
+        assert_eq!(set[3].obj["subjects"][0]["namespace"], json!("prod"));
+        assert_eq!(set[3].obj["subjects"][1]["namespace"], json!("x"));
+    }
+}

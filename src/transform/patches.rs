@@ -1,0 +1,368 @@
+//! `patchesStrategicMerge`, `patches` and `patchesJson6902`: load each patch (a file below the
+//! kustomization or inline text), decide its kind (a list of operations is a JSON 6902 patch,
+//! anything else strategic merge), select its targets and apply it. A target that matches
+//! nothing is an error unless the entry sets `options.allowNoMatch`.
+
+use serde_json::Value;
+
+use super::json_patch;
+use super::merge_patch::{self, Outcome, SmpContext};
+use super::selector::Target;
+use crate::error::{Error, Result};
+use crate::load::kustomization::{KustFile, PatchEntry, PatchOptions};
+use crate::load::{self, Loader};
+use crate::model::{Resource, ResourceSet, kind_of, split_api_version};
+use crate::yaml;
+
+/// Which kustomization field a patch came from.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    StrategicMerge,
+    Patches,
+    Json6902,
+}
+
+impl Field {
+    fn name(self) -> &'static str {
+        match self {
+            Field::StrategicMerge => "patchesStrategicMerge",
+            Field::Patches => "patches",
+            Field::Json6902 => "patchesJson6902",
+        }
+    }
+}
+
+enum Body {
+    Json6902(::json_patch::Patch),
+    /// One or more strategic merge patch documents.
+    Smp(Vec<Value>),
+}
+
+struct Loaded<'k> {
+    kf: &'k KustFile,
+    field: Field,
+    index: usize,
+    body: Body,
+    target: Option<Target>,
+    options: PatchOptions,
+}
+
+impl Loaded<'_> {
+    fn describe(&self) -> String {
+        format!(
+            "in {}[{}] of {}",
+            self.field.name(),
+            self.index,
+            self.kf.display().display()
+        )
+    }
+
+    fn err(&self, message: impl Into<String>) -> Error {
+        let idx = self.index.to_string();
+        self.kf
+            .error_at(&[self.field.name(), &idx], message)
+            .context(self.describe())
+    }
+}
+
+pub fn strategic_merge(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) -> Result<()> {
+    for (i, entry) in kf.spec.patches_strategic_merge.iter().enumerate() {
+        let idx = i.to_string();
+        let looks_inline = entry.contains('\n') || entry.trim_start().starts_with('{');
+        let docs = if looks_inline {
+            parse_inline(kf, &[Field::StrategicMerge.name(), &idx], entry)?
+        } else {
+            read_patch_file(kf, loader, entry, &format!("patchesStrategicMerge[{i}]"))?
+        };
+        let p = Loaded {
+            kf,
+            field: Field::StrategicMerge,
+            index: i,
+            body: Body::Smp(docs),
+            target: None,
+            options: PatchOptions::default(),
+        };
+        apply(&p, set)?;
+    }
+    Ok(())
+}
+
+pub fn patches(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) -> Result<()> {
+    for (i, entry) in kf.spec.patches.iter().enumerate() {
+        let p = load_entry(kf, loader, Field::Patches, i, entry)?;
+        apply(&p, set)?;
+    }
+    Ok(())
+}
+
+pub fn json6902(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) -> Result<()> {
+    for (i, entry) in kf.spec.patches_json6902.iter().enumerate() {
+        let p = load_entry(kf, loader, Field::Json6902, i, entry)?;
+        if p.target.is_none() {
+            return Err(p.err("a patchesJson6902 entry needs a `target`"));
+        }
+        if !matches!(p.body, Body::Json6902(_)) {
+            return Err(p.err("a patchesJson6902 entry must be a list of JSON patch operations"));
+        }
+        apply(&p, set)?;
+    }
+    Ok(())
+}
+
+fn load_entry<'k>(
+    kf: &'k KustFile,
+    loader: &Loader,
+    field: Field,
+    index: usize,
+    entry: &PatchEntry,
+) -> Result<Loaded<'k>> {
+    let idx = index.to_string();
+    let fname = field.name();
+    let docs = match (&entry.path, &entry.patch) {
+        (Some(_), Some(_)) => {
+            return Err(kf.error_at(
+                &[fname, &idx],
+                "a patch has both `path` and `patch`: keep one",
+            ));
+        }
+        (None, None) => {
+            return Err(kf.error_at(&[fname, &idx], "a patch needs `path` or `patch`"));
+        }
+        (Some(path), None) => read_patch_file(kf, loader, path, &format!("{fname}[{index}].path"))?,
+        (None, Some(text)) => parse_inline(kf, &[fname, &idx, "patch"], text)?,
+    };
+    let body = match docs.as_slice() {
+        [Value::Array(_)] => {
+            let ops = json_patch::parse_ops(&docs[0])
+                .map_err(|e| kf.error_at(&[fname, &idx], format!("invalid JSON patch: {e}")))?;
+            Body::Json6902(ops)
+        }
+        [] => return Err(kf.error_at(&[fname, &idx], "the patch is empty")),
+        _ => {
+            for d in &docs {
+                if !d.is_object() {
+                    return Err(kf.error_at(
+                        &[fname, &idx],
+                        format!(
+                            "a patch document is a {}: expected a list of JSON patch operations or \
+                             a strategic merge patch (a mapping)",
+                            kind_of(d)
+                        ),
+                    ));
+                }
+            }
+            Body::Smp(docs)
+        }
+    };
+    let target =
+        match &entry.target {
+            None => None,
+            Some(sel) => Some(Target::compile(sel).map_err(|e| {
+                kf.error_at(&[fname, &idx, "target"], format!("invalid target: {e}"))
+            })?),
+        };
+    if matches!(body, Body::Json6902(_)) && target.is_none() {
+        return Err(kf
+            .error_at(&[fname, &idx], "a JSON 6902 patch needs a `target`")
+            .help("add `target: {kind: ..., name: ...}` to say which resources it patches"));
+    }
+    Ok(Loaded {
+        kf,
+        field,
+        index,
+        body,
+        target,
+        options: entry.options.clone(),
+    })
+}
+
+fn read_patch_file(kf: &KustFile, loader: &Loader, rel: &str, what: &str) -> Result<Vec<Value>> {
+    let path = load::resolve_within(&kf.dir, rel, what).map_err(|e| {
+        let fname = what.split('[').next().unwrap_or(what);
+        e.in_file(kf.display())
+            .at_opt(yaml::locate(&kf.file.src, 0, &[fname]))
+    })?;
+    let file = loader.load(&path)?;
+    Ok(file.docs.iter().map(|d| d.value.clone()).collect())
+}
+
+fn parse_inline(kf: &KustFile, at: &[&str], text: &str) -> Result<Vec<Value>> {
+    match yaml::parse_stream(text) {
+        Ok(docs) => Ok(docs.into_iter().map(|d| d.value).collect()),
+        Err(e) => Err(kf.error_at(
+            at,
+            format!(
+                "the inline patch is not valid YAML: {} (line {} of the patch)",
+                e.message, e.line
+            ),
+        )),
+    }
+}
+
+fn apply(p: &Loaded<'_>, set: &mut ResourceSet) -> Result<()> {
+    match &p.body {
+        Body::Json6902(ops) => {
+            let target = p.target.as_ref().expect("checked when loaded");
+            let mut matched = 0;
+            for r in set.iter_mut().filter(|r| target.matches(r)) {
+                matched += 1;
+                let before = r.id();
+                let mut value = Value::Object(std::mem::take(&mut r.obj));
+                let result = json_patch::apply(&mut value, ops);
+                let Value::Object(obj) = value else {
+                    return Err(p.err(format!("the JSON patch turned {before} into a non-object")));
+                };
+                r.obj = obj;
+                result.map_err(|e| {
+                    p.err(format!("{e}"))
+                        .context(format!("patching {before} (from {})", r.origin))
+                })?;
+                if r.id() != before {
+                    r.previous_ids.push(before);
+                }
+            }
+            no_match_check(p, matched)
+        }
+        Body::Smp(docs) => {
+            for (d, doc) in docs.iter().enumerate() {
+                apply_smp(p, d, doc, set)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn apply_smp(p: &Loaded<'_>, d: usize, patch: &Value, set: &mut ResourceSet) -> Result<()> {
+    let doc_note = |e: Error| {
+        if d > 0 {
+            e.context(format!("in document {} of the patch", d + 1))
+        } else {
+            e
+        }
+    };
+    let mut to_delete = Vec::new();
+    let mut matched = 0;
+    match &p.target {
+        Some(target) => {
+            for (i, r) in set.iter_mut().enumerate() {
+                if !target.matches(r) {
+                    continue;
+                }
+                matched += 1;
+                let mut patch = patch.clone();
+                if let Value::Object(m) = &mut patch {
+                    if !p.options.allow_kind_change {
+                        m.insert("apiVersion".into(), Value::String(r.api_version().into()));
+                        m.insert("kind".into(), Value::String(r.kind().into()));
+                    }
+                    if !p.options.allow_name_change {
+                        let md = m
+                            .entry("metadata")
+                            .or_insert_with(|| Value::Object(Default::default()));
+                        if let Value::Object(md) = md {
+                            md.insert("name".into(), Value::String(r.name().into()));
+                            if r.namespace().is_empty() {
+                                md.shift_remove("namespace");
+                            } else {
+                                md.insert("namespace".into(), Value::String(r.namespace().into()));
+                            }
+                        }
+                    }
+                }
+                if smp_one(p, r, &patch).map_err(doc_note)? == Outcome::DeleteResource {
+                    to_delete.push(i);
+                }
+            }
+        }
+        None => {
+            let (kind, name, ns, api) = patch_identity(patch);
+            if kind.is_empty() || name.is_empty() {
+                return Err(doc_note(p.err(
+                    "a strategic merge patch without `target` needs `kind` and `metadata.name` to \
+                     say which resource it patches",
+                )));
+            }
+            let (group, version) = split_api_version(&api);
+            for (i, r) in set.iter_mut().enumerate() {
+                let hit = r.all_ids().any(|id| {
+                    id.kind == kind
+                        && id.name == name
+                        && id.group == group
+                        && (version.is_empty() || id.version == version)
+                        && id.same_namespace(&ns)
+                });
+                if !hit {
+                    continue;
+                }
+                matched += 1;
+                if smp_one(p, r, patch).map_err(doc_note)? == Outcome::DeleteResource {
+                    to_delete.push(i);
+                }
+            }
+            if matched == 0 && !p.options.allow_no_match {
+                let ns_note = if ns.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in namespace {ns}")
+                };
+                return Err(doc_note(p.err(format!(
+                    "the patch is for {kind} {name}{ns_note}, and there is no such resource"
+                )))
+                .help("check the patch's kind, apiVersion, metadata.name and metadata.namespace against the resources"));
+            }
+            if matched > 1 {
+                return Err(doc_note(p.err(format!(
+                    "the patch for {kind} {name} matches {matched} resources; give `metadata.namespace` \
+                     or a `target` to choose"
+                ))));
+            }
+        }
+    }
+    for i in to_delete.into_iter().rev() {
+        set.remove(i);
+    }
+    no_match_check(p, matched)
+}
+
+fn smp_one(p: &Loaded<'_>, r: &mut Resource, patch: &Value) -> Result<Outcome> {
+    let before = r.id();
+    let api = r.api_version().to_string();
+    let kind = r.kind().to_string();
+    let mut value = Value::Object(std::mem::take(&mut r.obj));
+    let ctx = SmpContext {
+        api_version: &api,
+        kind: &kind,
+    };
+    let result = merge_patch::apply(&mut value, patch, &ctx);
+    if let Value::Object(obj) = value {
+        r.obj = obj;
+    }
+    let outcome = result.map_err(|e| {
+        p.err(format!("strategic merge failed: {e}"))
+            .context(format!("patching {before} (from {})", r.origin))
+    })?;
+    if r.id() != before {
+        r.previous_ids.push(before);
+    }
+    Ok(outcome)
+}
+
+fn patch_identity(patch: &Value) -> (String, String, String, String) {
+    let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
+    let md = patch.get("metadata");
+    (
+        s(patch.get("kind")),
+        s(md.and_then(|m| m.get("name"))),
+        s(md.and_then(|m| m.get("namespace"))),
+        s(patch.get("apiVersion")),
+    )
+}
+
+fn no_match_check(p: &Loaded<'_>, matched: usize) -> Result<()> {
+    if matched == 0 && p.target.is_some() && !p.options.allow_no_match {
+        return Err(p
+            .err("the patch target matches no resource")
+            .help("fix the target, or set `options: {allowNoMatch: true}` on this entry if that is intended (kustomize skips such patches silently)"));
+    }
+    Ok(())
+}

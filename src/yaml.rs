@@ -1,0 +1,950 @@
+//! The only module that touches the YAML crate.
+//!
+//! Reading: `serde-saphyr`'s event parser (`granit_parser`, re-exported by serde-saphyr) turns
+//! the text into events; this module builds `serde_json::Value`s from them and resolves plain
+//! scalars the way Kubernetes' own reader does (kubectl, the API machinery and Argo CD all go
+//! through `sigs.k8s.io/yaml`, a YAML 1.1 reader): `yes`/`on`/`y` are booleans, `0644` is the
+//! octal 420, `1_000` is 1000, dates and `12:30` stay strings, integers beyond 64 bits become
+//! floats, a later `<<` merge overrides earlier keys, and keys such as `on` or `0x10` become the
+//! strings `"true"` and `"16"`. Serde-saphyr's own typed resolution follows YAML 1.2 and differs
+//! from Kubernetes on exactly those points (see README, "Why not serde_yaml").
+//!
+//! Writing: serde-saphyr's serializer, which quotes every string that a YAML 1.1 reader would
+//! otherwise read as something else (`"yes"`, `"0644"`, `"1.0"`, `"12:30"`).
+//!
+//! Hostile input is bounded: nesting depth, and the number of nodes that aliases may expand to
+//! (billion laughs), are limited; the builder keeps its own stack, so no input recurses.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Number, Value};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
+
+/// Deepest nesting of collections accepted in one document.
+pub const MAX_DEPTH: usize = 256;
+/// Nodes that aliases may add on top of the nodes written in the text.
+const ALIAS_NODE_ALLOWANCE: usize = 1_000_000;
+
+/// One document of a YAML stream, with the line its root node starts on (1-based).
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub value: Value,
+    pub line: usize,
+}
+
+/// A YAML error at a position in the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl YamlError {
+    fn at(span: &Span, message: impl Into<String>) -> Self {
+        YamlError {
+            line: span.start.line(),
+            column: span.start.col() + 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for YamlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
+
+/// Parses a YAML (or JSON) stream into documents. Empty documents (only comments, or nothing
+/// between two `---`) are left out, as Kubernetes leaves them out.
+pub fn parse_stream(src: &str) -> Result<Vec<Document>, YamlError> {
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+    let mut builder = Builder::new(src);
+    let mut parser = Parser::new_from_str(src);
+    while let Some(item) = parser.next_event() {
+        let (event, span) = item.map_err(scan_error)?;
+        builder.event(event, span)?;
+    }
+    Ok(builder.docs)
+}
+
+/// Parses a stream that must hold exactly one document (a kustomization, a patch file).
+/// Returns `Ok(None)` for an empty file.
+pub fn parse_single(src: &str) -> Result<Option<Document>, YamlError> {
+    let mut docs = parse_stream(src)?;
+    match docs.len() {
+        0 => Ok(None),
+        1 => Ok(docs.pop()),
+        _ => Err(YamlError {
+            line: docs[1].line,
+            column: 1,
+            message: format!("expected one YAML document, found {}", docs.len()),
+        }),
+    }
+}
+
+fn scan_error(e: ScanError) -> YamlError {
+    let info = e.info();
+    let message = if info.contains("recursion limit") {
+        format!("nesting deeper than {MAX_DEPTH} levels")
+    } else {
+        info.to_string()
+    };
+    YamlError {
+        line: e.marker().line(),
+        column: e.marker().col() + 1,
+        message,
+    }
+}
+
+/// Writes values as a YAML stream, documents separated by `---`.
+pub fn to_yaml_stream<T: serde::Serialize>(docs: impl IntoIterator<Item = T>) -> String {
+    let mut out = String::new();
+    for (i, doc) in docs.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&to_yaml(&doc));
+    }
+    out
+}
+
+/// Writes one value as a YAML document (block style, two-space indent, lists not indented
+/// under their key, as kustomize writes them).
+pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
+    let mut s = serde_saphyr::to_string(value)
+        .unwrap_or_else(|e| unreachable!("a JSON value always serializes to YAML: {e}"));
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+/// Finds where the node at `path` (object keys and array indexes, in order) of the
+/// `doc_index`-th non-empty document starts: `(line, column)`, both 1-based. Falls back to
+/// the deepest existing ancestor, so a diagnostic about a missing field still points at the
+/// object it belongs in. Walks the events once; meant for error paths, not hot loops.
+pub fn locate(src: &str, doc_index: usize, path: &[&str]) -> Option<(usize, usize)> {
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+    let mut parser = Parser::new_from_str(src);
+    // Per open collection: (is_map, next child index or key-pending flag, matched so far?)
+    enum Frame {
+        Map {
+            expecting_key: bool,
+            current_key: Option<String>,
+        },
+        Seq {
+            next: usize,
+        },
+    }
+    let mut doc = usize::MAX;
+    let mut empty_doc = true;
+    let mut stack: Vec<Frame> = Vec::new();
+    // How many leading frames lie on `path` (the matched depth); a node at depth d is on the
+    // path when every frame above it is.
+    let mut best: Option<(usize, usize)> = None;
+    let mut best_depth = 0usize;
+    let mut on_path_depth = 0usize;
+    while let Some(Ok((event, span))) = parser.next_event() {
+        let pos = (span.start.line(), span.start.col() + 1);
+        match &event {
+            Event::DocumentStart(..) => {
+                if !empty_doc || doc == usize::MAX {
+                    doc = doc.wrapping_add(1);
+                }
+                empty_doc = true;
+                stack.clear();
+                on_path_depth = 0;
+            }
+            Event::DocumentEnd => {
+                if doc > doc_index && !empty_doc {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        let is_node = matches!(
+            event,
+            Event::Scalar(..)
+                | Event::MappingStart(..)
+                | Event::SequenceStart(..)
+                | Event::Alias(_)
+        );
+        if is_node {
+            empty_doc = false;
+        }
+        if doc != doc_index || !is_node && !matches!(event, Event::MappingEnd | Event::SequenceEnd)
+        {
+            continue;
+        }
+        if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
+            stack.pop();
+            on_path_depth = on_path_depth.min(stack.len());
+            continue;
+        }
+        // A node: is it a key, or a value at some position?
+        let depth = stack.len();
+        let mut is_key = false;
+        let mut matches_path = depth == on_path_depth;
+        if let Some(frame) = stack.last_mut() {
+            match frame {
+                Frame::Map {
+                    expecting_key,
+                    current_key,
+                } => {
+                    if *expecting_key {
+                        is_key = true;
+                        *current_key = match &event {
+                            Event::Scalar(v, ..) => Some(v.to_string()),
+                            _ => None,
+                        };
+                        *expecting_key = false;
+                    } else {
+                        *expecting_key = true;
+                        matches_path = matches_path
+                            && depth <= path.len()
+                            && depth > 0
+                            && current_key.as_deref() == Some(path[depth - 1]);
+                    }
+                }
+                Frame::Seq { next } => {
+                    let idx = *next;
+                    *next += 1;
+                    matches_path = matches_path
+                        && depth <= path.len()
+                        && depth > 0
+                        && path[depth - 1] == idx.to_string();
+                }
+            }
+        }
+        if is_key {
+            // A key that names the next path segment is a good fallback position for it.
+            if matches_path && depth < path.len() + 1 {
+                if let Event::Scalar(v, ..) = &event {
+                    if depth >= 1 && path.get(depth - 1).is_some_and(|p| *p == v.as_ref()) {
+                        if depth > best_depth || best.is_none() {
+                            best = Some(pos);
+                            best_depth = depth;
+                        }
+                    }
+                }
+            }
+            continue;
+        }
+        if matches_path {
+            if depth == path.len() {
+                return Some(pos);
+            }
+            if depth >= best_depth {
+                best = Some(pos);
+                best_depth = depth;
+            }
+        }
+        match event {
+            Event::MappingStart(..) => {
+                stack.push(Frame::Map {
+                    expecting_key: true,
+                    current_key: None,
+                });
+                if matches_path {
+                    on_path_depth = stack.len();
+                }
+            }
+            Event::SequenceStart(..) => {
+                stack.push(Frame::Seq { next: 0 });
+                if matches_path {
+                    on_path_depth = stack.len();
+                }
+            }
+            _ => {}
+        }
+    }
+    best
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building values from events
+
+enum Open {
+    Seq {
+        items: Vec<Value>,
+        anchor: usize,
+        nodes: usize,
+    },
+    Map {
+        map: Map<String, Value>,
+        anchor: usize,
+        nodes: usize,
+        /// The key read, waiting for its value (`None` between entries).
+        key: Option<Key>,
+        /// Keys written explicitly in this mapping, to reject duplicates.
+        explicit: std::collections::HashSet<String>,
+    },
+}
+
+enum Key {
+    Plain(String, Span),
+    Merge(Span),
+}
+
+struct Builder<'s> {
+    src: &'s str,
+    docs: Vec<Document>,
+    stack: Vec<Open>,
+    anchors: HashMap<usize, (Value, usize)>,
+    doc_line: usize,
+    /// Nodes created by alias expansion so far, against the allowance.
+    alias_nodes: usize,
+}
+
+impl<'s> Builder<'s> {
+    fn new(src: &'s str) -> Self {
+        Builder {
+            src,
+            docs: Vec::new(),
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            doc_line: 1,
+            alias_nodes: 0,
+        }
+    }
+
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<(), YamlError> {
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => Ok(()),
+            #[allow(unreachable_patterns)]
+            Event::Anchor(..) | Event::UnresolvedAlias(..) => Ok(()),
+            Event::DocumentStart(_, version) => {
+                if let Some(v) = version {
+                    if (v.major, v.minor) != (1, 2) {
+                        return Err(YamlError::at(
+                            &span,
+                            format!(
+                                "the %YAML {}.{} directive is rejected by Kubernetes' YAML \
+                                 reader; remove the directive line",
+                                v.major, v.minor
+                            ),
+                        ));
+                    }
+                }
+                self.anchors.clear();
+                Ok(())
+            }
+            Event::Alias(id) => {
+                let Some((value, nodes)) = self.anchors.get(&id) else {
+                    return Err(YamlError::at(&span, "alias to an unknown anchor"));
+                };
+                self.alias_nodes += nodes;
+                if self.alias_nodes > ALIAS_NODE_ALLOWANCE {
+                    return Err(YamlError::at(
+                        &span,
+                        format!(
+                            "aliases expand to more than {ALIAS_NODE_ALLOWANCE} nodes \
+                             (an alias bomb?); write the repeated content out or use fewer aliases"
+                        ),
+                    ));
+                }
+                let (value, nodes) = (value.clone(), *nodes);
+                self.complete(value, nodes, span, true)
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                if let Some(Open::Map {
+                    key: key @ None, ..
+                }) = self.stack.last_mut()
+                {
+                    // A mapping key.
+                    let k = resolve_key(&text, style, tag.as_deref(), &span)?;
+                    *key = Some(k);
+                    if anchor != 0 {
+                        self.anchors
+                            .insert(anchor, (Value::String(text.into_owned()), 1));
+                    }
+                    return Ok(());
+                }
+                if self.stack.is_empty() {
+                    self.doc_line = span.start.line();
+                }
+                if style == ScalarStyle::DoubleQuoted {
+                    check_yaml11_escapes(self.src, &span)?;
+                }
+                let value = resolve_scalar(&text, style, tag.as_deref(), &span)?;
+                if anchor != 0 {
+                    self.anchors.insert(anchor, (value.clone(), 1));
+                }
+                self.complete(value, 1, span, false)
+            }
+            Event::SequenceStart(_, anchor, _) => {
+                self.open(&span)?;
+                self.stack.push(Open::Seq {
+                    items: Vec::new(),
+                    anchor,
+                    nodes: 1,
+                });
+                Ok(())
+            }
+            Event::MappingStart(_, anchor, _) => {
+                self.open(&span)?;
+                self.stack.push(Open::Map {
+                    map: Map::new(),
+                    anchor,
+                    nodes: 1,
+                    key: None,
+                    explicit: Default::default(),
+                });
+                Ok(())
+            }
+            Event::SequenceEnd => match self.stack.pop() {
+                Some(Open::Seq {
+                    items,
+                    anchor,
+                    nodes,
+                }) => {
+                    let value = Value::Array(items);
+                    if anchor != 0 {
+                        self.anchors.insert(anchor, (value.clone(), nodes));
+                    }
+                    self.complete(value, nodes, span, false)
+                }
+                _ => Err(YamlError::at(&span, "unbalanced sequence end")),
+            },
+            Event::MappingEnd => match self.stack.pop() {
+                Some(Open::Map {
+                    map, anchor, nodes, ..
+                }) => {
+                    let value = Value::Object(map);
+                    if anchor != 0 {
+                        self.anchors.insert(anchor, (value.clone(), nodes));
+                    }
+                    self.complete(value, nodes, span, false)
+                }
+                _ => Err(YamlError::at(&span, "unbalanced mapping end")),
+            },
+            #[allow(unreachable_patterns)]
+            _ => Ok(()),
+        }
+    }
+
+    /// A collection starts: check depth, and that it is not used as a mapping key.
+    fn open(&mut self, span: &Span) -> Result<(), YamlError> {
+        if self.stack.is_empty() {
+            self.doc_line = span.start.line();
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(YamlError::at(
+                span,
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        if let Some(Open::Map { key: None, .. }) = self.stack.last() {
+            return Err(YamlError::at(
+                span,
+                "a mapping or sequence used as a mapping key; Kubernetes accepts only \
+                 scalar keys",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A node is complete: attach it to its parent, or finish the document.
+    fn complete(
+        &mut self,
+        value: Value,
+        nodes: usize,
+        span: Span,
+        from_alias: bool,
+    ) -> Result<(), YamlError> {
+        match self.stack.last_mut() {
+            None => {
+                if !value.is_null() {
+                    self.docs.push(Document {
+                        value,
+                        line: self.doc_line.max(1),
+                    });
+                }
+                Ok(())
+            }
+            Some(Open::Seq {
+                items, nodes: n, ..
+            }) => {
+                items.push(value);
+                *n += nodes;
+                Ok(())
+            }
+            Some(Open::Map {
+                map,
+                nodes: n,
+                key,
+                explicit,
+                ..
+            }) => {
+                *n += nodes;
+                match key.take() {
+                    None => {
+                        // An alias used as a key.
+                        let _ = from_alias;
+                        let k = key_string(&value, &span)?;
+                        *key = Some(Key::Plain(k, span));
+                        Ok(())
+                    }
+                    Some(Key::Merge(mspan)) => merge_into(map, value, &mspan),
+                    Some(Key::Plain(k, kspan)) => {
+                        if !explicit.insert(k.clone()) {
+                            return Err(YamlError::at(
+                                &kspan,
+                                format!(
+                                    "duplicate key {k:?} in one mapping; Kubernetes would keep \
+                                     only the last one: remove one of them"
+                                ),
+                            ));
+                        }
+                        map.insert(k, value);
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `<<: *a` or `<<: [*a, *b]`: Kubernetes' reader inserts the merged keys where the merge key
+/// stands, overriding keys written before it; of several maps, the first wins.
+fn merge_into(map: &mut Map<String, Value>, value: Value, span: &Span) -> Result<(), YamlError> {
+    let bad = || {
+        YamlError::at(
+            span,
+            "a `<<` merge key needs a mapping or a list of mappings",
+        )
+    };
+    match value {
+        Value::Object(m) => {
+            for (k, v) in m {
+                map.insert(k, v);
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            for item in items.into_iter().rev() {
+                match item {
+                    Value::Object(m) => {
+                        for (k, v) in m {
+                            map.insert(k, v);
+                        }
+                    }
+                    _ => return Err(bad()),
+                }
+            }
+            Ok(())
+        }
+        _ => Err(bad()),
+    }
+}
+
+/// YAML 1.2 added the escape `\/`; Kubernetes' YAML 1.1 reader rejects it.
+fn check_yaml11_escapes(src: &str, span: &Span) -> Result<(), YamlError> {
+    let (Some(a), Some(b)) = (span.start.byte_offset(), span.end.byte_offset()) else {
+        return Ok(());
+    };
+    let Some(raw) = src.get(a..b) else {
+        return Ok(());
+    };
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes[i + 1] == b'/' {
+                return Err(YamlError::at(
+                    span,
+                    "the escape `\\/` is YAML 1.2 only and Kubernetes' reader rejects it; \
+                     write `/` without the backslash",
+                ));
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    Ok(())
+}
+
+fn tag_suffix(tag: Option<&Tag>) -> Option<&str> {
+    let tag = tag?;
+    if tag.is_yaml_core_schema() || tag.handle() == "tag:yaml.org,2002:" {
+        Some(tag.suffix())
+    } else {
+        // `!Ref` and other application tags: Kubernetes ignores them and keeps the text.
+        Some("")
+    }
+}
+
+fn resolve_key(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+    span: &Span,
+) -> Result<Key, YamlError> {
+    if style == ScalarStyle::Plain && tag.is_none() && text == "<<" {
+        return Ok(Key::Merge(*span));
+    }
+    let value = resolve_scalar(text, style, tag, span)?;
+    Ok(Key::Plain(key_string(&value, span)?, *span))
+}
+
+/// Kubernetes turns non-string keys into strings: `true`, `16`, `1.5`; a null key is an error.
+fn key_string(value: &Value, span: &Span) -> Result<String, YamlError> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Number(n) => Ok(match n.as_f64() {
+            Some(f) if n.is_f64() => format_float_key(f),
+            _ => n.to_string(),
+        }),
+        Value::Null => Err(YamlError::at(
+            span,
+            "a null mapping key; Kubernetes rejects it: quote the key or remove the entry",
+        )),
+        _ => Err(YamlError::at(
+            span,
+            "a mapping or sequence used as a mapping key; Kubernetes accepts only scalar keys",
+        )),
+    }
+}
+
+fn format_float_key(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        format!("{}", f as i128)
+    } else {
+        format!("{}", f as f32)
+    }
+}
+
+/// Resolves one scalar as Kubernetes' YAML 1.1 reader does.
+fn resolve_scalar(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+    span: &Span,
+) -> Result<Value, YamlError> {
+    let suffix = tag_suffix(tag);
+    match suffix {
+        Some("str") | Some("") => return Ok(Value::String(text.to_string())),
+        Some("binary") => return decode_binary(text, span),
+        Some("timestamp") => return Ok(Value::String(text.to_string())),
+        _ => {}
+    }
+    if suffix.is_none() && style != ScalarStyle::Plain {
+        return Ok(Value::String(text.to_string()));
+    }
+    let resolved = resolve_plain(text);
+    let resolved = match (suffix, resolved) {
+        (None, r) => r,
+        (Some("int"), r @ Resolved::Int(_)) => r,
+        (Some("float"), Resolved::Int(n)) => Resolved::Float(n.as_f64().unwrap_or(f64::NAN)),
+        (Some("float"), r @ Resolved::Float(_)) => r,
+        (Some("float"), r @ Resolved::NonFinite) => r,
+        (Some("bool"), r @ Resolved::Bool(_)) => r,
+        (Some("null"), Resolved::Null) => Resolved::Null,
+        (Some("null"), Resolved::Str) if text.is_empty() => Resolved::Null,
+        (Some("map" | "seq" | "set" | "omap" | "pairs" | "merge" | "value"), _) | (Some(_), _) => {
+            return Err(YamlError::at(
+                span,
+                format!(
+                    "cannot read {text:?} as !!{}; fix the value or the tag",
+                    suffix.unwrap_or_default()
+                ),
+            ));
+        }
+    };
+    Ok(match resolved {
+        Resolved::Null => Value::Null,
+        Resolved::Bool(b) => Value::Bool(b),
+        Resolved::Int(n) => Value::Number(n),
+        Resolved::Float(f) => match Number::from_f64(f) {
+            Some(n) => Value::Number(n),
+            None => return Err(non_finite(text, span)),
+        },
+        Resolved::NonFinite => return Err(non_finite(text, span)),
+        Resolved::Str => Value::String(text.to_string()),
+    })
+}
+
+fn non_finite(text: &str, span: &Span) -> YamlError {
+    YamlError::at(
+        span,
+        format!(
+            "{text:?} is infinity or not-a-number, which Kubernetes cannot represent (JSON has \
+             no such numbers); quote it if it is meant as a string"
+        ),
+    )
+}
+
+fn decode_binary(text: &str, span: &Span) -> Result<Value, YamlError> {
+    use base64::Engine;
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|e| YamlError::at(span, format!("invalid !!binary base64: {e}")))?;
+    // Kubernetes' reader turns the bytes into a string; invalid UTF-8 becomes U+FFFD.
+    Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+}
+
+enum Resolved {
+    Null,
+    Bool(bool),
+    Int(Number),
+    Float(f64),
+    NonFinite,
+    Str,
+}
+
+/// The YAML 1.1 resolution rules of Kubernetes' reader, for an untagged plain scalar.
+fn resolve_plain(s: &str) -> Resolved {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Resolved::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Resolved::Bool(true);
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Resolved::Bool(false);
+        }
+        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
+        | "-.inf" | "-.Inf" | "-.INF" => return Resolved::NonFinite,
+        _ => {}
+    }
+    let first = s.as_bytes()[0];
+    match first {
+        b'.' => match parse_go_float(s) {
+            Some(f) => Resolved::Float(f),
+            None => Resolved::Str,
+        },
+        b'0'..=b'9' | b'+' | b'-' => {
+            let plain: String = s.chars().filter(|&c| c != '_').collect();
+            if let Some(n) = parse_go_int(&plain) {
+                return Resolved::Int(n);
+            }
+            if is_yaml_style_float(&plain) {
+                if let Some(f) = parse_go_float(&plain) {
+                    return Resolved::Float(f);
+                }
+            }
+            Resolved::Str
+        }
+        _ => Resolved::Str,
+    }
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`, then `ParseUint(s, 0, 64)`: an optional sign (signed
+/// only), a `0x`/`0o`/`0b` prefix or a leading `0` for octal.
+fn parse_go_int(s: &str) -> Option<Number> {
+    let (neg, signed, body) = match s.as_bytes().first()? {
+        b'-' => (true, true, &s[1..]),
+        b'+' => (false, true, &s[1..]),
+        _ => (false, false, s),
+    };
+    let lower = body.get(..2).map(|p| p.to_ascii_lowercase());
+    let (radix, digits) = match lower.as_deref() {
+        Some("0x") => (16, &body[2..]),
+        Some("0o") => (8, &body[2..]),
+        Some("0b") => (2, &body[2..]),
+        _ if body.len() > 1 && body.starts_with('0') => (8, &body[1..]),
+        _ => (10, body),
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = u128::from_str_radix(digits, radix).ok()?;
+    if neg {
+        if magnitude <= i64::MAX as u128 + 1 {
+            return Some(Number::from((-(magnitude as i128)) as i64));
+        }
+        return None;
+    }
+    if magnitude <= i64::MAX as u128 {
+        return Some(Number::from(magnitude as i64));
+    }
+    if !signed && magnitude <= u64::MAX as u128 {
+        return Some(Number::from(magnitude as u64));
+    }
+    None
+}
+
+/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
+fn is_yaml_style_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'-' | b'+')) {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(&mut i) == 0 {
+            return false;
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            digits(&mut i);
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// Go's `strconv.ParseFloat(s, 64)` for the decimal forms YAML produces; out-of-range values
+/// are errors there, so they stay strings.
+fn parse_go_float(s: &str) -> Option<f64> {
+    if !s
+        .bytes()
+        .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+    {
+        return None;
+    }
+    let f: f64 = s.parse().ok()?;
+    f.is_finite().then_some(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn one(src: &str) -> Value {
+        let docs = parse_stream(src).unwrap();
+        assert_eq!(docs.len(), 1, "{docs:?}");
+        docs.into_iter().next().unwrap().value
+    }
+
+    #[test]
+    fn yaml11_scalars_resolve_as_kubernetes_reads_them() {
+        let v = one(
+            "a: 0644\nb: yes\nc: 'yes'\nd: 1_000\ne: 0x1F\nf: 08\ng: 12:30\nh: 2024-01-01\n\
+             i: 0o9\nj: tRUE\nk: ~\nl: 1.0\nm: -0644\nnn: +42\no: 1e3\np: 18446744073709551615\n\
+             q: 18446744073709551616\nr: 1,000\n",
+        );
+        assert_eq!(v["a"], json!(420));
+        assert_eq!(v["b"], json!(true));
+        assert_eq!(v["c"], json!("yes"));
+        assert_eq!(v["d"], json!(1000));
+        assert_eq!(v["e"], json!(31));
+        assert_eq!(v["f"], json!(8.0));
+        assert_eq!(v["g"], json!("12:30"));
+        assert_eq!(v["h"], json!("2024-01-01"));
+        assert_eq!(v["i"], json!("0o9"));
+        assert_eq!(v["j"], json!("tRUE"));
+        assert_eq!(v["k"], Value::Null);
+        assert_eq!(v["l"], json!(1.0));
+        assert_eq!(v["m"], json!(-420));
+        assert_eq!(v["nn"], json!(42));
+        assert_eq!(v["o"], json!(1000.0));
+        assert_eq!(v["p"], json!(18446744073709551615u64));
+        assert_eq!(v["q"], json!(18446744073709551616.0));
+        assert_eq!(v["r"], json!("1,000"));
+    }
+
+    #[test]
+    fn keys_become_strings_as_kubernetes_converts_them() {
+        let v = one("on: 1\n0x10: 2\n1.5: 3\n'on': 4\nNO: 5\n");
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["true", "16", "1.5", "on", "false"]);
+    }
+
+    #[test]
+    fn later_merge_overrides_and_first_of_a_list_wins() {
+        let v = one("base: &b {cpu: 1, mem: 2}\nx: &x {eph: 3, mem: 9}\n\
+             a: {mem: 5, <<: *b}\nb: {<<: [*b, *x], cpu: 7}\n");
+        assert_eq!(v["a"], json!({"mem": 2, "cpu": 1}));
+        assert_eq!(v["b"], json!({"cpu": 7, "mem": 2, "eph": 3}));
+    }
+
+    #[test]
+    fn duplicate_keys_are_an_error_with_the_line() {
+        let e = parse_stream("a: 1\nb: 2\na: 3\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("duplicate key \"a\""), "{e}");
+    }
+
+    #[test]
+    fn tags() {
+        let v =
+            one("a: !!str 0644\nb: !!int \"42\"\nc: !!binary aGVsbG8=\nd: !Ref X\ne: !!null ''\n");
+        assert_eq!(
+            v,
+            json!({"a": "0644", "b": 42, "c": "hello", "d": "X", "e": null})
+        );
+        assert!(parse_stream("a: !!int abc\n").is_err());
+    }
+
+    #[test]
+    fn alias_bomb_is_bounded() {
+        let mut src = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            src.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let e = parse_stream(&src).unwrap_err();
+        assert!(e.message.contains("alias bomb"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let src = "[".repeat(5000) + &"]".repeat(5000);
+        let e = parse_stream(&src).unwrap_err();
+        assert!(e.message.contains("nesting deeper"), "{e}");
+    }
+
+    #[test]
+    fn empty_documents_are_skipped_and_lines_kept() {
+        let docs = parse_stream("# c\n---\n---\na: 1\n---\n# only a comment\n---\nb: 2\n").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].line, 4);
+        assert_eq!(docs[1].line, 8);
+    }
+
+    #[test]
+    fn risky_strings_survive_a_round_trip() {
+        for s in [
+            "yes", "NO", "on", "0644", "8080", "1.0", "12:30", "~", "null", "", " x", "a: b",
+        ] {
+            let v = json!({ s: s });
+            let back = one(&to_yaml(&v));
+            assert_eq!(back, v, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn locate_finds_fields_and_list_items() {
+        let src = "a: 1\n---\nkind: X\nspec:\n  list:\n  - name: a\n  - name: b\n    port: 80\n";
+        assert_eq!(
+            locate(src, 1, &["spec", "list", "1", "port"]),
+            Some((8, 11))
+        );
+        assert_eq!(locate(src, 1, &["kind"]), Some((3, 7)));
+        assert_eq!(locate(src, 0, &["a"]), Some((1, 4)));
+        // A missing field falls back to its nearest ancestor.
+        assert_eq!(locate(src, 1, &["spec", "list", "1", "nope"]), Some((7, 5)));
+    }
+}
