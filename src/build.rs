@@ -46,11 +46,12 @@ impl Builder {
         }
         let kf = kustomization::read(&self.loader, &dir)?;
         if kf.kind == KustKind::Component {
-            return Err(Error::new("a Component cannot be rendered on its own")
-                .in_file(kf.display())
+            return Err(kf
+                .error_at_key(&["kind"], "a Component cannot be rendered on its own")
                 .help("render an overlay that lists it under `components`"));
         }
         let mut set = self.build_dir(&dir, &mut Vec::new())?.as_ref().clone();
+        transform::references::fix_back_references(&mut set);
         transform::sort::apply(kf.spec.sort_options.as_ref(), &mut set)
             .map_err(|e| e.in_file(kf.display()))?;
         Ok(set)
@@ -87,22 +88,29 @@ impl Builder {
         set: &mut ResourceSet,
         stack: &mut Vec<PathBuf>,
     ) -> Result<()> {
-        if let Some(pos) = stack.iter().position(|d| d == &kf.dir) {
-            let cycle: Vec<String> = stack[pos..]
-                .iter()
-                .chain(std::iter::once(&kf.dir))
-                .map(|d| self.loader.display_path(d).display().to_string())
-                .collect();
-            return Err(
-                Error::new(format!("kustomization cycle: {}", cycle.join(" -> ")))
-                    .in_file(kf.display())
-                    .help("a kustomization cannot include itself, directly or through others"),
-            );
+        if let Some(e) = self.cycle(stack, &kf.dir) {
+            return Err(e.in_file(kf.display()));
         }
         stack.push(kf.dir.clone());
         let result = self.accumulate_inner(kf, set, stack);
         stack.pop();
         result
+    }
+
+    /// The error for entering `dir` again while building it: the cycle, without a location
+    /// (the caller points at the entry that closes it).
+    fn cycle(&self, stack: &[PathBuf], dir: &Path) -> Option<Error> {
+        let pos = stack.iter().position(|d| d == dir)?;
+        let cycle: Vec<String> = stack[pos..]
+            .iter()
+            .map(PathBuf::as_path)
+            .chain(std::iter::once(dir))
+            .map(|d| self.loader.display_path(d).display().to_string())
+            .collect();
+        Some(
+            Error::new(format!("kustomization cycle: {}", cycle.join(" -> ")))
+                .help("a kustomization cannot include itself, directly or through others"),
+        )
     }
 
     fn accumulate_inner(
@@ -140,6 +148,9 @@ impl Builder {
             }
             let path = load::resolve_dir(&kf.dir, rel, &format!("{field}[{i}]")).map_err(at)?;
             let added: ResourceSet = if path.is_dir() {
+                if let Some(e) = self.cycle(stack, &path) {
+                    return Err(at(e));
+                }
                 self.build_dir(&path, stack).map_err(at)?.as_ref().clone()
             } else {
                 let path =
@@ -173,6 +184,9 @@ impl Builder {
                 ))));
             }
             let dir = load::resolve_dir(&kf.dir, rel, &format!("components[{i}]")).map_err(at)?;
+            if let Some(e) = self.cycle(stack, &dir) {
+                return Err(at(e));
+            }
             let ckf = kustomization::read(&self.loader, &dir).map_err(at)?;
             if ckf.kind != KustKind::Component {
                 return Err(at(Error::new(format!(
@@ -180,7 +194,7 @@ impl Builder {
                 ))
                 .help("list it under `resources`, or give it `kind: Component`")));
             }
-            self.accumulate(&ckf, set, stack)?;
+            self.accumulate(&ckf, set, stack).map_err(at)?;
         }
         transform::run_builtins(kf, &self.loader, set)?;
         model::check_unique(set)

@@ -186,9 +186,101 @@ impl KustFile {
             .at_opt(yaml::locate(&self.file.src, 0, path))
     }
 
+    /// An error located at the key of a field (`namePrefix:`), not at its value, which may
+    /// start on a later line.
+    pub fn error_at_key(&self, path: &[&str], message: impl Into<String>) -> Error {
+        Error::new(message)
+            .in_file(&self.file.display)
+            .at_opt(locate_key(&self.file.src, path))
+    }
+
     pub fn display(&self) -> &Path {
         &self.file.display
     }
+}
+
+/// Where the key of the field at `path` (in the first document) is written: `(line, column)`,
+/// 1-based. Falls back to the value's position (see `yaml::locate`).
+pub fn locate_key(src: &str, path: &[&str]) -> Option<(usize, usize)> {
+    let value_at = yaml::locate(src, 0, path)?;
+    let Some(key) = path
+        .last()
+        .filter(|k| !k.is_empty() && k.parse::<usize>().is_err())
+    else {
+        return Some(value_at);
+    };
+    // The byte offset of the value; the key is the last occurrence of its name before it
+    // (or at it, when `locate` fell back to the key itself).
+    let (line, col) = value_at;
+    let line_start: usize = src
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let offset = src[line_start..]
+        .char_indices()
+        .nth(col.saturating_sub(1))
+        .map_or(src.len(), |(i, _)| line_start + i);
+    let end = (offset + key.len()).min(src.len());
+    let end = (end..=src.len())
+        .find(|&i| src.is_char_boundary(i))
+        .unwrap_or(src.len());
+    let found = src[..end].rfind(key)?;
+    let key_line = src[..found].matches('\n').count() + 1;
+    let key_col = src[..found]
+        .rsplit('\n')
+        .next()
+        .map_or(0, |l| l.chars().count())
+        + 1;
+    Some((key_line, key_col))
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" (or "expected `a`"): the field and the
+/// expected names.
+fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected = rest.split('`').skip(1).step_by(2).collect();
+    Some((field, expected))
+}
+
+/// The expected name nearest to a misspelled one: a case difference, or one edit (two for
+/// names longer than five letters), a swap of neighbours counting as one.
+fn closest<'a>(field: &str, expected: &[&'a str]) -> Option<&'a str> {
+    fn distance(a: &[char], b: &[char]) -> usize {
+        // Optimal string alignment distance.
+        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for (i, row) in d.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for j in 0..=b.len() {
+            d[0][j] = j;
+        }
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                let mut v = (d[i - 1][j] + 1)
+                    .min(d[i][j - 1] + 1)
+                    .min(d[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    v = v.min(d[i - 2][j - 2] + 1);
+                }
+                d[i][j] = v;
+            }
+        }
+        d[a.len()][b.len()]
+    }
+    let lower: Vec<char> = field.to_ascii_lowercase().chars().collect();
+    let limit = if lower.len() > 5 { 2 } else { 1 };
+    expected
+        .iter()
+        .map(|e| {
+            let e_lower: Vec<char> = e.to_ascii_lowercase().chars().collect();
+            (distance(&lower, &e_lower), *e)
+        })
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, e)| e)
 }
 
 /// Finds and reads the kustomization of a directory.
@@ -227,6 +319,7 @@ pub fn read(loader: &Loader, dir: &Path) -> Result<KustFile> {
             );
         }
     };
+    let doc = normalize_fields(doc);
     let spec: Kustomization = match serde_path_to_error::deserialize(doc) {
         Ok(k) => k,
         Err(e) => {
@@ -241,13 +334,43 @@ pub fn read(loader: &Loader, dir: &Path) -> Result<KustFile> {
                 .collect();
             let refs: Vec<&str> = path.iter().map(String::as_str).collect();
             let inner = e.into_inner().to_string();
-            let mut err = Error::new(format!("invalid kustomization: {inner}"))
-                .in_file(&file.display)
-                .at_opt(yaml::locate(&file.src, 0, &refs));
-            if inner.contains("unknown field") {
-                err = err.help("check the spelling; fields are those of kustomize v5 (kustomize.config.k8s.io/v1beta1)");
-            }
-            return Err(err);
+            return Err(match unknown_field(&inner) {
+                Some((field, expected)) => {
+                    let help = match closest(field, &expected) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!(
+                            "check the spelling; fields here are those of kustomize v5 \
+                             (kustomize.config.k8s.io/v1beta1): {}",
+                            expected.join(", ")
+                        ),
+                    };
+                    let mut at = String::new();
+                    for seg in &refs[..refs.len().saturating_sub(1)] {
+                        if seg.parse::<usize>().is_ok() {
+                            at.push_str(&format!("[{seg}]"));
+                        } else {
+                            if !at.is_empty() {
+                                at.push('.');
+                            }
+                            at.push_str(seg);
+                        }
+                    }
+                    let place = if at.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" in `{at}`")
+                    };
+                    Error::new(format!(
+                        "invalid kustomization: unknown field `{field}`{place}"
+                    ))
+                    .in_file(&file.display)
+                    .at_opt(locate_key(&file.src, &refs))
+                    .help(help)
+                }
+                None => Error::new(format!("invalid kustomization: {inner}"))
+                    .in_file(&file.display)
+                    .at_opt(yaml::locate(&file.src, 0, &refs)),
+            });
         }
     };
     let declared = spec.kind.clone();
@@ -261,7 +384,7 @@ pub fn read(loader: &Loader, dir: &Path) -> Result<KustFile> {
                 kind: KustKind::Kustomization,
                 spec,
             };
-            return Err(kf.error_at(
+            return Err(kf.error_at_key(
                 &["kind"],
                 format!(
                     "unknown kustomization kind `{other}`: expected Kustomization or Component"
@@ -277,6 +400,64 @@ pub fn read(loader: &Loader, dir: &Path) -> Result<KustFile> {
     };
     kf.check_unsupported()?;
     Ok(kf)
+}
+
+/// Every top-level field of a kustomization, as kustomize spells it.
+const FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "namespace",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "images",
+    "replicas",
+    "sortOptions",
+    "transformers",
+    "namePrefix",
+    "nameSuffix",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "replacements",
+    "vars",
+    "configurations",
+    "crds",
+    "openapi",
+    "helmCharts",
+    "helmGlobals",
+    "helmChartInflationGenerator",
+    "imageTags",
+    "generators",
+    "validators",
+    "buildMetadata",
+];
+
+/// kustomize reads its file through Go's `encoding/json`, which matches field names without
+/// regard to case (`patchesJSON6902` is `patchesJson6902`) and reads an empty field
+/// (`components:` followed by nothing) as absent. Do the same before the strict read.
+fn normalize_fields(doc: Value) -> Value {
+    let Value::Object(map) = doc else { return doc };
+    let mut out = serde_json::Map::new();
+    for (k, v) in map {
+        if v.is_null() {
+            continue;
+        }
+        let key = FIELDS
+            .iter()
+            .find(|f| f.eq_ignore_ascii_case(&k))
+            .map(|f| f.to_string())
+            .unwrap_or(k);
+        out.insert(key, v);
+    }
+    Value::Object(out)
 }
 
 impl KustFile {
@@ -363,7 +544,7 @@ impl KustFile {
             };
             if !empty {
                 return Err(self
-                    .error_at(&[name], format!("`{name}` is not supported by strata yet: {why}"))
+                    .error_at_key(&[name], format!("`{name}` is not supported by strata yet: {why}"))
                     .help(format!(
                         "remove `{name}` from this kustomization, or render this tree with kustomize"
                     )));
@@ -372,7 +553,7 @@ impl KustFile {
         if self.kind == KustKind::Component {
             if let Some(so) = &s.sort_options {
                 let _ = so;
-                return Err(self.error_at(
+                return Err(self.error_at_key(
                     &["sortOptions"],
                     "`sortOptions` is not allowed in a Component",
                 ));

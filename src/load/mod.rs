@@ -59,11 +59,17 @@ impl Loader {
         let bytes = std::fs::read(canonical)
             .map_err(|e| Error::new(format!("cannot read the file: {e}")).in_file(&display))?;
         let src = String::from_utf8(bytes).map_err(|e| {
+            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let bad = e.as_bytes()[good.len()];
+            let good = std::str::from_utf8(good).unwrap_or_default();
+            let line = good.matches('\n').count() + 1;
+            let column = good.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
             Error::new(format!(
-                "the file is not valid UTF-8 (byte {} is not): Kubernetes manifests are UTF-8 text",
-                e.utf8_error().valid_up_to()
+                "the file is not valid UTF-8: byte 0x{bad:02x} at line {line}, column {column}"
             ))
             .in_file(&display)
+            .at(line, column)
+            .help("Kubernetes manifests are UTF-8 text: re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
         })?;
         let docs = yaml::parse_stream(&src).map_err(|e| Error::from_yaml(e, &display))?;
         let file = Arc::new(LoadedFile { display, src, docs });
@@ -120,7 +126,7 @@ pub fn resolve_within(base_dir: &Path, rel: &str, what: &str) -> Result<PathBuf>
     let joined = base_dir.join(rel);
     let canonical = joined
         .canonicalize()
-        .map_err(|e| Error::new(format!("{what}: `{rel}` cannot be opened: {e}")))?;
+        .map_err(|e| open_error(what, rel, &e))?;
     if !canonical.starts_with(base_dir) {
         return Err(Error::new(format!(
             "{what}: `{rel}` resolves to {}, outside the kustomization directory {}",
@@ -142,7 +148,16 @@ pub fn resolve_dir(base_dir: &Path, rel: &str, what: &str) -> Result<PathBuf> {
     base_dir
         .join(rel)
         .canonicalize()
-        .map_err(|e| Error::new(format!("{what}: `{rel}` cannot be opened: {e}")))
+        .map_err(|e| open_error(what, rel, &e))
+}
+
+fn open_error(what: &str, rel: &str, e: &std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        Error::new(format!("{what}: `{rel}` does not exist"))
+            .help("paths in a kustomization are relative to the directory that holds it")
+    } else {
+        Error::new(format!("{what}: `{rel}` cannot be opened: {e}"))
+    }
 }
 
 /// Is `rel` a remote resource kustomize would fetch (a URL or a git reference)?

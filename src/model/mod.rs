@@ -26,7 +26,8 @@ impl ResId {
         norm(&self.namespace) == norm(other)
     }
 
-    /// The same object for Kubernetes: group, kind, namespace and name (not version).
+    /// The same object for Kubernetes: group, kind, namespace and name (not version). Note
+    /// that kustomize, and so `check_unique`, counts the version as part of the identity.
     pub fn same_object(&self, o: &ResId) -> bool {
         self.group == o.group
             && self.kind == o.kind
@@ -271,7 +272,6 @@ pub fn check_unique(set: &[Resource]) -> Result<(), Error> {
         if id.namespace == "default" {
             id.namespace.clear();
         }
-        id.version.clear();
         if let Some(first) = seen.insert(id, r) {
             return Err(Error::new(format!(
                 "two resources have the same identity: {} (first read at {})",

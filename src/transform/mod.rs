@@ -12,6 +12,7 @@ pub mod merge_patch;
 pub mod metadata;
 pub mod namespace;
 pub mod patches;
+pub mod references;
 pub mod replicas;
 pub mod scope;
 pub mod selector;

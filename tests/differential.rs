@@ -1,0 +1,198 @@
+//! Differential tests against `kubectl kustomize`: every kustomization of the shared
+//! real-world corpus (and strata's own fixture trees) renders to output that Kubernetes reads
+//! exactly as it reads kubectl's (the kubectl oracle compares data, not bytes).
+//!
+//! `tests/corpus_expectations.tsv` records the outcome of every corpus directory; this test
+//! fails when any outcome changes, in either direction, so that each difference from kustomize
+//! is reviewed and its reason written down there.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::{have_kubectl, kubectl_kustomize, kubectl_reads, same_meaning, shared};
+
+const EXPECTATIONS: &str = "tests/corpus_expectations.tsv";
+
+/// Every directory below `root` holding a kustomization file.
+fn kustomization_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(
+                p.file_name().and_then(|n| n.to_str()),
+                Some("kustomization.yaml" | "kustomization.yml" | "Kustomization")
+            ) {
+                out.push(dir.clone());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The outcome of one directory, as a short stable string.
+fn outcome(dir: &Path) -> String {
+    let is_component = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
+        .iter()
+        .any(|f| {
+            std::fs::read_to_string(dir.join(f))
+                .is_ok_and(|t| t.lines().any(|l| l.trim() == "kind: Component"))
+        });
+    if is_component {
+        return "component".into();
+    }
+    let reference = kubectl_kustomize(dir);
+    let ours = strata::build::Builder::new()
+        .render(dir)
+        .map(|set| strata::render::to_string(&set, strata::render::Format::Yaml));
+    match (reference, ours) {
+        (Err(_), Err(_)) => "both-fail".into(),
+        (Err(e), Ok(_)) => format!("kubectl-fails-strata-renders: {}", first_line(&e)),
+        (Ok(_), Err(e)) => {
+            let msg = e.message.clone();
+            if let Some(field) = msg
+                .strip_prefix('`')
+                .and_then(|m| m.split('`').next())
+                .filter(|_| msg.contains("not supported by strata yet"))
+            {
+                format!("unsupported: {field}")
+            } else {
+                format!("strata-error: {}", first_line(&msg))
+            }
+        }
+        (Ok(expected), Ok(got)) => {
+            let expected = match kubectl_reads(&expected) {
+                Ok(v) => v,
+                Err(e) => return format!("oracle-error: {}", first_line(&e)),
+            };
+            match kubectl_reads(&got) {
+                Err(e) => format!("unreadable-output: {}", first_line(&e)),
+                Ok(got) => match same_meaning(&expected, &got) {
+                    Ok(()) => "same".into(),
+                    Err(d) => format!("differs: {}", first_line(&d)),
+                },
+            }
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    let l = s.lines().next().unwrap_or("").trim();
+    l.chars().take(160).collect::<String>().replace('\t', " ")
+}
+
+/// Runs `f` over `items` on two threads (the machine has two cores; kubectl dominates).
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let mid = items.len() / 2;
+    let (a, b) = items.split_at(mid);
+    std::thread::scope(|s| {
+        let h = s.spawn(|| a.iter().map(&f).collect::<Vec<_>>());
+        let mut rb: Vec<R> = b.iter().map(&f).collect();
+        let mut ra = h.join().expect("worker thread");
+        ra.append(&mut rb);
+        ra
+    })
+}
+
+#[test]
+fn corpus_renders_like_kubectl_kustomize() {
+    if !have_kubectl("corpus_renders_like_kubectl_kustomize") {
+        return;
+    }
+    let corpus = shared().join("corpus");
+    let dirs = kustomization_dirs(&corpus);
+    assert!(
+        dirs.len() >= 160,
+        "expected the corpus' 168 kustomizations, found {}",
+        dirs.len()
+    );
+    let results = parallel_map(&dirs, |d| outcome(d));
+    let actual: BTreeMap<String, String> = dirs
+        .iter()
+        .zip(results)
+        .map(|(d, o)| (d.strip_prefix(&corpus).unwrap().display().to_string(), o))
+        .collect();
+
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for o in actual.values() {
+        *counts
+            .entry(o.split(':').next().unwrap().to_string())
+            .or_default() += 1;
+    }
+    eprintln!("corpus outcomes: {counts:?}");
+
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(EXPECTATIONS);
+    if std::env::var_os("STRATA_WRITE_EXPECTATIONS").is_some() {
+        let text: String = actual.iter().map(|(d, o)| format!("{d}\t{o}\n")).collect();
+        std::fs::write(&path, text).unwrap();
+        eprintln!("wrote {} (review it before committing)", path.display());
+        return;
+    }
+    let text = std::fs::read_to_string(&path).expect("tests/corpus_expectations.tsv");
+    let expected: BTreeMap<String, String> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| {
+            let (d, o) = l.split_once('\t').expect("dir<TAB>outcome");
+            (d.to_string(), o.to_string())
+        })
+        .collect();
+    let mut changes = Vec::new();
+    for (d, o) in &actual {
+        match expected.get(d) {
+            Some(e) if e == o => {}
+            Some(e) => changes.push(format!("{d}: expected `{e}`, got `{o}`")),
+            None => changes.push(format!("{d}: not in {EXPECTATIONS}, got `{o}`")),
+        }
+    }
+    for d in expected.keys().filter(|d| !actual.contains_key(*d)) {
+        changes.push(format!(
+            "{d}: in {EXPECTATIONS} but no longer in the corpus"
+        ));
+    }
+    assert!(
+        changes.is_empty(),
+        "corpus outcomes changed:\n{}",
+        changes.join("\n")
+    );
+}
+
+/// strata's own fixture trees under tests/fixtures/trees/: each must render exactly as kubectl
+/// kustomize renders it (same meaning, same order).
+#[test]
+fn fixture_trees_render_like_kubectl_kustomize() {
+    if !have_kubectl("fixture_trees_render_like_kubectl_kustomize") {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/trees");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("tests/fixtures/trees")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("kustomization.yaml").is_file())
+        .collect();
+    dirs.sort();
+    // The shipped example overlays are fixtures too.
+    let top = Path::new(env!("CARGO_MANIFEST_DIR"));
+    dirs.extend(["examples", "overlays/cn-hangzhou", "overlays/cn-beijing"].map(|d| top.join(d)));
+    let results = parallel_map(&dirs, |d| (d.clone(), outcome(d)));
+    let bad: Vec<String> = results
+        .iter()
+        .filter(|(_, o)| o != "same")
+        .map(|(d, o)| format!("{}: {o}", d.display()))
+        .collect();
+    eprintln!(
+        "fixture trees: {} rendered the same as kubectl",
+        results.len() - bad.len()
+    );
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
