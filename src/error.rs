@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 pub struct Error {
     pub message: String,
     pub file: Option<PathBuf>,
-    pub line: Option<usize>,
-    pub column: Option<usize>,
+    /// 1-based; `u32` keeps `Error` small (it travels in every `Result` of the pipeline).
+    pub line: Option<u32>,
+    pub column: Option<u32>,
     /// Outer context, innermost first: "in patch 2 of overlays/x/kustomization.yaml".
     pub context: Vec<String>,
     pub help: Option<String>,
@@ -39,8 +40,8 @@ impl Error {
 
     pub fn at(mut self, line: usize, column: usize) -> Self {
         if self.line.is_none() {
-            self.line = Some(line);
-            self.column = Some(column);
+            self.line = Some(u32::try_from(line).unwrap_or(u32::MAX));
+            self.column = Some(u32::try_from(column).unwrap_or(u32::MAX));
         }
         self
     }
@@ -78,7 +79,9 @@ impl Error {
     }
 
     pub fn from_yaml(e: crate::yaml::YamlError, file: &Path) -> Self {
-        Error::new(e.message).in_file(file).at(e.line, e.column)
+        Error::new(format!("invalid YAML: {}", e.message))
+            .in_file(file)
+            .at(e.line, e.column)
     }
 }
 

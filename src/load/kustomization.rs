@@ -202,15 +202,34 @@ impl KustFile {
 /// Where the key of the field at `path` (in the first document) is written: `(line, column)`,
 /// 1-based. Falls back to the value's position (see `yaml::locate`).
 pub fn locate_key(src: &str, path: &[&str]) -> Option<(usize, usize)> {
-    let value_at = yaml::locate(src, 0, path)?;
+    let value_at = yaml::locate(src, 0, path);
     let Some(key) = path
         .last()
         .filter(|k| !k.is_empty() && k.parse::<usize>().is_err())
     else {
-        return Some(value_at);
+        return value_at;
     };
-    // The byte offset of the value; the key is the last occurrence of its name before it
-    // (or at it, when `locate` fell back to the key itself).
+    if let Some(at) = value_at.and_then(|v| key_before(src, key, v)) {
+        return Some(at);
+    }
+    // A top-level field spelled in another case (`nameprefix:`), which kustomize accepts and
+    // `normalize_fields` renamed: its unindented line.
+    if path.len() == 1 {
+        let line = src.lines().position(|l| {
+            l.split_once(':').is_some_and(|(k, _)| {
+                !k.starts_with([' ', '\t']) && k.trim_matches(['"', '\'']).eq_ignore_ascii_case(key)
+            })
+        });
+        if let Some(i) = line {
+            return Some((i + 1, 1));
+        }
+    }
+    value_at
+}
+
+/// The last occurrence of `key` at or before the position `value_at` (where `yaml::locate`
+/// found its value): the key itself.
+fn key_before(src: &str, key: &str, value_at: (usize, usize)) -> Option<(usize, usize)> {
     let (line, col) = value_at;
     let line_start: usize = src
         .split_inclusive('\n')
@@ -253,8 +272,8 @@ fn closest<'a>(field: &str, expected: &[&'a str]) -> Option<&'a str> {
         for (i, row) in d.iter_mut().enumerate() {
             row[0] = i;
         }
-        for j in 0..=b.len() {
-            d[0][j] = j;
+        for (j, cell) in d[0].iter_mut().enumerate() {
+            *cell = j;
         }
         for i in 1..=a.len() {
             for j in 1..=b.len() {
@@ -550,14 +569,11 @@ impl KustFile {
                     )));
             }
         }
-        if self.kind == KustKind::Component {
-            if let Some(so) = &s.sort_options {
-                let _ = so;
-                return Err(self.error_at_key(
-                    &["sortOptions"],
-                    "`sortOptions` is not allowed in a Component",
-                ));
-            }
+        if self.kind == KustKind::Component && s.sort_options.is_some() {
+            return Err(self.error_at_key(
+                &["sortOptions"],
+                "`sortOptions` is not allowed in a Component",
+            ));
         }
         Ok(())
     }

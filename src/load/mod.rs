@@ -42,10 +42,10 @@ impl Loader {
 
     /// How a path is shown: relative to the working directory when below it.
     pub fn display_path(&self, canonical: &Path) -> PathBuf {
-        if let Some(cwd) = &self.cwd {
-            if let Ok(rel) = canonical.strip_prefix(cwd) {
-                return rel.to_path_buf();
-            }
+        if let Some(cwd) = &self.cwd
+            && let Ok(rel) = canonical.strip_prefix(cwd)
+        {
+            return rel.to_path_buf();
         }
         canonical.to_path_buf()
     }

@@ -144,13 +144,14 @@ impl Resource {
             }
             None => return Err(err("the document has no `metadata`".into())),
         }
-        if let Some(ns) = obj.get("metadata").and_then(|m| m.get("namespace")) {
-            if !ns.is_string() && !ns.is_null() {
-                return Err(err(format!(
-                    "`metadata.namespace` must be a string, found {}",
-                    kind_of(ns)
-                )));
-            }
+        if let Some(ns) = obj.get("metadata").and_then(|m| m.get("namespace"))
+            && !ns.is_string()
+            && !ns.is_null()
+        {
+            return Err(err(format!(
+                "`metadata.namespace` must be a string, found {}",
+                kind_of(ns)
+            )));
         }
         Ok(Resource {
             obj,
