@@ -161,10 +161,8 @@ pub fn locate(src: &str, doc_index: usize, path: &[&str]) -> Option<(usize, usiz
                 stack.clear();
                 on_path_depth = 0;
             }
-            Event::DocumentEnd => {
-                if doc > doc_index && !empty_doc {
-                    break;
-                }
+            Event::DocumentEnd if doc > doc_index && !empty_doc => {
+                break;
             }
             _ => {}
         }
@@ -224,15 +222,15 @@ pub fn locate(src: &str, doc_index: usize, path: &[&str]) -> Option<(usize, usiz
         }
         if is_key {
             // A key that names the next path segment is a good fallback position for it.
-            if matches_path && depth < path.len() + 1 {
-                if let Event::Scalar(v, ..) = &event {
-                    if depth >= 1 && path.get(depth - 1).is_some_and(|p| *p == v.as_ref()) {
-                        if depth > best_depth || best.is_none() {
-                            best = Some(pos);
-                            best_depth = depth;
-                        }
-                    }
-                }
+            if matches_path
+                && depth < path.len() + 1
+                && let Event::Scalar(v, ..) = &event
+                && depth >= 1
+                && path.get(depth - 1).is_some_and(|p| *p == v.as_ref())
+                && (depth > best_depth || best.is_none())
+            {
+                best = Some(pos);
+                best_depth = depth;
             }
             continue;
         }
@@ -287,9 +285,22 @@ enum Open {
     },
 }
 
+/// A mapping key waiting for its value, with where it stands (line, column).
 enum Key {
-    Plain(String, Span),
-    Merge(Span),
+    Plain(String, (usize, usize)),
+    Merge((usize, usize)),
+}
+
+fn pos(span: &Span) -> (usize, usize) {
+    (span.start.line(), span.start.col() + 1)
+}
+
+fn error_at(pos: (usize, usize), message: impl Into<String>) -> YamlError {
+    YamlError {
+        line: pos.0,
+        column: pos.1,
+        message: message.into(),
+    }
 }
 
 struct Builder<'s> {
@@ -320,17 +331,17 @@ impl<'s> Builder<'s> {
             #[allow(unreachable_patterns)]
             Event::Anchor(..) | Event::UnresolvedAlias(..) => Ok(()),
             Event::DocumentStart(_, version) => {
-                if let Some(v) = version {
-                    if (v.major, v.minor) != (1, 2) {
-                        return Err(YamlError::at(
-                            &span,
-                            format!(
-                                "the %YAML {}.{} directive is rejected by Kubernetes' YAML \
+                if let Some(v) = version
+                    && (v.major, v.minor) != (1, 2)
+                {
+                    return Err(YamlError::at(
+                        &span,
+                        format!(
+                            "the %YAML {}.{} directive is rejected by Kubernetes' YAML \
                                  reader; remove the directive line",
-                                v.major, v.minor
-                            ),
-                        ));
-                    }
+                            v.major, v.minor
+                        ),
+                    ));
                 }
                 self.anchors.clear();
                 Ok(())
@@ -488,14 +499,14 @@ impl<'s> Builder<'s> {
                         // An alias used as a key.
                         let _ = from_alias;
                         let k = key_string(&value, &span)?;
-                        *key = Some(Key::Plain(k, span));
+                        *key = Some(Key::Plain(k, pos(&span)));
                         Ok(())
                     }
-                    Some(Key::Merge(mspan)) => merge_into(map, value, &mspan),
-                    Some(Key::Plain(k, kspan)) => {
+                    Some(Key::Merge(mpos)) => merge_into(map, value, mpos),
+                    Some(Key::Plain(k, kpos)) => {
                         if !explicit.insert(k.clone()) {
-                            return Err(YamlError::at(
-                                &kspan,
+                            return Err(error_at(
+                                kpos,
                                 format!(
                                     "duplicate key {k:?} in one mapping; Kubernetes would keep \
                                      only the last one: remove one of them"
@@ -513,13 +524,12 @@ impl<'s> Builder<'s> {
 
 /// `<<: *a` or `<<: [*a, *b]`: Kubernetes' reader inserts the merged keys where the merge key
 /// stands, overriding keys written before it; of several maps, the first wins.
-fn merge_into(map: &mut Map<String, Value>, value: Value, span: &Span) -> Result<(), YamlError> {
-    let bad = || {
-        YamlError::at(
-            span,
-            "a `<<` merge key needs a mapping or a list of mappings",
-        )
-    };
+fn merge_into(
+    map: &mut Map<String, Value>,
+    value: Value,
+    at: (usize, usize),
+) -> Result<(), YamlError> {
+    let bad = || error_at(at, "a `<<` merge key needs a mapping or a list of mappings");
     match value {
         Value::Object(m) => {
             for (k, v) in m {
@@ -588,10 +598,10 @@ fn resolve_key(
     span: &Span,
 ) -> Result<Key, YamlError> {
     if style == ScalarStyle::Plain && tag.is_none() && text == "<<" {
-        return Ok(Key::Merge(*span));
+        return Ok(Key::Merge(pos(span)));
     }
     let value = resolve_scalar(text, style, tag, span)?;
-    Ok(Key::Plain(key_string(&value, span)?, *span))
+    Ok(Key::Plain(key_string(&value, span)?, pos(span)))
 }
 
 /// Kubernetes turns non-string keys into strings: `true`, `16`, `1.5`; a null key is an error.
@@ -726,10 +736,10 @@ fn resolve_plain(s: &str) -> Resolved {
             if let Some(n) = parse_go_int(&plain) {
                 return Resolved::Int(n);
             }
-            if is_yaml_style_float(&plain) {
-                if let Some(f) = parse_go_float(&plain) {
-                    return Resolved::Float(f);
-                }
+            if is_yaml_style_float(&plain)
+                && let Some(f) = parse_go_float(&plain)
+            {
+                return Resolved::Float(f);
             }
             Resolved::Str
         }

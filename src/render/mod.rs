@@ -55,10 +55,11 @@ impl serde::Serialize for MapRef<'_> {
 fn integral_floats_as_integers(v: &mut Value) {
     match v {
         Value::Number(n) if n.is_f64() => {
-            if let Some(f) = n.as_f64() {
-                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
-                    *n = Number::from(f as i64);
-                }
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9_007_199_254_740_992.0
+            {
+                *n = Number::from(f as i64);
             }
         }
         Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),

@@ -395,6 +395,29 @@ fn walk<E>(
     walk(child, rest, create, visit)
 }
 
+/// Visits, in one resource, the fields of every spec that applies to its kind; returns how
+/// many specs applied. `create` overrides each spec's own `create` when given.
+pub fn visit_resource<E>(
+    r: &mut crate::model::Resource,
+    specs: &[OwnedFieldSpec],
+    create: Option<bool>,
+    f: &mut dyn FnMut(&mut Value) -> Result<(), E>,
+) -> Result<usize, E> {
+    let applicable: Vec<&OwnedFieldSpec> = specs.iter().filter(|s| s.applies_to(r)).collect();
+    let mut obj = Value::Object(std::mem::take(&mut r.obj));
+    let mut result = Ok(applicable.len());
+    for spec in &applicable {
+        if let Err(e) = visit(&mut obj, &spec.path, create.unwrap_or(spec.create), f) {
+            result = Err(e);
+            break;
+        }
+    }
+    if let Value::Object(o) = obj {
+        r.obj = o;
+    }
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,27 +455,4 @@ mod tests {
                 "affinity": [{"term": {"m": "x"}}, {"other": 1}]}})
         );
     }
-}
-
-/// Visits, in one resource, the fields of every spec that applies to its kind; returns how
-/// many specs applied. `create` overrides each spec's own `create` when given.
-pub fn visit_resource<E>(
-    r: &mut crate::model::Resource,
-    specs: &[OwnedFieldSpec],
-    create: Option<bool>,
-    f: &mut dyn FnMut(&mut Value) -> Result<(), E>,
-) -> Result<usize, E> {
-    let applicable: Vec<&OwnedFieldSpec> = specs.iter().filter(|s| s.applies_to(r)).collect();
-    let mut obj = Value::Object(std::mem::take(&mut r.obj));
-    let mut result = Ok(applicable.len());
-    for spec in &applicable {
-        if let Err(e) = visit(&mut obj, &spec.path, create.unwrap_or(spec.create), f) {
-            result = Err(e);
-            break;
-        }
-    }
-    if let Value::Object(o) = obj {
-        r.obj = o;
-    }
-    result
 }

@@ -67,10 +67,10 @@ impl Rule<'_> {
     }
 
     fn apply(&self, v: &mut Value) {
-        if let Some(s) = v.as_str() {
-            if let Some(new) = self.rewrite(s) {
-                *v = Value::String(new);
-            }
+        if let Some(s) = v.as_str()
+            && let Some(new) = self.rewrite(s)
+        {
+            *v = Value::String(new);
         }
     }
 }
@@ -110,12 +110,12 @@ fn walk_containers(v: &mut Value, rule: &Rule<'_>) {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
                 walk_containers(child, rule);
-                if k == "containers" || k == "initContainers" {
-                    if let Value::Array(items) = child {
-                        for c in items.iter_mut().filter_map(Value::as_object_mut) {
-                            if let Some(img) = c.get_mut("image") {
-                                rule.apply(img);
-                            }
+                if (k == "containers" || k == "initContainers")
+                    && let Value::Array(items) = child
+                {
+                    for c in items.iter_mut().filter_map(Value::as_object_mut) {
+                        if let Some(img) = c.get_mut("image") {
+                            rule.apply(img);
                         }
                     }
                 }

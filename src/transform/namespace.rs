@@ -26,12 +26,11 @@ pub fn apply(namespace: &str, set: &mut ResourceSet) -> Result<()> {
         });
         if id.group == "rbac.authorization.k8s.io"
             && (id.kind == "RoleBinding" || id.kind == "ClusterRoleBinding")
+            && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
         {
-            if let Some(Value::Array(subjects)) = r.obj.get_mut("subjects") {
-                for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
-                    if s.get("name").and_then(Value::as_str) == Some("default") {
-                        s.insert("namespace".into(), Value::String(namespace.into()));
-                    }
+            for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
+                if s.get("name").and_then(Value::as_str) == Some("default") {
+                    s.insert("namespace".into(), Value::String(namespace.into()));
                 }
             }
         }
