@@ -154,7 +154,8 @@ impl Builder {
                 self.build_dir(&path, stack).map_err(at)?.as_ref().clone()
             } else {
                 let path =
-                    load::resolve_within(&kf.dir, rel, &format!("{field}[{i}]")).map_err(at)?;
+                    load::resolve_within(&self.loader, &kf.dir, rel, &format!("{field}[{i}]"))
+                        .map_err(at)?;
                 self.loader.resources(&path).map_err(at)?
             };
             set.extend(added);

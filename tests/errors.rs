@@ -48,11 +48,6 @@ impl Tree {
         self
     }
 
-    /// The root, with symlinks resolved (as strata shows paths outside the working directory).
-    fn canonical(&self) -> PathBuf {
-        self.dir.path().canonicalize().expect("canonical root")
-    }
-
     fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
@@ -373,15 +368,10 @@ fn resource_file_outside_the_root() {
     t.file("outside.yaml", CM)
         .file("app/kustomization.yaml", kust(&["../outside.yaml"]));
     let err = t.fails("app");
-    let root = t.canonical();
     has(
         &err,
         &[
-            &format!(
-                "error: resources[0]: `../outside.yaml` resolves to {}, outside the kustomization directory {}\n",
-                root.join("outside.yaml").display(),
-                root.join("app").display()
-            ),
+            "error: resources[0]: `../outside.yaml` resolves to outside.yaml, outside the kustomization directory app\n",
             "  --> app/kustomization.yaml:2:3\n",
             "  = help: a kustomization may read files only below its own directory",
         ],
@@ -397,15 +387,10 @@ fn symlink_pointing_outside_the_root() {
         .file("app/cm.yaml", CM.replace("name: a", "name: b"));
     std::os::unix::fs::symlink("../outside.yaml", t.path("app/link.yaml")).expect("symlink");
     let err = t.fails("app");
-    let root = t.canonical();
     has(
         &err,
         &[
-            &format!(
-                "error: resources[1]: `link.yaml` resolves to {}, outside the kustomization directory {}\n",
-                root.join("outside.yaml").display(),
-                root.join("app").display()
-            ),
+            "error: resources[1]: `link.yaml` resolves to outside.yaml, outside the kustomization directory app\n",
             "  --> app/kustomization.yaml:3:3\n",
             "symlinks are resolved first",
         ],

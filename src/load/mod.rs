@@ -122,7 +122,7 @@ fn unpack(value: Value, origin: Origin, out: &mut Vec<Resource>) -> Result<()> {
 /// Resolves `rel` against the kustomization directory `base_dir`, following symlinks, and
 /// requires the result to stay below `base_dir` (kustomize's `LoadRestrictionsRootOnly`).
 /// `what` names the field for the error ("resources", "patches[2].path").
-pub fn resolve_within(base_dir: &Path, rel: &str, what: &str) -> Result<PathBuf> {
+pub fn resolve_within(loader: &Loader, base_dir: &Path, rel: &str, what: &str) -> Result<PathBuf> {
     let joined = base_dir.join(rel);
     let canonical = joined
         .canonicalize()
@@ -130,8 +130,8 @@ pub fn resolve_within(base_dir: &Path, rel: &str, what: &str) -> Result<PathBuf>
     if !canonical.starts_with(base_dir) {
         return Err(Error::new(format!(
             "{what}: `{rel}` resolves to {}, outside the kustomization directory {}",
-            canonical.display(),
-            base_dir.display()
+            loader.display_path(&canonical).display(),
+            loader.display_path(base_dir).display()
         ))
         .help(
             "a kustomization may read files only below its own directory (kustomize's \

@@ -45,6 +45,8 @@ struct Loaded<'k> {
     body: Body,
     target: Option<Target>,
     options: PatchOptions,
+    /// The patch file, when the patch was read from one.
+    source: Option<String>,
 }
 
 impl Loaded<'_> {
@@ -59,9 +61,14 @@ impl Loaded<'_> {
 
     fn err(&self, message: impl Into<String>) -> Error {
         let idx = self.index.to_string();
-        self.kf
+        let mut e = self
+            .kf
             .error_at(&[self.field.name(), &idx], message)
-            .context(self.describe())
+            .context(self.describe());
+        if let Some(src) = &self.source {
+            e = e.context(format!("the patch was read from {src}"));
+        }
+        e
     }
 }
 
@@ -69,8 +76,11 @@ pub fn strategic_merge(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) ->
     for (i, entry) in kf.spec.patches_strategic_merge.iter().enumerate() {
         let idx = i.to_string();
         let looks_inline = entry.contains('\n') || entry.trim_start().starts_with('{');
-        let docs = if looks_inline {
-            parse_inline(kf, &[Field::StrategicMerge.name(), &idx], entry)?
+        let (docs, source) = if looks_inline {
+            (
+                parse_inline(kf, &[Field::StrategicMerge.name(), &idx], entry)?,
+                None,
+            )
         } else {
             read_patch_file(kf, loader, entry, &format!("patchesStrategicMerge[{i}]"))?
         };
@@ -81,6 +91,7 @@ pub fn strategic_merge(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) ->
             body: Body::Smp(docs),
             target: None,
             options: PatchOptions::default(),
+            source,
         };
         apply(&p, set)?;
     }
@@ -118,7 +129,7 @@ fn load_entry<'k>(
 ) -> Result<Loaded<'k>> {
     let idx = index.to_string();
     let fname = field.name();
-    let docs = match (&entry.path, &entry.patch) {
+    let (docs, source) = match (&entry.path, &entry.patch) {
         (Some(_), Some(_)) => {
             return Err(kf.error_at(
                 &[fname, &idx],
@@ -129,7 +140,7 @@ fn load_entry<'k>(
             return Err(kf.error_at(&[fname, &idx], "a patch needs `path` or `patch`"));
         }
         (Some(path), None) => read_patch_file(kf, loader, path, &format!("{fname}[{index}].path"))?,
-        (None, Some(text)) => parse_inline(kf, &[fname, &idx, "patch"], text)?,
+        (None, Some(text)) => (parse_inline(kf, &[fname, &idx, "patch"], text)?, None),
     };
     let body = match docs.as_slice() {
         [Value::Array(_)] => {
@@ -173,17 +184,24 @@ fn load_entry<'k>(
         body,
         target,
         options: entry.options.clone(),
+        source,
     })
 }
 
-fn read_patch_file(kf: &KustFile, loader: &Loader, rel: &str, what: &str) -> Result<Vec<Value>> {
-    let path = load::resolve_within(&kf.dir, rel, what).map_err(|e| {
+fn read_patch_file(
+    kf: &KustFile,
+    loader: &Loader,
+    rel: &str,
+    what: &str,
+) -> Result<(Vec<Value>, Option<String>)> {
+    let path = load::resolve_within(loader, &kf.dir, rel, what).map_err(|e| {
         let fname = what.split('[').next().unwrap_or(what);
         e.in_file(kf.display())
             .at_opt(yaml::locate(&kf.file.src, 0, &[fname]))
     })?;
     let file = loader.load(&path)?;
-    Ok(file.docs.iter().map(|d| d.value.clone()).collect())
+    let docs = file.docs.iter().map(|d| d.value.clone()).collect();
+    Ok((docs, Some(file.display.display().to_string())))
 }
 
 fn parse_inline(kf: &KustFile, at: &[&str], text: &str) -> Result<Vec<Value>> {
