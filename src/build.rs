@@ -119,6 +119,10 @@ impl Builder {
         set: &mut ResourceSet,
         stack: &mut Vec<PathBuf>,
     ) -> Result<()> {
+        let mut ids = model::IdIndex::default();
+        for r in set.iter() {
+            ids.add(r)?;
+        }
         let entries = kf
             .spec
             .resources
@@ -158,13 +162,15 @@ impl Builder {
                         .map_err(at)?;
                 self.loader.resources(&path).map_err(at)?
             };
+            for r in &added {
+                ids.add(r).map_err(|e| {
+                    e.context(format!(
+                        "while adding {field}[{i}] of {}",
+                        kf.display().display()
+                    ))
+                })?;
+            }
             set.extend(added);
-            model::check_unique(set).map_err(|e| {
-                e.context(format!(
-                    "while adding {field}[{i}] of {}",
-                    kf.display().display()
-                ))
-            })?;
         }
         for (i, rel) in kf.spec.components.iter().enumerate() {
             let idx = i.to_string();

@@ -265,24 +265,35 @@ pub fn kind_of(v: &Value) -> &'static str {
 /// The resources of one build, in order.
 pub type ResourceSet = Vec<Resource>;
 
-/// Rejects two resources with the same identity, naming both origins.
-pub fn check_unique(set: &[Resource]) -> Result<(), Error> {
-    let mut seen: std::collections::HashMap<ResId, &Resource> = std::collections::HashMap::new();
-    for r in set {
+/// Identities seen so far in one accumulation, to reject a second resource with the same
+/// identity (kustomize counts group, version, kind, namespace and name) in linear time.
+#[derive(Default)]
+pub struct IdIndex {
+    seen: std::collections::HashMap<ResId, Origin>,
+}
+
+impl IdIndex {
+    pub fn add(&mut self, r: &Resource) -> Result<(), Error> {
         let mut id = r.id();
         if id.namespace == "default" {
             id.namespace.clear();
         }
-        if let Some(first) = seen.insert(id, r) {
+        if let Some(first) = self.seen.get(&id) {
             return Err(Error::new(format!(
-                "two resources have the same identity: {} (first read at {})",
-                r.id(),
-                first.origin
+                "two resources have the same identity: {} (first read at {first})",
+                r.id()
             ))
             .in_file(&r.origin.file)
             .at(r.origin.line, 1)
             .help("remove one of them, or give them different names or namespaces"));
         }
+        self.seen.insert(id, r.origin.clone());
+        Ok(())
     }
-    Ok(())
+}
+
+/// Rejects two resources with the same identity, naming both origins.
+pub fn check_unique(set: &[Resource]) -> Result<(), Error> {
+    let mut index = IdIndex::default();
+    set.iter().try_for_each(|r| index.add(r))
 }
