@@ -383,6 +383,7 @@ impl<'s> Builder<'s> {
                 if style == ScalarStyle::DoubleQuoted {
                     check_yaml11_escapes(self.src, &span)?;
                 }
+                let text = block_scalar_at_eof(self.src, text, style, &span);
                 let value = resolve_scalar(&text, style, tag.as_deref(), &span)?;
                 if anchor != 0 {
                     self.anchors.insert(anchor, (value.clone(), 1));
@@ -552,6 +553,25 @@ fn merge_into(
         }
         _ => Err(bad()),
     }
+}
+
+/// A block scalar (`|`, `>`) that ends the input without a final line break has no trailing
+/// line break in its value (YAML 1.2, 8.1.1.2, and Kubernetes' reader agree); the event parser
+/// adds one there, so take it off again.
+fn block_scalar_at_eof<'a>(
+    src: &str,
+    text: std::borrow::Cow<'a, str>,
+    style: ScalarStyle,
+    span: &Span,
+) -> std::borrow::Cow<'a, str> {
+    let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+    let at_eof = span.end.byte_offset() == Some(src.len());
+    if block && at_eof && !src.ends_with('\n') && text.ends_with('\n') {
+        let mut t = text.into_owned();
+        t.pop();
+        return std::borrow::Cow::Owned(t);
+    }
+    text
 }
 
 /// YAML 1.2 added the escape `\/`; Kubernetes' YAML 1.1 reader rejects it.
@@ -886,6 +906,15 @@ mod tests {
              a: {mem: 5, <<: *b}\nb: {<<: [*b, *x], cpu: 7}\n");
         assert_eq!(v["a"], json!({"mem": 2, "cpu": 1}));
         assert_eq!(v["b"], json!({"cpu": 7, "mem": 2, "eph": 3}));
+    }
+
+    #[test]
+    fn block_scalar_at_the_end_of_input_without_a_line_break() {
+        assert_eq!(one("a: |\n  x\n  y")["a"], json!("x\ny"));
+        assert_eq!(one("a: |\n  x\n  y\n")["a"], json!("x\ny\n"));
+        assert_eq!(one("a: >\n  x\n  y")["a"], json!("x y"));
+        assert_eq!(one("a: |-\n  x")["a"], json!("x"));
+        assert_eq!(one("a: |\n  x\nb: 1")["a"], json!("x\n"));
     }
 
     #[test]

@@ -15,6 +15,26 @@ use common::{have_kubectl, kubectl_kustomize, kubectl_reads, same_meaning, share
 
 const EXPECTATIONS: &str = "tests/corpus_expectations.tsv";
 
+/// The head of the expectations file: what each outcome means and why strata differs where it
+/// does on purpose.
+const HEADER: &str = "\
+# Outcome of every kustomization directory of ../shared/corpus (tests/differential.rs).
+# Regenerate with STRATA_WRITE_EXPECTATIONS=1 cargo test --test differential corpus, then
+# review every changed line before committing.
+#   same          strata's output means exactly what kubectl kustomize's means (kubectl oracle)
+#   component     a kind: Component, rendered only through the overlays that use it
+#   both-fail     kubectl fails too (remote bases without network; an upstream bug)
+#   unsupported   a clear `not supported by strata yet` error naming the field (issue: kustomize completeness)
+#   strata-error  strata refuses on purpose; the reasons, by message:
+#     the patch target matches no resource  kustomize skips such patches silently; strata makes
+#                                           it an error (opt out per entry: options.allowNoMatch)
+#                                           flux-system: gotk-components.yaml is an empty stub upstream;
+#                                           NFD prune/topologyupdater: the shared component `common`
+#                                           patches the worker DaemonSet, which those overlays leave out
+#     the document has no `apiVersion`      breakfast example: objects without apiVersion are not
+#                                           Kubernetes objects; strata rejects them
+";
+
 /// Every directory below `root` holding a kustomization file.
 fn kustomization_dirs(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -133,7 +153,9 @@ fn corpus_renders_like_kubectl_kustomize() {
 
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(EXPECTATIONS);
     if std::env::var_os("STRATA_WRITE_EXPECTATIONS").is_some() {
-        let text: String = actual.iter().map(|(d, o)| format!("{d}\t{o}\n")).collect();
+        let text: String = std::iter::once(HEADER.to_string())
+            .chain(actual.iter().map(|(d, o)| format!("{d}\t{o}\n")))
+            .collect();
         std::fs::write(&path, text).unwrap();
         eprintln!("wrote {} (review it before committing)", path.display());
         return;

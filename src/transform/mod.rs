@@ -7,7 +7,6 @@
 pub mod fieldspec;
 pub mod images;
 pub mod json_patch;
-#[path = "merge_patch_stub.rs"]
 pub mod merge_patch;
 pub mod metadata;
 pub mod namespace;

@@ -66,23 +66,22 @@ pub fn kubectl_reads(stream: &str) -> Result<Vec<Value>, String> {
 }
 
 fn unpack(v: Value, out: &mut Vec<Value>) {
-    if v.get("kind").and_then(Value::as_str) == Some("List") {
-        if let Some(Value::Array(items)) = v.get("items") {
-            for i in items {
-                unpack(i.clone(), out);
-            }
-            return;
+    if v.get("kind").and_then(Value::as_str) == Some("List")
+        && let Some(Value::Array(items)) = v.get("items")
+    {
+        for i in items {
+            unpack(i.clone(), out);
         }
+        return;
     }
     let mut v = v;
-    if let Some(md) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        if md
+    if let Some(md) = v.get_mut("metadata").and_then(Value::as_object_mut)
+        && md
             .get("annotations")
             .and_then(Value::as_object)
             .is_some_and(|a| a.is_empty())
-        {
-            md.shift_remove("annotations");
-        }
+    {
+        md.shift_remove("annotations");
     }
     out.push(v);
 }
