@@ -13,11 +13,13 @@ use crate::load::{self, Loader};
 use crate::model::{self, ResourceSet};
 use crate::transform;
 
-/// Builds kustomizations, caching each built directory so that overlays sharing a base parse
-/// and transform it once.
+/// Builds kustomizations. With sharing on, each built directory is kept so that overlays
+/// sharing a base parse and transform it once; a single render keeps nothing and copies
+/// nothing.
 pub struct Builder {
     pub loader: Loader,
     built: Mutex<HashMap<PathBuf, Arc<ResourceSet>>>,
+    share: bool,
 }
 
 impl Default for Builder {
@@ -28,9 +30,15 @@ impl Default for Builder {
 
 impl Builder {
     pub fn new() -> Self {
+        Self::with_sharing(false)
+    }
+
+    /// A builder for several renders in one process (e.g. every overlay of a repository).
+    pub fn with_sharing(share: bool) -> Self {
         Builder {
-            loader: Loader::new(),
+            loader: Loader::with_sharing(share),
             built: Mutex::new(HashMap::new()),
+            share,
         }
     }
 
@@ -50,7 +58,7 @@ impl Builder {
                 .error_at_key(&["kind"], "a Component cannot be rendered on its own")
                 .help("render an overlay that lists it under `components`"));
         }
-        let mut set = self.build_dir(&dir, &mut Vec::new())?.as_ref().clone();
+        let mut set = self.build_dir(&dir, &mut Vec::new())?;
         transform::references::fix_back_references(&mut set);
         transform::sort::apply(kf.spec.sort_options.as_ref(), &mut set)
             .map_err(|e| e.in_file(kf.display()))?;
@@ -58,9 +66,9 @@ impl Builder {
     }
 
     /// Builds a directory holding a kustomization (not a component), cached.
-    fn build_dir(&self, dir: &Path, stack: &mut Vec<PathBuf>) -> Result<Arc<ResourceSet>> {
+    fn build_dir(&self, dir: &Path, stack: &mut Vec<PathBuf>) -> Result<ResourceSet> {
         if let Some(set) = self.built.lock().expect("build cache lock").get(dir) {
-            return Ok(set.clone());
+            return Ok(set.as_ref().clone());
         }
         let kf = kustomization::read(&self.loader, dir)?;
         if kf.kind == KustKind::Component {
@@ -72,11 +80,12 @@ impl Builder {
         }
         let mut set = ResourceSet::new();
         self.accumulate(&kf, &mut set, stack)?;
-        let set = Arc::new(set);
-        self.built
-            .lock()
-            .expect("build cache lock")
-            .insert(dir.to_path_buf(), set.clone());
+        if self.share {
+            self.built
+                .lock()
+                .expect("build cache lock")
+                .insert(dir.to_path_buf(), Arc::new(set.clone()));
+        }
         Ok(set)
     }
 
@@ -155,10 +164,10 @@ impl Builder {
                 if let Some(e) = self.cycle(stack, &path) {
                     return Err(at(e));
                 }
-                self.build_dir(&path, stack).map_err(at)?.as_ref().clone()
+                self.build_dir(&path, stack).map_err(at)?
             } else {
                 let path =
-                    load::resolve_within(&self.loader, &kf.dir, rel, &format!("{field}[{i}]"))
+                    load::check_within(&self.loader, &kf.dir, path, rel, &format!("{field}[{i}]"))
                         .map_err(at)?;
                 self.loader.resources(&path).map_err(at)?
             };

@@ -117,7 +117,12 @@ pub fn to_yaml_stream<T: serde::Serialize>(docs: impl IntoIterator<Item = T>) ->
 /// Writes one value as a YAML document (block style, two-space indent, lists not indented
 /// under their key, as kustomize writes them).
 pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
-    let mut s = serde_saphyr::to_string(value)
+    // Multi-line strings as literal blocks (`|`), as kustomize writes them; long single-line
+    // strings (images, annotations) stay on one line rather than folded (`>`), which reads
+    // badly in diffs.
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.folded_wrap_chars = usize::MAX;
+    let mut s = serde_saphyr::to_string_with_options(value, options)
         .unwrap_or_else(|e| unreachable!("a JSON value always serializes to YAML: {e}"));
     if !s.ends_with('\n') {
         s.push('\n');

@@ -30,6 +30,8 @@ pub fn run(args: &RenderArgs) -> u8 {
         }
     };
     let text = render::to_string(&set, args.format);
+    // The process ends next: freeing a large resource tree piece by piece would only cost time.
+    std::mem::forget(set);
     let written = match &args.output {
         Some(path) => super::write_file_atomic(path, &text),
         None => super::write_stdout(&text),

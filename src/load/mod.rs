@@ -23,21 +23,39 @@ pub struct LoadedFile {
     pub docs: Vec<Document>,
 }
 
-/// Reads and parses files, once each.
+/// Reads and parses files. Kustomizations and patches are parsed once and kept. Resource
+/// files are kept parsed only when `share` is set (several renders in one process reuse
+/// them); a single render parses each once and moves the values out, never copying them.
 #[derive(Default)]
 pub struct Loader {
     files: Mutex<HashMap<PathBuf, Arc<LoadedFile>>>,
+    resources: Mutex<HashMap<PathBuf, Arc<Vec<Resource>>>>,
+    /// The text of every resource file read, for locating fields in diagnostics.
+    sources: Mutex<HashMap<Arc<PathBuf>, Arc<str>>>,
+    share: bool,
     cwd: Option<PathBuf>,
 }
 
 impl Loader {
     pub fn new() -> Self {
+        Self::with_sharing(false)
+    }
+
+    /// A loader that keeps parsed resource files for later renders in the same process.
+    pub fn with_sharing(share: bool) -> Self {
         Loader {
-            files: Mutex::new(HashMap::new()),
+            share,
             cwd: std::env::current_dir()
                 .ok()
                 .and_then(|d| d.canonicalize().ok()),
+            ..Default::default()
         }
+    }
+
+    /// The text of a file read earlier, by the path as shown to the user.
+    pub fn source(&self, display: &Path) -> Option<Arc<str>> {
+        let sources = self.sources.lock().expect("loader sources lock");
+        sources.get(&display.to_path_buf()).cloned()
     }
 
     /// How a path is shown: relative to the working directory when below it.
@@ -55,6 +73,20 @@ impl Loader {
         if let Some(f) = self.files.lock().expect("loader cache lock").get(canonical) {
             return Ok(f.clone());
         }
+        let (display, src, docs) = self.read_and_parse(canonical)?;
+        let file = Arc::new(LoadedFile {
+            display,
+            src: src.to_string(),
+            docs,
+        });
+        self.files
+            .lock()
+            .expect("loader cache lock")
+            .insert(canonical.to_path_buf(), file.clone());
+        Ok(file)
+    }
+
+    fn read_and_parse(&self, canonical: &Path) -> Result<(Arc<PathBuf>, Arc<str>, Vec<Document>)> {
         let display = Arc::new(self.display_path(canonical));
         let bytes = std::fs::read(canonical)
             .map_err(|e| Error::new(format!("cannot read the file: {e}")).in_file(&display))?;
@@ -72,25 +104,38 @@ impl Loader {
             .help("Kubernetes manifests are UTF-8 text: re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
         })?;
         let docs = yaml::parse_stream(&src).map_err(|e| Error::from_yaml(e, &display))?;
-        let file = Arc::new(LoadedFile { display, src, docs });
-        self.files
-            .lock()
-            .expect("loader cache lock")
-            .insert(canonical.to_path_buf(), file.clone());
-        Ok(file)
+        Ok((display, Arc::from(src), docs))
     }
 
     /// The resources of a manifest file: every document, `kind: List` (and `*List`) unpacked.
     pub fn resources(&self, canonical: &Path) -> Result<Vec<Resource>> {
-        let file = self.load(canonical)?;
-        let mut out = Vec::new();
-        for (i, doc) in file.docs.iter().enumerate() {
+        if let Some(r) = self
+            .resources
+            .lock()
+            .expect("loader cache lock")
+            .get(canonical)
+        {
+            return Ok(r.as_ref().clone());
+        }
+        let (display, src, docs) = self.read_and_parse(canonical)?;
+        self.sources
+            .lock()
+            .expect("loader sources lock")
+            .insert(display.clone(), src);
+        let mut out = Vec::with_capacity(docs.len());
+        for (i, doc) in docs.into_iter().enumerate() {
             let origin = Origin {
-                file: file.display.clone(),
+                file: display.clone(),
                 line: doc.line,
                 doc_index: i,
             };
-            unpack(doc.value.clone(), origin, &mut out)?;
+            unpack(doc.value, origin, &mut out)?;
+        }
+        if self.share {
+            self.resources
+                .lock()
+                .expect("loader cache lock")
+                .insert(canonical.to_path_buf(), Arc::new(out.clone()));
         }
         Ok(out)
     }
@@ -127,6 +172,17 @@ pub fn resolve_within(loader: &Loader, base_dir: &Path, rel: &str, what: &str) -
     let canonical = joined
         .canonicalize()
         .map_err(|e| open_error(what, rel, &e))?;
+    check_within(loader, base_dir, canonical, rel, what)
+}
+
+/// The load restriction for a path already resolved (symlinks followed).
+pub fn check_within(
+    loader: &Loader,
+    base_dir: &Path,
+    canonical: PathBuf,
+    rel: &str,
+    what: &str,
+) -> Result<PathBuf> {
     if !canonical.starts_with(base_dir) {
         return Err(Error::new(format!(
             "{what}: `{rel}` resolves to {}, outside the kustomization directory {}",

@@ -221,6 +221,12 @@ impl Resource {
         self.string_map("annotations")
     }
 
+    /// Group, version and kind, borrowed (no allocation, for hot paths).
+    pub fn gvk(&self) -> (&str, &str, &str) {
+        let (g, v) = split_api_version(self.api_version());
+        (g, v, self.kind())
+    }
+
     pub fn id(&self) -> ResId {
         let (g, v) = split_api_version(self.api_version());
         ResId {

@@ -41,10 +41,10 @@ impl From<&FieldSpec> for OwnedFieldSpec {
 
 impl OwnedFieldSpec {
     pub fn applies_to(&self, r: &Resource) -> bool {
-        let id = r.id();
-        (self.group.is_empty() || self.group == id.group)
-            && (self.version.is_empty() || self.version == id.version)
-            && (self.kind.is_empty() || self.kind == id.kind)
+        let (group, version, kind) = r.gvk();
+        (self.group.is_empty() || self.group == group)
+            && (self.version.is_empty() || self.version == version)
+            && (self.kind.is_empty() || self.kind == kind)
     }
 }
 

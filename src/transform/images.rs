@@ -6,7 +6,7 @@
 use regex::Regex;
 use serde_json::Value;
 
-use super::fieldspec::{self, IMAGES, OwnedFieldSpec};
+use super::fieldspec::IMAGES;
 use crate::error::Result;
 use crate::load::kustomization::{ImageEntry, KustFile};
 use crate::model::ResourceSet;
@@ -76,52 +76,101 @@ impl Rule<'_> {
 }
 
 pub fn apply(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
-    let specs: Vec<OwnedFieldSpec> = IMAGES.iter().map(Into::into).collect();
+    let mut rules = Vec::with_capacity(kf.spec.images.len());
     for (i, entry) in kf.spec.images.iter().enumerate() {
+        if entry.name.is_empty() {
+            let idx = i.to_string();
+            return Err(kf.error_at(&["images", &idx], "an `images` entry needs a `name`"));
+        }
+        rules.push(Rule::new(entry));
+    }
+    if rules.is_empty() {
+        return Ok(());
+    }
+    for r in set.iter_mut() {
+        let legacy = r.kind() != "CustomResourceDefinition";
+        let mut path = Vec::new();
+        for (k, v) in r.obj.iter_mut() {
+            path.push(k.as_str());
+            walk(v, &mut path, legacy, &rules);
+            path.pop();
+        }
+    }
+    Ok(())
+}
+
+impl<'a> Rule<'a> {
+    fn new(entry: &'a ImageEntry) -> Self {
         // kustomize builds this pattern from the name as written (a regular expression).
         let pattern = Regex::new(&format!(
             "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@[a-zA-Z0-9]+([.+_-][a-zA-Z0-9]+)*:[a-zA-Z0-9_.{{}}-]*)?$",
             entry.name
         ))
         .ok();
-        if entry.name.is_empty() {
-            let idx = i.to_string();
-            return Err(kf.error_at(&["images", &idx], "an `images` entry needs a `name`"));
-        }
-        let rule = Rule { entry, pattern };
-        for r in set.iter_mut() {
-            if r.kind() != "CustomResourceDefinition" {
-                for v in r.obj.values_mut() {
-                    walk_containers(v, &rule);
-                }
-            }
-            let _ = fieldspec::visit_resource::<()>(r, &specs, Some(false), &mut |v| {
-                rule.apply(v);
-                Ok(())
-            });
-        }
+        Rule { entry, pattern }
     }
-    Ok(())
 }
 
-/// Visits every `containers`/`initContainers` list below `v` and rewrites its images.
-fn walk_containers(v: &mut Value, rule: &Rule<'_>) {
+/// Is `path` (object keys from the root) one of `fieldspec::IMAGES`' lists (`spec/containers`,
+/// `spec/template/spec/initContainers`, ...)?
+fn in_field_specs(path: &[&str], list: &str) -> bool {
+    IMAGES.iter().any(|fs| {
+        let mut segs = fs.path.split('/');
+        let mut p = path.iter();
+        loop {
+            match (segs.next(), p.next()) {
+                (Some(seg), Some(key)) if seg.strip_suffix("[]") == Some(list) => {
+                    return *key == list && p.next().is_none();
+                }
+                (Some(seg), Some(key)) if seg == *key => continue,
+                _ => return false,
+            }
+        }
+    })
+}
+
+/// One walk of an object applying every rule, each to each image field as many times as
+/// kustomize applies it: once for its walk of every `containers`/`initContainers` list
+/// (not in CustomResourceDefinitions), once more where the field is also one of its field
+/// specs; volume image references only through the field specs. Rules apply in order.
+fn walk<'v>(v: &'v mut Value, path: &mut Vec<&'v str>, legacy: bool, rules: &[Rule<'_>]) {
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
-                walk_containers(child, rule);
-                if (k == "containers" || k == "initContainers")
-                    && let Value::Array(items) = child
-                {
-                    for c in items.iter_mut().filter_map(Value::as_object_mut) {
-                        if let Some(img) = c.get_mut("image") {
-                            rule.apply(img);
+                let key = k.as_str();
+                let is_containers = key == "containers" || key == "initContainers";
+                if (is_containers || key == "volumes") && child.is_array() {
+                    path.push(key);
+                    let spec = in_field_specs(path, key);
+                    let times = if is_containers {
+                        usize::from(legacy) + usize::from(spec)
+                    } else {
+                        usize::from(spec)
+                    };
+                    path.pop();
+                    if let Value::Array(items) = child {
+                        for item in items.iter_mut() {
+                            let field = if is_containers {
+                                item.get_mut("image")
+                            } else {
+                                item.get_mut("image").and_then(|i| i.get_mut("reference"))
+                            };
+                            if let Some(field) = field {
+                                for rule in rules {
+                                    for _ in 0..times {
+                                        rule.apply(field);
+                                    }
+                                }
+                            }
                         }
                     }
                 }
+                path.push(key);
+                walk(child, path, legacy, rules);
+                path.pop();
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| walk_containers(i, rule)),
+        Value::Array(items) => items.iter_mut().for_each(|i| walk(i, path, legacy, rules)),
         _ => {}
     }
 }
@@ -141,12 +190,32 @@ mod tests {
     }
 
     fn rule(entry: &ImageEntry) -> Rule<'_> {
-        let pattern = Regex::new(&format!(
-            "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@[a-zA-Z0-9]+([.+_-][a-zA-Z0-9]+)*:[a-zA-Z0-9_.{{}}-]*)?$",
-            entry.name
-        ))
-        .ok();
-        Rule { entry, pattern }
+        Rule::new(entry)
+    }
+
+    #[test]
+    fn field_spec_paths() {
+        assert!(in_field_specs(&["spec", "containers"], "containers"));
+        assert!(in_field_specs(
+            &["spec", "template", "spec", "initContainers"],
+            "initContainers"
+        ));
+        assert!(in_field_specs(
+            &["spec", "template", "spec", "volumes"],
+            "volumes"
+        ));
+        assert!(!in_field_specs(
+            &[
+                "spec",
+                "jobTemplate",
+                "spec",
+                "template",
+                "spec",
+                "containers"
+            ],
+            "containers"
+        ));
+        assert!(!in_field_specs(&["data", "containers"], "containers"));
     }
 
     #[test]
