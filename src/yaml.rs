@@ -285,8 +285,9 @@ enum Open {
         nodes: usize,
         /// The key read, waiting for its value (`None` between entries).
         key: Option<Key>,
-        /// Keys written explicitly in this mapping, to reject duplicates.
-        explicit: std::collections::HashSet<String>,
+        /// Keys written explicitly in this mapping, to reject duplicates: kept only once a
+        /// `<<` merge has added keys (before that, the mapping's keys are exactly these).
+        explicit: Option<std::collections::HashSet<String>>,
     },
 }
 
@@ -411,7 +412,7 @@ impl<'s> Builder<'s> {
                     anchor,
                     nodes: 1,
                     key: None,
-                    explicit: Default::default(),
+                    explicit: None,
                 });
                 Ok(())
             }
@@ -508,9 +509,18 @@ impl<'s> Builder<'s> {
                         *key = Some(Key::Plain(k, pos(&span)));
                         Ok(())
                     }
-                    Some(Key::Merge(mpos)) => merge_into(map, value, mpos),
+                    Some(Key::Merge(mpos)) => {
+                        if explicit.is_none() {
+                            *explicit = Some(map.keys().cloned().collect());
+                        }
+                        merge_into(map, value, mpos)
+                    }
                     Some(Key::Plain(k, kpos)) => {
-                        if !explicit.insert(k.clone()) {
+                        let duplicate = match explicit {
+                            None => map.contains_key(&k),
+                            Some(set) => !set.insert(k.clone()),
+                        };
+                        if duplicate {
                             return Err(error_at(
                                 kpos,
                                 format!(
