@@ -20,6 +20,8 @@ pub struct Builder {
     pub loader: Loader,
     built: Mutex<HashMap<PathBuf, Arc<ResourceSet>>>,
     share: bool,
+    /// Values from outside the tree (`--set`, the environment) and the transforms' reports.
+    pub ctx: Mutex<transform::Context>,
 }
 
 impl Default for Builder {
@@ -39,7 +41,14 @@ impl Builder {
             loader: Loader::with_sharing(share),
             built: Mutex::new(HashMap::new()),
             share,
+            ctx: Mutex::new(transform::Context::default()),
         }
+    }
+
+    /// Sets the values given outside the tree (`--set`, the environment) for Substitution.
+    pub fn with_overrides(self, overrides: transform::substitution::Overrides) -> Self {
+        self.ctx.lock().expect("transform context lock").overrides = overrides;
+        self
     }
 
     /// Renders the kustomization in `dir`: the resources in output order.
@@ -213,6 +222,10 @@ impl Builder {
             self.accumulate(&ckf, set, stack).map_err(at)?;
         }
         transform::run_builtins(kf, &self.loader, set)?;
+        {
+            let mut ctx = self.ctx.lock().expect("transform context lock");
+            transform::run_listed(kf, &self.loader, &mut ctx, set)?;
+        }
         model::check_unique(set)
     }
 }

@@ -203,9 +203,10 @@ fn fixture_trees_render_like_kubectl_kustomize() {
         .filter(|p| p.join("kustomization.yaml").is_file())
         .collect();
     dirs.sort();
-    // The shipped example overlays are fixtures too.
-    let top = Path::new(env!("CARGO_MANIFEST_DIR"));
-    dirs.extend(["examples", "overlays/cn-hangzhou", "overlays/cn-beijing"].map(|d| top.join(d)));
+    // The shipped example base is a fixture too (the region overlays use strata's own
+    // transformer kinds, which kustomize runs only as KRM functions; tests/golden.rs covers
+    // them).
+    dirs.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"));
     let results = parallel_map(&dirs, |d| (d.clone(), outcome(d)));
     let bad: Vec<String> = results
         .iter()

@@ -14,8 +14,16 @@ fn check(dir: &str, golden: &str, extra: &[&str]) {
         .args(extra)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "unexpected stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "unexpected stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let got = String::from_utf8(out.stdout).unwrap();
     let path = root.join("tests/golden").join(golden);
     if std::env::var_os("STRATA_UPDATE_GOLDEN").is_some() {
@@ -27,7 +35,9 @@ fn check(dir: &str, golden: &str, extra: &[&str]) {
         let diff = similar::TextDiff::from_lines(&want, &got);
         panic!(
             "{dir} differs from {golden}:\n{}",
-            diff.unified_diff().context_radius(2).header("golden", "rendered")
+            diff.unified_diff()
+                .context_radius(2)
+                .header("golden", "rendered")
         );
     }
 }
@@ -49,7 +59,11 @@ fn overlay_cn_beijing() {
 
 #[test]
 fn overlay_cn_hangzhou_as_json() {
-    check("overlays/cn-hangzhou", "cn-hangzhou.json", &["--format", "json"]);
+    check(
+        "overlays/cn-hangzhou",
+        "cn-hangzhou.json",
+        &["--format", "json"],
+    );
 }
 
 #[test]

@@ -7,6 +7,7 @@ use clap::Args;
 use super::exit;
 use crate::build::Builder;
 use crate::render::{self, Format};
+use crate::transform::substitution::Overrides;
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
@@ -18,10 +19,26 @@ pub struct RenderArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Yaml)]
     pub format: Format,
+    /// A substitution variable, NAME=VALUE (repeatable); wins over the environment and the
+    /// Substitution config.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub set: Vec<(String, String)>,
+    /// Print on stderr, per resource, which transform set which field, and the images no
+    /// ImageRegistry rule matched.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got `{s}`")),
+    }
 }
 
 pub fn run(args: &RenderArgs) -> u8 {
-    let builder = Builder::new();
+    let overrides = Overrides::from_env(args.set.iter().cloned().collect());
+    let builder = Builder::new().with_overrides(overrides);
     let set = match builder.render(&args.dir) {
         Ok(set) => set,
         Err(e) => {
@@ -29,6 +46,11 @@ pub fn run(args: &RenderArgs) -> u8 {
             return exit::ERROR;
         }
     };
+    report_notes(&set);
+    if args.explain {
+        let ctx = builder.ctx.lock().expect("transform context lock");
+        eprint!("{}", render::explain(&set, &ctx.images.unmatched));
+    }
     let text = render::to_string(&set, args.format);
     // The process ends next: freeing a large resource tree piece by piece would only cost time.
     std::mem::forget(set);
@@ -41,6 +63,22 @@ pub fn run(args: &RenderArgs) -> u8 {
         Err(e) => {
             eprintln!("error: cannot write the output: {e}");
             exit::ERROR
+        }
+    }
+}
+
+/// Notes the transforms made (an explicit value they kept on purpose) go to stderr as
+/// warnings, always: a reviewer should see them without asking.
+fn report_notes(set: &[crate::model::Resource]) {
+    for r in set {
+        for c in r.changes.iter().filter(|c| c.note.is_some()) {
+            eprintln!(
+                "warning: {}: {} at {}: {}",
+                c.by,
+                r.id(),
+                c.path,
+                c.note.as_deref().unwrap_or_default()
+            );
         }
     }
 }

@@ -80,6 +80,31 @@ impl fmt::Display for Origin {
     }
 }
 
+/// Who changed a field: a transform entry, at a line of an overlay file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// What did it: `HostNetwork node-agents`, `patches[0]`, `images[1]`.
+    pub what: String,
+    pub file: Arc<PathBuf>,
+    pub line: usize,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}:{})", self.what, self.file.display(), self.line)
+    }
+}
+
+/// One field a transform set or changed (provenance), or a note it made about a resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// JSON pointer of the field (`/spec/template/spec/hostNetwork`).
+    pub path: String,
+    pub by: Arc<Actor>,
+    /// A remark instead of a change (e.g. "explicit dnsPolicy Default kept").
+    pub note: Option<String>,
+}
+
 /// One Kubernetes object.
 #[derive(Debug, Clone)]
 pub struct Resource {
@@ -88,6 +113,8 @@ pub struct Resource {
     /// Identities this resource had before transforms changed its namespace or name, oldest
     /// first; patch targets match them as they match the current one.
     pub previous_ids: Vec<ResId>,
+    /// The fields transforms set or changed, in order (provenance).
+    pub changes: Vec<Change>,
 }
 
 impl Resource {
@@ -157,6 +184,7 @@ impl Resource {
             obj,
             origin,
             previous_ids: Vec::new(),
+            changes: Vec::new(),
         })
     }
 
@@ -249,6 +277,24 @@ impl Resource {
         if self.previous_ids.last() != Some(&id) {
             self.previous_ids.push(id);
         }
+    }
+
+    /// Records that `by` set the field at `path`.
+    pub fn changed(&mut self, path: impl Into<String>, by: &Arc<Actor>) {
+        self.changes.push(Change {
+            path: path.into(),
+            by: by.clone(),
+            note: None,
+        });
+    }
+
+    /// Records a remark of `by` about the field at `path`.
+    pub fn note(&mut self, path: impl Into<String>, by: &Arc<Actor>, note: impl Into<String>) {
+        self.changes.push(Change {
+            path: path.into(),
+            by: by.clone(),
+            note: Some(note.into()),
+        });
     }
 
     pub fn into_value(self) -> Value {

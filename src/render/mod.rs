@@ -67,3 +67,34 @@ fn integral_floats_as_integers(v: &mut Value) {
         _ => {}
     }
 }
+
+/// The provenance report of `--explain`: per resource, every field a transform set, and the
+/// notes transforms made; then the images no ImageRegistry rule matched.
+pub fn explain(resources: &[Resource], unmatched_images: &[String]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for r in resources {
+        let _ = writeln!(out, "{} (from {})", r.id(), r.origin);
+        if r.changes.is_empty() {
+            let _ = writeln!(out, "  unchanged by transforms");
+        }
+        let width = r.changes.iter().map(|c| c.path.len()).max().unwrap_or(0);
+        for c in &r.changes {
+            match &c.note {
+                None => {
+                    let _ = writeln!(out, "  {:width$}  set by {}", c.path, c.by);
+                }
+                Some(n) => {
+                    let _ = writeln!(out, "  {:width$}  note from {}: {n}", c.path, c.by);
+                }
+            }
+        }
+    }
+    if !unmatched_images.is_empty() {
+        let _ = writeln!(out, "images no ImageRegistry rule matched:");
+        for i in unmatched_images {
+            let _ = writeln!(out, "  {i}");
+        }
+    }
+    out
+}

@@ -2,9 +2,14 @@
 //! small change to each. `run_builtins` is kustomize's fixed order for one kustomization
 //! (`api/internal/target/kusttarget_configplugin.go`): strategic merge patches, patches,
 //! namespace, (prefix/suffix), labels, annotations, JSON 6902 patches, replicas, images,
-//! (replacements), then the `transformers:` the kustomization lists.
+//! (replacements), then the `transformers:` the kustomization lists: strata's own kinds
+//! (`config.rs`), in the order listed, except that `Substitution` runs after all of them so
+//! that patches and registry rules may use placeholders too.
 
+pub mod config;
 pub mod fieldspec;
+pub mod host_network;
+pub mod image_registry;
 pub mod images;
 pub mod json_patch;
 pub mod merge_patch;
@@ -14,8 +19,11 @@ pub mod patches;
 pub mod references;
 pub mod replicas;
 pub mod scope;
+pub mod security_context;
 pub mod selector;
 pub mod sort;
+pub mod substitution;
+pub mod workloads;
 
 use crate::error::Result;
 use crate::load::Loader;
@@ -34,13 +42,38 @@ pub fn run_builtins(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) -> Re
     patches::json6902(kf, loader, set)?;
     replicas::apply(kf, set)?;
     images::apply(kf, set)?;
-    if !kf.spec.transformers.is_empty() {
-        return Err(kf
-            .error_at(
-                &["transformers"],
-                "`transformers` is not supported by strata yet",
-            )
-            .help("remove the entry, or render this tree with kustomize"));
+    Ok(())
+}
+
+/// Context a render gives its transforms: values from outside the tree, and what the
+/// transforms report back.
+#[derive(Debug, Default)]
+pub struct Context {
+    pub overrides: substitution::Overrides,
+    pub images: image_registry::Report,
+}
+
+/// Runs the strata transformers a kustomization lists, in order, Substitution last.
+pub fn run_listed(
+    kf: &KustFile,
+    loader: &Loader,
+    ctx: &mut Context,
+    set: &mut ResourceSet,
+) -> Result<()> {
+    let configured = config::load(kf, loader)?;
+    let mut substitutions = Vec::new();
+    for t in &configured {
+        match &t.kind {
+            config::Kind::HostNetwork(spec) => host_network::apply(t, spec, set)?,
+            config::Kind::ImageRegistry(spec) => {
+                image_registry::apply(t, spec, set, &mut ctx.images)?
+            }
+            config::Kind::SecurityContext(spec) => security_context::apply(t, spec, set)?,
+            config::Kind::Substitution(spec) => substitutions.push((t, spec)),
+        }
+    }
+    for (t, spec) in substitutions {
+        substitution::apply(t, spec, &ctx.overrides, set)?;
     }
     Ok(())
 }

@@ -1,0 +1,337 @@
+//! strata's own transformer kinds (`apiVersion: strata.dev/v1alpha1`): HostNetwork,
+//! Substitution, ImageRegistry, SecurityContext. A kustomization lists their files under
+//! `transformers:`, so a tree stays a normal kustomize tree. Each config is read strictly: an
+//! unknown field or a wrong type is an error with file and line.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::selector::Target;
+use crate::error::{Error, Result};
+use crate::load::kustomization::{KustFile, Selector};
+use crate::load::{self, LoadedFile, Loader};
+use crate::model::{Actor, Resource};
+use crate::yaml;
+
+pub const API_VERSION: &str = "strata.dev/v1alpha1";
+
+/// A target entry: kustomize's selector fields, plus `allowNoMatch`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TargetEntry {
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub label_selector: Option<String>,
+    pub annotation_selector: Option<String>,
+    /// A target that matches nothing is an error unless this is set.
+    #[serde(default)]
+    pub allow_no_match: bool,
+}
+
+impl TargetEntry {
+    fn selector(&self) -> Selector {
+        Selector {
+            group: self.group.clone(),
+            version: self.version.clone(),
+            kind: self.kind.clone(),
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+            label_selector: self.label_selector.clone(),
+            annotation_selector: self.annotation_selector.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HostNetworkSpec {
+    pub targets: Vec<TargetEntry>,
+    #[serde(default = "default_dns_policy")]
+    pub dns_policy: String,
+    pub host_pid: Option<bool>,
+    #[serde(default = "yes")]
+    pub host_ports: bool,
+    #[serde(default = "default_rollout")]
+    pub rollout: String,
+}
+
+fn default_dns_policy() -> String {
+    "ClusterFirstWithHostNet".into()
+}
+fn default_rollout() -> String {
+    "safe".into()
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SubstitutionSpec {
+    #[serde(default)]
+    pub vars: IndexMap<String, String>,
+    #[serde(default = "yes")]
+    pub strict: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ImageRegistrySpec {
+    pub rules: Vec<RegistryRule>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RegistryRule {
+    /// A glob (globset syntax) on the normalised image name, without tag or digest.
+    #[serde(rename = "match")]
+    pub pattern: String,
+    /// The registry (and path) that replaces the literal directory prefix of `match`.
+    pub registry: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SecurityContextSpec {
+    pub targets: Vec<TargetEntry>,
+    #[serde(default)]
+    pub pod: serde_json::Map<String, Value>,
+    #[serde(default)]
+    pub containers: serde_json::Map<String, Value>,
+    #[serde(default, rename = "override")]
+    pub override_existing: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Kind {
+    HostNetwork(HostNetworkSpec),
+    Substitution(SubstitutionSpec),
+    ImageRegistry(ImageRegistrySpec),
+    SecurityContext(SecurityContextSpec),
+}
+
+/// A compiled target list.
+pub struct Targets {
+    entries: Vec<(Target, bool, usize)>,
+}
+
+impl Targets {
+    /// The resources a target list selects, with an error for an entry that selects none
+    /// (unless it allows that).
+    pub fn select(&self, set: &[Resource], t: &Configured) -> Result<Vec<usize>> {
+        let mut selected = vec![false; set.len()];
+        for (target, allow_no_match, index) in &self.entries {
+            let mut hit = false;
+            for (i, r) in set.iter().enumerate() {
+                if target.matches(r) {
+                    selected[i] = true;
+                    hit = true;
+                }
+            }
+            if !hit && !allow_no_match {
+                let idx = index.to_string();
+                return Err(t
+                    .error_at(
+                        &["spec", "targets", &idx],
+                        "this target matches no resource",
+                    )
+                    .help(
+                        "fix the target, or add `allowNoMatch: true` to it if that is intended",
+                    ));
+            }
+        }
+        Ok(selected
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.then_some(i))
+            .collect())
+    }
+}
+
+/// One configured strata transform: what, from where.
+pub struct Configured {
+    pub kind: Kind,
+    pub actor: Arc<Actor>,
+    pub file: Arc<LoadedFile>,
+    pub doc_index: usize,
+}
+
+impl Configured {
+    /// An error at a field of this config.
+    pub fn error_at(&self, path: &[&str], message: impl Into<String>) -> Error {
+        Error::new(message)
+            .in_file(&self.file.display)
+            .at_opt(yaml::locate(&self.file.src, self.doc_index, path))
+            .context(format!("in {}", self.actor.what))
+    }
+
+    pub fn targets(&self, entries: &[TargetEntry]) -> Result<Targets> {
+        if entries.is_empty() {
+            return Err(self
+                .error_at(
+                    &["spec", "targets"],
+                    "`targets` is empty: say which workloads this applies to",
+                )
+                .help("e.g. `targets: [{kind: DaemonSet, name: node-exporter}]`"));
+        }
+        let mut out = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let target = Target::compile(&e.selector()).map_err(|msg| {
+                let idx = i.to_string();
+                self.error_at(&["spec", "targets", &idx], format!("invalid target: {msg}"))
+            })?;
+            out.push((target, e.allow_no_match, i));
+        }
+        Ok(Targets { entries: out })
+    }
+
+    /// A JSON pointer of a path in this config (for notes).
+    pub fn line_of(&self, path: &[&str]) -> usize {
+        yaml::locate(&self.file.src, self.doc_index, path).map_or(self.actor.line, |(l, _)| l)
+    }
+}
+
+/// Reads the configs a kustomization lists under `transformers:`, in order.
+pub fn load(kf: &KustFile, loader: &Loader) -> Result<Vec<Configured>> {
+    let mut out = Vec::new();
+    for (i, rel) in kf.spec.transformers.iter().enumerate() {
+        let idx = i.to_string();
+        let at = |e: Error| {
+            e.in_file(kf.display())
+                .at_opt(yaml::locate(&kf.file.src, 0, &["transformers", &idx]))
+        };
+        if rel.contains('\n') {
+            return Err(at(Error::new(format!(
+                "transformers[{i}]: inline transformer configs are not supported: put the config in a file and list its path"
+            ))));
+        }
+        let path = load::resolve_within(loader, &kf.dir, rel, &format!("transformers[{i}]"))
+            .map_err(at)?;
+        let paths: Vec<std::path::PathBuf> = if path.is_dir() {
+            return Err(at(Error::new(format!(
+                "transformers[{i}]: `{rel}` is a directory; list the config files themselves"
+            ))));
+        } else {
+            vec![path]
+        };
+        for p in paths {
+            let file = loader.load(&p)?;
+            for (d, doc) in file.docs.iter().enumerate() {
+                out.push(parse_doc(&file, d, &doc.value, &p)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_doc(
+    file: &Arc<LoadedFile>,
+    doc_index: usize,
+    value: &Value,
+    _path: &Path,
+) -> Result<Configured> {
+    let err = |path: &[&str], msg: String| {
+        Error::new(msg)
+            .in_file(&file.display)
+            .at_opt(yaml::locate(&file.src, doc_index, path))
+    };
+    let api = value
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name = value
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if api != API_VERSION {
+        return Err(err(
+            &["apiVersion"],
+            format!(
+                "transformer config `{kind}` ({api}) is not supported: strata runs its own kinds \
+                 (apiVersion {API_VERSION}: HostNetwork, Substitution, ImageRegistry, SecurityContext)"
+            ),
+        )
+        .help("kustomize's builtin transformer configs and plugins are not supported yet"));
+    }
+    if name.is_empty() {
+        return Err(err(
+            &["metadata"],
+            format!("the {kind} config needs `metadata.name`"),
+        ));
+    }
+    if let Some(Value::Object(top)) = Some(value) {
+        for k in top.keys() {
+            if !["apiVersion", "kind", "metadata", "spec"].contains(&k.as_str()) {
+                return Err(err(
+                    &[k],
+                    format!(
+                        "unknown field `{k}` in {kind} {name}: expected apiVersion, kind, metadata and spec"
+                    ),
+                ));
+            }
+        }
+    }
+    let spec = value
+        .get("spec")
+        .cloned()
+        .unwrap_or(Value::Object(Default::default()));
+    fn strict<T: DeserializeOwned>(spec: Value) -> std::result::Result<T, (Vec<String>, String)> {
+        serde_path_to_error::deserialize(spec).map_err(|e| {
+            let path: Vec<String> = e
+                .path()
+                .iter()
+                .map(|seg| match seg {
+                    serde_path_to_error::Segment::Seq { index } => index.to_string(),
+                    serde_path_to_error::Segment::Map { key } => key.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            (path, e.into_inner().to_string())
+        })
+    }
+    let parsed = match kind {
+        "HostNetwork" => strict(spec).map(Kind::HostNetwork),
+        "Substitution" => strict(spec).map(Kind::Substitution),
+        "ImageRegistry" => strict(spec).map(Kind::ImageRegistry),
+        "SecurityContext" => strict(spec).map(Kind::SecurityContext),
+        other => {
+            return Err(err(
+                &["kind"],
+                format!(
+                    "unknown strata kind `{other}`: expected HostNetwork, Substitution, ImageRegistry or SecurityContext"
+                ),
+            ));
+        }
+    };
+    let kind_parsed = parsed.map_err(|(path, msg)| {
+        let mut full = vec!["spec".to_string()];
+        full.extend(path.iter().cloned());
+        let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+        err(
+            &refs,
+            format!("invalid {kind} {name}: {msg} (at spec.{})", path.join(".")),
+        )
+    })?;
+    let line = file.docs[doc_index].line;
+    let actor = Arc::new(Actor {
+        what: format!("{kind} {name}"),
+        file: file.display.clone(),
+        line,
+    });
+    Ok(Configured {
+        kind: kind_parsed,
+        actor,
+        file: file.clone(),
+        doc_index,
+    })
+}
