@@ -222,9 +222,11 @@ impl Builder {
             self.accumulate(&ckf, set, stack).map_err(at)?;
         }
         transform::run_builtins(kf, &self.loader, set)?;
-        {
+        if !kf.spec.transformers.is_empty() {
+            let build = |dir: &Path| self.build_dir(dir, &mut stack.clone());
+            let configured = transform::config::load(kf, &self.loader, &build)?;
             let mut ctx = self.ctx.lock().expect("transform context lock");
-            transform::run_listed(kf, &self.loader, &mut ctx, set)?;
+            transform::run_listed(&configured, &mut ctx, set)?;
         }
         model::check_unique(set)
     }

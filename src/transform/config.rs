@@ -3,7 +3,7 @@
 //! `transformers:`, so a tree stays a normal kustomize tree. Each config is read strictly: an
 //! unknown field or a wrong type is an error with file and line.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::selector::Target;
 use crate::error::{Error, Result};
 use crate::load::kustomization::{KustFile, Selector};
-use crate::load::{self, LoadedFile, Loader};
+use crate::load::{self, Loader};
 use crate::model::{Actor, Resource};
 use crate::yaml;
 
@@ -160,7 +160,9 @@ impl Targets {
 pub struct Configured {
     pub kind: Kind,
     pub actor: Arc<Actor>,
-    pub file: Arc<LoadedFile>,
+    /// The config file as shown, its text and which document of it this is.
+    pub display: Arc<PathBuf>,
+    pub src: Arc<str>,
     pub doc_index: usize,
 }
 
@@ -168,8 +170,8 @@ impl Configured {
     /// An error at a field of this config.
     pub fn error_at(&self, path: &[&str], message: impl Into<String>) -> Error {
         Error::new(message)
-            .in_file(&self.file.display)
-            .at_opt(yaml::locate(&self.file.src, self.doc_index, path))
+            .in_file(&self.display)
+            .at_opt(yaml::locate(&self.src, self.doc_index, path))
             .context(format!("in {}", self.actor.what))
     }
 
@@ -192,56 +194,70 @@ impl Configured {
         }
         Ok(Targets { entries: out })
     }
-
-    /// A JSON pointer of a path in this config (for notes).
-    pub fn line_of(&self, path: &[&str]) -> usize {
-        yaml::locate(&self.file.src, self.doc_index, path).map_or(self.actor.line, |(l, _)| l)
-    }
 }
 
-/// Reads the configs a kustomization lists under `transformers:`, in order.
-pub fn load(kf: &KustFile, loader: &Loader) -> Result<Vec<Configured>> {
+/// Reads the configs a kustomization lists under `transformers:`, in order: files below the
+/// kustomization, or directories holding a kustomization whose resources are the configs
+/// (`build_dir` builds those).
+pub fn load(
+    kf: &KustFile,
+    loader: &Loader,
+    build_dir: &dyn Fn(&Path) -> Result<Vec<Resource>>,
+) -> Result<Vec<Configured>> {
     let mut out = Vec::new();
     for (i, rel) in kf.spec.transformers.iter().enumerate() {
         let idx = i.to_string();
         let at = |e: Error| {
-            e.in_file(kf.display())
-                .at_opt(yaml::locate(&kf.file.src, 0, &["transformers", &idx]))
+            if e.file.is_some() {
+                e.context(format!(
+                    "in transformers[{i}] of {}",
+                    kf.display().display()
+                ))
+            } else {
+                e.in_file(kf.display()).at_opt(yaml::locate(
+                    &kf.file.src,
+                    0,
+                    &["transformers", &idx],
+                ))
+            }
         };
         if rel.contains('\n') {
             return Err(at(Error::new(format!(
-                "transformers[{i}]: inline transformer configs are not supported: put the config in a file and list its path"
+                "`transformers` entry {i} is inline YAML, which is not supported by strata yet: put the config in a file and list its path"
             ))));
         }
-        let path = load::resolve_within(loader, &kf.dir, rel, &format!("transformers[{i}]"))
-            .map_err(at)?;
-        let paths: Vec<std::path::PathBuf> = if path.is_dir() {
-            return Err(at(Error::new(format!(
-                "transformers[{i}]: `{rel}` is a directory; list the config files themselves"
-            ))));
-        } else {
-            vec![path]
-        };
-        for p in paths {
-            let file = loader.load(&p)?;
-            for (d, doc) in file.docs.iter().enumerate() {
-                out.push(parse_doc(&file, d, &doc.value, &p)?);
+        let dir = load::resolve_dir(&kf.dir, rel, &format!("transformers[{i}]")).map_err(at)?;
+        if dir.is_dir() {
+            for r in build_dir(&dir).map_err(at)? {
+                let src = loader
+                    .source(&r.origin.file)
+                    .unwrap_or_else(|| Arc::from(""));
+                let value = Value::Object(r.obj);
+                out.push(parse_doc(&r.origin.file, &src, r.origin.doc_index, &value).map_err(at)?);
             }
+            continue;
+        }
+        let path = load::check_within(loader, &kf.dir, dir, rel, &format!("transformers[{i}]"))
+            .map_err(at)?;
+        let file = loader.load(&path).map_err(at)?;
+        let src: Arc<str> = Arc::from(file.src.as_str());
+        for (d, doc) in file.docs.iter().enumerate() {
+            out.push(parse_doc(&file.display, &src, d, &doc.value).map_err(at)?);
         }
     }
     Ok(out)
 }
 
 fn parse_doc(
-    file: &Arc<LoadedFile>,
+    display: &Arc<PathBuf>,
+    src: &Arc<str>,
     doc_index: usize,
     value: &Value,
-    _path: &Path,
 ) -> Result<Configured> {
     let err = |path: &[&str], msg: String| {
         Error::new(msg)
-            .in_file(&file.display)
-            .at_opt(yaml::locate(&file.src, doc_index, path))
+            .in_file(display)
+            .at_opt(yaml::locate(src, doc_index, path))
     };
     let api = value
         .get("apiVersion")
@@ -257,7 +273,7 @@ fn parse_doc(
         return Err(err(
             &["apiVersion"],
             format!(
-                "transformer config `{kind}` ({api}) is not supported: strata runs its own kinds \
+                "`transformers` entry `{kind}` ({api}) is not supported by strata yet: strata runs its own kinds \
                  (apiVersion {API_VERSION}: HostNetwork, Substitution, ImageRegistry, SecurityContext)"
             ),
         )
@@ -322,16 +338,17 @@ fn parse_doc(
             format!("invalid {kind} {name}: {msg} (at spec.{})", path.join(".")),
         )
     })?;
-    let line = file.docs[doc_index].line;
+    let line = yaml::locate(src, doc_index, &[]).map_or(1, |(l, _)| l);
     let actor = Arc::new(Actor {
         what: format!("{kind} {name}"),
-        file: file.display.clone(),
+        file: display.clone(),
         line,
     });
     Ok(Configured {
         kind: kind_parsed,
         actor,
-        file: file.clone(),
+        display: display.clone(),
+        src: src.clone(),
         doc_index,
     })
 }

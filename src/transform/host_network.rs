@@ -50,7 +50,7 @@ fn apply_one(t: &Configured, spec: &HostNetworkSpec, r: &mut Resource) -> Result
     let mut changes: Vec<(String, Option<String>)> = Vec::new();
     {
         let pod = workloads::pod_spec_mut(r).ok_or_else(|| {
-            Error::new(format!("the pod spec of {id} is not a mapping")).in_file(&t.file.display)
+            Error::new(format!("the pod spec of {id} is not a mapping")).in_file(&t.display)
         })?;
         if pod.get("hostNetwork") != Some(&json!(true)) {
             pod.insert("hostNetwork".into(), json!(true));

@@ -55,14 +55,12 @@ pub struct Context {
 
 /// Runs the strata transformers a kustomization lists, in order, Substitution last.
 pub fn run_listed(
-    kf: &KustFile,
-    loader: &Loader,
+    configured: &[config::Configured],
     ctx: &mut Context,
     set: &mut ResourceSet,
 ) -> Result<()> {
-    let configured = config::load(kf, loader)?;
     let mut substitutions = Vec::new();
-    for t in &configured {
+    for t in configured {
         match &t.kind {
             config::Kind::HostNetwork(spec) => host_network::apply(t, spec, set)?,
             config::Kind::ImageRegistry(spec) => {
