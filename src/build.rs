@@ -68,10 +68,43 @@ impl Builder {
                 .help("render an overlay that lists it under `components`"));
         }
         let mut set = self.build_dir(&dir, &mut Vec::new())?;
+        transform::generators::add_hashes(&mut set);
         transform::references::fix_back_references(&mut set);
         transform::sort::apply(kf.spec.sort_options.as_ref(), &mut set)
             .map_err(|e| e.in_file(kf.display()))?;
         Ok(set)
+    }
+
+    /// The ClusterProfile a kustomization lists under `validators:`, if any.
+    pub fn profile_of(&self, dir: &Path) -> Result<Option<crate::validate::ClusterProfile>> {
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| Error::new(format!("cannot open {}: {e}", dir.display())))?;
+        let kf = kustomization::read(&self.loader, &dir)?;
+        match kf.spec.validators.as_slice() {
+            [] => Ok(None),
+            [one] => {
+                let path = load::resolve_within(&self.loader, &kf.dir, one, "validators[0]")
+                    .map_err(|e| {
+                        e.in_file(kf.display()).at_opt(crate::yaml::locate(
+                            &kf.file.src,
+                            0,
+                            &["validators", "0"],
+                        ))
+                    })?;
+                let display = self.loader.display_path(&path);
+                crate::validate::ClusterProfile::read(&path)
+                    .map(Some)
+                    .map_err(|mut e| {
+                        e.file = Some(display);
+                        e
+                    })
+            }
+            _ => Err(kf.error_at(
+                &["validators"],
+                "list one ClusterProfile under `validators`",
+            )),
+        }
     }
 
     /// Builds a directory holding a kustomization (not a component), cached.
@@ -190,6 +223,7 @@ impl Builder {
             }
             set.extend(added);
         }
+        transform::generators::run(kf, &self.loader, set)?;
         for (i, rel) in kf.spec.components.iter().enumerate() {
             let idx = i.to_string();
             let at = |e: Error| {

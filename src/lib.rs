@@ -11,5 +11,7 @@ pub mod error;
 pub mod load;
 pub mod model;
 pub mod render;
+pub mod report;
 pub mod transform;
+pub mod validate;
 pub mod yaml;

@@ -2,6 +2,8 @@
 //! exit code; `main` only maps it to the process.
 
 pub mod render;
+pub mod rules;
+pub mod validate;
 
 use clap::{Parser, Subcommand};
 
@@ -18,6 +20,10 @@ pub struct Cli {
 pub enum Command {
     /// Render a kustomization directory to a YAML (or JSON) stream.
     Render(render::RenderArgs),
+    /// Validate rendered or plain manifests against the pitfalls of host networking.
+    Validate(validate::ValidateArgs),
+    /// List the validation rules, or print one rule's documentation.
+    Rules(rules::RulesArgs),
 }
 
 /// Exit codes, as documented in README.
@@ -30,6 +36,8 @@ pub mod exit {
 pub fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Render(args) => render::run(&args),
+        Command::Validate(args) => validate::run(&args),
+        Command::Rules(args) => rules::run(&args),
     }
 }
 

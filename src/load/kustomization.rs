@@ -55,12 +55,14 @@ pub struct Kustomization {
     #[serde(default)]
     pub transformers: Vec<String>,
 
-    // Known to kustomize, not supported by strata yet: each is an error when non-empty.
-    pub name_prefix: Option<Value>,
-    pub name_suffix: Option<Value>,
+    /// Read by `transform::generators`.
     pub config_map_generator: Option<Value>,
     pub secret_generator: Option<Value>,
     pub generator_options: Option<Value>,
+
+    // Known to kustomize, not supported by strata yet: each is an error when non-empty.
+    pub name_prefix: Option<Value>,
+    pub name_suffix: Option<Value>,
     pub replacements: Option<Value>,
     pub vars: Option<Value>,
     pub configurations: Option<Value>,
@@ -71,7 +73,9 @@ pub struct Kustomization {
     pub helm_chart_inflation_generator: Option<Value>,
     pub image_tags: Option<Value>,
     pub generators: Option<Value>,
-    pub validators: Option<Value>,
+    /// Files holding a strata `ClusterProfile` (the cluster this overlay targets).
+    #[serde(default)]
+    pub validators: Vec<String>,
     pub build_metadata: Option<Value>,
 }
 
@@ -482,24 +486,9 @@ fn normalize_fields(doc: Value) -> Value {
 impl KustFile {
     fn check_unsupported(&self) -> Result<()> {
         let s = &self.spec;
-        let fields: [(&str, &Option<Value>, &str); 17] = [
+        let fields: [(&str, &Option<Value>, &str); 13] = [
             ("namePrefix", &s.name_prefix, "names are not rewritten yet"),
             ("nameSuffix", &s.name_suffix, "names are not rewritten yet"),
-            (
-                "configMapGenerator",
-                &s.config_map_generator,
-                "generators are not supported yet",
-            ),
-            (
-                "secretGenerator",
-                &s.secret_generator,
-                "generators are not supported yet",
-            ),
-            (
-                "generatorOptions",
-                &s.generator_options,
-                "generators are not supported yet",
-            ),
             (
                 "replacements",
                 &s.replacements,
@@ -541,11 +530,6 @@ impl KustFile {
                 "generators",
                 &s.generators,
                 "generator plugins are not supported yet",
-            ),
-            (
-                "validators",
-                &s.validators,
-                "validators are not supported yet",
             ),
             (
                 "buildMetadata",

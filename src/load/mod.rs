@@ -107,6 +107,26 @@ impl Loader {
         Ok((display, Arc::from(src), docs))
     }
 
+    /// The resources of a text that is not a file (standard input), shown as `display`.
+    pub fn resources_from_text(&self, display: &str, text: String) -> Result<Vec<Resource>> {
+        let display = Arc::new(PathBuf::from(display));
+        let docs = yaml::parse_stream(&text).map_err(|e| Error::from_yaml(e, &display))?;
+        self.sources
+            .lock()
+            .expect("loader sources lock")
+            .insert(display.clone(), Arc::from(text));
+        let mut out = Vec::with_capacity(docs.len());
+        for (i, doc) in docs.into_iter().enumerate() {
+            let origin = Origin {
+                file: display.clone(),
+                line: doc.line,
+                doc_index: i,
+            };
+            unpack(doc.value, origin, &mut out)?;
+        }
+        Ok(out)
+    }
+
     /// The resources of a manifest file: every document, `kind: List` (and `*List`) unpacked.
     pub fn resources(&self, canonical: &Path) -> Result<Vec<Resource>> {
         if let Some(r) = self

@@ -57,6 +57,15 @@ fn looks_like_placeholder(name: &str) -> bool {
         && name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
 }
 
+/// The placeholders a string still holds: `${NAME}` (any name) and `<NAME>` in the vendor
+/// form (upper case with an underscore), as validation reports them.
+pub fn placeholders(s: &str) -> Vec<String> {
+    if !s.contains('<') && !s.contains("${") {
+        return Vec::new();
+    }
+    substitute(s, &|_| false, &|_| None).unresolved
+}
+
 /// The result of substituting one string.
 #[derive(Debug, PartialEq)]
 pub struct Substituted {
@@ -193,10 +202,15 @@ pub fn apply(
         if spec.strict
             && let Some((field, placeholder)) = unresolved.first()
         {
-            let more = if unresolved.len() > 1 {
-                format!(" (and {} more)", unresolved.len() - 1)
-            } else {
-                String::new()
+            let others: Vec<String> = unresolved[1..]
+                .iter()
+                .take(4)
+                .map(|(f, p)| format!("{p} at {f}"))
+                .collect();
+            let more = match unresolved.len() {
+                1 => String::new(),
+                2..=5 => format!("; also {}", others.join(", ")),
+                n => format!("; also {} and {} more", others.join(", "), n - 5),
             };
             return Err(t
                     .error_at(&["spec", "vars"], format!(

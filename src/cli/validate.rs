@@ -1,0 +1,114 @@
+//! `strata validate PATH...`: render (a kustomization directory) or read (a manifest file, a
+//! directory of manifests, `-` for stdin) the resources, validate them as one set, report.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::exit;
+use crate::build::Builder;
+use crate::error::{Error, Result};
+use crate::model::Resource;
+use crate::report::{self, Format};
+use crate::validate::{self, ClusterProfile};
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Kustomization directories, manifest files, directories of manifests, or `-` for stdin.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The cluster the manifests target (a strata ClusterProfile); otherwise the one the
+    /// kustomization lists under `validators:`, or safe defaults.
+    #[arg(long, value_name = "FILE")]
+    pub cluster: Option<PathBuf>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+pub fn run(args: &ValidateArgs) -> u8 {
+    let builder = Builder::new();
+    match load_all(&builder, args) {
+        Err(e) => {
+            eprint!("{e}");
+            exit::ERROR
+        }
+        Ok((resources, profile)) => {
+            let report = validate::validate(&resources, &profile, &builder.loader);
+            let color = args.format == Format::Human
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none();
+            let text = report::render(&report, args.format, &builder.loader, color);
+            if let Err(e) = super::write_stdout(&text) {
+                eprintln!("error: cannot write the report: {e}");
+                return exit::ERROR;
+            }
+            if report.errors() > 0 {
+                exit::FINDINGS
+            } else {
+                exit::OK
+            }
+        }
+    }
+}
+
+fn load_all(builder: &Builder, args: &ValidateArgs) -> Result<(Vec<Resource>, ClusterProfile)> {
+    let mut profile = match &args.cluster {
+        Some(path) => Some(ClusterProfile::read(path)?),
+        None => None,
+    };
+    let mut resources = Vec::new();
+    for path in &args.paths {
+        if path.as_os_str() == "-" {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Error::new(format!("cannot read standard input: {e}")))?;
+            resources.extend(builder.loader.resources_from_text("<stdin>", text)?);
+        } else if path.is_dir()
+            && crate::load::kustomization::FILE_NAMES
+                .iter()
+                .any(|f| path.join(f).is_file())
+        {
+            if profile.is_none() {
+                profile = builder.profile_of(path)?;
+            }
+            resources.extend(builder.render(path)?);
+        } else if path.is_dir() {
+            for file in manifest_files(path)? {
+                resources.extend(builder.loader.resources(&file)?);
+            }
+        } else {
+            let canonical = path
+                .canonicalize()
+                .map_err(|e| Error::new(format!("cannot open {}: {e}", path.display())))?;
+            resources.extend(builder.loader.resources(&canonical)?);
+        }
+    }
+    crate::model::check_unique(&resources)?;
+    Ok((resources, profile.unwrap_or_else(ClusterProfile::assumed)))
+}
+
+/// The `.yaml`, `.yml` and `.json` files below a directory, sorted.
+fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d)
+            .map_err(|e| Error::new(format!("cannot read {}: {e}", d.display())))?;
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(
+                p.extension().and_then(|x| x.to_str()),
+                Some("yaml" | "yml" | "json")
+            ) {
+                out.push(p.canonicalize().unwrap_or(p));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

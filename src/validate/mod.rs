@@ -1,0 +1,268 @@
+//! Validation: rules that look at the whole rendered set at once, knowing the cluster it
+//! targets (`ClusterProfile`), and point at the exact field. Each rule lives in `rules/`, has a
+//! stable code, and its documentation next to its code (`RuleDoc`); `registry()` lists them in
+//! code order. Suppression (`strata.dev/ignore`) and severity overrides are applied here, once,
+//! for every rule.
+
+pub mod profile;
+pub mod rules;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::load::Loader;
+use crate::model::{Actor, ResId, Resource};
+use crate::yaml;
+pub use profile::ClusterProfile;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// A rule's documentation, written next to its code; `strata rules CODE` prints it and
+/// docs/rules.md is generated from it.
+#[derive(Debug)]
+pub struct RuleDoc {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    pub summary: &'static str,
+    pub why: &'static str,
+    pub example: &'static str,
+    pub fix: &'static str,
+}
+
+/// A place in a file: the resource's own field, the other party's, or an overlay line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// The other party of a finding (the other workload on the same port), or the overlay line
+/// that introduced the value.
+#[derive(Debug, Clone, Serialize)]
+pub struct Related {
+    pub message: String,
+    #[serde(flatten)]
+    pub location: Location,
+}
+
+/// One finding of a rule about a field of a resource.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub code: &'static str,
+    /// A severity other than the rule's (e.g. a warning where cluster facts are unknown);
+    /// the profile's override still wins.
+    pub severity: Option<Severity>,
+    pub message: String,
+    /// Index of the resource in the validated set.
+    pub resource: usize,
+    /// JSON pointer of the offending field.
+    pub path: String,
+    /// The other party: (resource index, JSON pointer, what it is).
+    pub other: Option<(usize, String, String)>,
+    /// How to fix this instance (the rule's doc has the general fix).
+    pub fix: Option<String>,
+}
+
+/// A finding, resolved to severity and locations, ready for the reporters.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub resource: ResId,
+    pub path: String,
+    pub location: Location,
+    pub related: Vec<Related>,
+    pub fix: String,
+}
+
+/// What validation found.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub diagnostics: Vec<Diagnostic>,
+    pub suppressed: usize,
+    /// What rules assumed for want of cluster facts ("no ClusterProfile: node count unknown").
+    pub assumptions: Vec<String>,
+}
+
+impl Report {
+    pub fn errors(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+    pub fn warnings(&self) -> usize {
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
+    }
+}
+
+/// What a rule sees.
+pub struct Input<'a> {
+    pub resources: &'a [Resource],
+    pub profile: &'a ClusterProfile,
+}
+
+/// A rule: its documentation and its check.
+pub struct Rule {
+    pub doc: RuleDoc,
+    pub check: fn(&Input<'_>, &mut Vec<Finding>, &mut Vec<String>),
+}
+
+/// Every rule, in code order.
+pub fn registry() -> Vec<Rule> {
+    rules::all()
+}
+
+/// Runs every rule (with the profile's severity overrides and the resources' suppressions)
+/// and resolves each finding to file, line and column, using `loader` for the source text.
+pub fn validate(resources: &[Resource], profile: &ClusterProfile, loader: &Loader) -> Report {
+    let input = Input { resources, profile };
+    let mut report = Report::default();
+    for rule in registry() {
+        let overridden = match profile.severity_for(rule.doc.code) {
+            Some(None) => continue, // "off"
+            Some(Some(s)) => Some(s),
+            None => None,
+        };
+        let mut findings = Vec::new();
+        (rule.check)(&input, &mut findings, &mut report.assumptions);
+        for f in findings {
+            if suppressed(&resources[f.resource], f.code)
+                || f.other
+                    .as_ref()
+                    .is_some_and(|(o, _, _)| suppressed(&resources[*o], f.code))
+            {
+                report.suppressed += 1;
+                continue;
+            }
+            let severity = overridden.or(f.severity).unwrap_or(rule.doc.severity);
+            report
+                .diagnostics
+                .push(resolve(f, severity, &rule.doc, resources, loader));
+        }
+    }
+    report.assumptions.sort();
+    report.assumptions.dedup();
+    report.diagnostics.sort_by(|a, b| {
+        (&a.location.file, a.location.line, a.code).cmp(&(
+            &b.location.file,
+            b.location.line,
+            b.code,
+        ))
+    });
+    report
+}
+
+/// `strata.dev/ignore: "PT002,HN002"` (optionally followed by `: reason` or `# reason`).
+fn suppressed(r: &Resource, code: &str) -> bool {
+    r.annotations()
+        .into_iter()
+        .find(|(k, _)| *k == "strata.dev/ignore")
+        .is_some_and(|(_, v)| {
+            let codes = v.split([':', '#']).next().unwrap_or("");
+            codes
+                .split([',', ' '])
+                .any(|c| c.trim().eq_ignore_ascii_case(code))
+        })
+}
+
+/// Where a field of a resource is written: its own line when the source has it, else the
+/// nearest ancestor; 1:1 of its document otherwise.
+pub fn locate(r: &Resource, path: &str, loader: &Loader) -> Location {
+    let file = r.origin.file.display().to_string();
+    let segments: Vec<String> = path
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let pos = loader
+        .source(&r.origin.file)
+        .and_then(|src| yaml::locate(&src, r.origin.doc_index, &refs));
+    let (line, column) = pos.unwrap_or((r.origin.line, 1));
+    Location { file, line, column }
+}
+
+/// The transform that last set the field at `path` (or a parent of it), if any.
+fn introduced_by<'r>(r: &'r Resource, path: &str) -> Option<&'r Arc<Actor>> {
+    r.changes
+        .iter()
+        .rev()
+        .filter(|c| c.note.is_none())
+        .find(|c| {
+            path == c.path
+                || path.starts_with(&format!("{}/", c.path))
+                || c.path.starts_with(&format!("{path}/"))
+        })
+        .map(|c| &c.by)
+}
+
+fn resolve(
+    f: Finding,
+    severity: Severity,
+    doc: &RuleDoc,
+    resources: &[Resource],
+    loader: &Loader,
+) -> Diagnostic {
+    let r = &resources[f.resource];
+    let location = locate(r, &f.path, loader);
+    let mut related = Vec::new();
+    if let Some(actor) = introduced_by(r, &f.path) {
+        related.push(Related {
+            message: format!("set by {}", actor.what),
+            location: Location {
+                file: actor.file.display().to_string(),
+                line: actor.line,
+                column: 1,
+            },
+        });
+    }
+    if let Some((o, path, what)) = &f.other {
+        let other = &resources[*o];
+        related.push(Related {
+            message: what.clone(),
+            location: locate(other, path, loader),
+        });
+        if let Some(actor) = introduced_by(other, path) {
+            related.push(Related {
+                message: format!("(the other's value was set by {})", actor.what),
+                location: Location {
+                    file: actor.file.display().to_string(),
+                    line: actor.line,
+                    column: 1,
+                },
+            });
+        }
+    }
+    Diagnostic {
+        code: f.code,
+        severity,
+        message: f.message,
+        resource: r.id(),
+        path: f.path,
+        location,
+        related,
+        fix: f.fix.unwrap_or_else(|| doc.fix.to_string()),
+    }
+}

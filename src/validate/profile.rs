@@ -1,0 +1,328 @@
+//! `ClusterProfile`: the facts about the cluster an overlay targets that rules need: nodes
+//! (or node pools with labels and taints), ports the nodes reserve, host ports the node
+//! security group allows, Pod Security levels of namespaces, per-rule severities. Without a
+//! profile, rules use safe defaults and say what they assumed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::Severity;
+use crate::error::{Error, Result};
+use crate::yaml;
+
+/// The ports nodes commonly reserve (see docs/hostnetwork.md): SSH, DNS, HTTP(S), etcd, the
+/// API server, Calico and Cilium agents, kubelet/kube-proxy/scheduler/controller-manager, and
+/// the NodePort range.
+pub const DEFAULT_RESERVED: &[(u16, u16)] = &[
+    (22, 22),
+    (53, 53),
+    (80, 80),
+    (443, 443),
+    (2379, 2380),
+    (6443, 6443),
+    (9099, 9099),
+    (9890, 9890),
+    (10248, 10259),
+    (30000, 32767),
+];
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodePool {
+    pub name: String,
+    pub count: u32,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub taints: Vec<Taint>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Taint {
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+    pub effect: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PortChanges {
+    #[serde(default)]
+    pub add: Vec<PortSpec>,
+    #[serde(default)]
+    pub remove: Vec<PortSpec>,
+    /// Replaces the default list entirely.
+    pub replace: Option<Vec<PortSpec>>,
+}
+
+/// A port or a range, written `"80"`, `80` or `"30000-32767"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum PortSpec {
+    Number(u16),
+    Text(String),
+}
+
+impl PortSpec {
+    pub fn range(&self) -> std::result::Result<(u16, u16), String> {
+        match self {
+            PortSpec::Number(n) => Ok((*n, *n)),
+            PortSpec::Text(t) => {
+                let parse = |s: &str| {
+                    s.trim()
+                        .parse::<u16>()
+                        .map_err(|_| format!("`{t}` is not a port or a range like 30000-32767"))
+                };
+                match t.split_once('-') {
+                    Some((a, b)) => {
+                        let (a, b) = (parse(a)?, parse(b)?);
+                        if a > b {
+                            return Err(format!("`{t}`: the range is backwards"));
+                        }
+                        Ok((a, b))
+                    }
+                    None => parse(t).map(|p| (p, p)),
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PodSecurity {
+    pub default: Option<String>,
+    #[serde(default)]
+    pub namespaces: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProfileSpec {
+    pub kubernetes_version: Option<String>,
+    pub nodes: Option<u32>,
+    #[serde(default)]
+    pub node_pools: Vec<NodePool>,
+    #[serde(default)]
+    pub reserved_ports: PortChanges,
+    pub allowed_host_ports: Option<Vec<PortSpec>>,
+    #[serde(default)]
+    pub pod_security: PodSecurity,
+    #[serde(default)]
+    pub rules: BTreeMap<String, String>,
+}
+
+/// A loaded profile (or the defaults, when none is given).
+#[derive(Debug, Clone, Default)]
+pub struct ClusterProfile {
+    pub name: Option<String>,
+    pub spec: ProfileSpec,
+    pub reserved: Vec<(u16, u16)>,
+    pub allowed: Option<Vec<(u16, u16)>>,
+    pub given: bool,
+}
+
+impl ClusterProfile {
+    /// The defaults: nothing known about the cluster but the commonly reserved ports.
+    pub fn assumed() -> Self {
+        ClusterProfile {
+            reserved: DEFAULT_RESERVED.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// The number of nodes, when known (`nodes`, or the sum of the node pools).
+    pub fn node_count(&self) -> Option<u32> {
+        if !self.spec.node_pools.is_empty() {
+            return Some(self.spec.node_pools.iter().map(|p| p.count).sum());
+        }
+        self.spec.nodes
+    }
+
+    pub fn is_reserved(&self, port: u16) -> Option<(u16, u16)> {
+        self.reserved
+            .iter()
+            .copied()
+            .find(|(a, b)| (*a..=*b).contains(&port))
+    }
+
+    pub fn is_allowed(&self, port: u16) -> Option<bool> {
+        self.allowed
+            .as_ref()
+            .map(|ranges| ranges.iter().any(|(a, b)| (*a..=*b).contains(&port)))
+    }
+
+    /// `Some(None)`: the rule is off; `Some(Some(s))`: its severity is overridden.
+    pub fn severity_for(&self, code: &str) -> Option<Option<Severity>> {
+        match self
+            .spec
+            .rules
+            .get(code)
+            .map(|s| s.to_ascii_lowercase())
+            .as_deref()
+        {
+            Some("off") => Some(None),
+            Some("error") => Some(Some(Severity::Error)),
+            Some("warning" | "warn") => Some(Some(Severity::Warning)),
+            _ => None,
+        }
+    }
+
+    /// Reads a profile from a YAML file (`--cluster FILE`).
+    pub fn read(path: &Path) -> Result<ClusterProfile> {
+        let src = std::fs::read_to_string(path).map_err(|e| {
+            Error::new(format!("cannot read the cluster profile: {e}")).in_file(path)
+        })?;
+        let docs = yaml::parse_stream(&src).map_err(|e| Error::from_yaml(e, path))?;
+        let Some(doc) = docs.into_iter().next() else {
+            return Err(Error::new("the cluster profile file is empty").in_file(path));
+        };
+        Self::from_value(&doc.value, &src, path)
+    }
+
+    pub fn from_value(v: &Value, src: &str, path: &Path) -> Result<ClusterProfile> {
+        let at =
+            |p: &[&str], m: String| Error::new(m).in_file(path).at_opt(yaml::locate(src, 0, p));
+        if v.get("apiVersion").and_then(Value::as_str)
+            != Some(crate::transform::config::API_VERSION)
+            || v.get("kind").and_then(Value::as_str) != Some("ClusterProfile")
+        {
+            return Err(at(
+                &["kind"],
+                format!(
+                    "expected a ClusterProfile ({})",
+                    crate::transform::config::API_VERSION
+                ),
+            ));
+        }
+        let spec_v = v
+            .get("spec")
+            .cloned()
+            .unwrap_or(Value::Object(Default::default()));
+        let spec: ProfileSpec = serde_path_to_error::deserialize(spec_v).map_err(|e| {
+            let p: Vec<String> = std::iter::once("spec".to_string())
+                .chain(e.path().iter().map(|s| match s {
+                    serde_path_to_error::Segment::Seq { index } => index.to_string(),
+                    serde_path_to_error::Segment::Map { key } => key.clone(),
+                    other => other.to_string(),
+                }))
+                .collect();
+            let refs: Vec<&str> = p.iter().map(String::as_str).collect();
+            at(&refs, format!("invalid ClusterProfile: {}", e.into_inner()))
+        })?;
+        let mut reserved = match &spec.reserved_ports.replace {
+            Some(list) => list
+                .iter()
+                .map(|p| p.range())
+                .collect::<std::result::Result<Vec<_>, _>>(),
+            None => Ok(DEFAULT_RESERVED.to_vec()),
+        }
+        .map_err(|m| at(&["spec", "reservedPorts"], m))?;
+        for p in &spec.reserved_ports.add {
+            reserved.push(
+                p.range()
+                    .map_err(|m| at(&["spec", "reservedPorts", "add"], m))?,
+            );
+        }
+        for p in &spec.reserved_ports.remove {
+            let (a, b) = p
+                .range()
+                .map_err(|m| at(&["spec", "reservedPorts", "remove"], m))?;
+            reserved = reserved
+                .into_iter()
+                .flat_map(|(x, y)| {
+                    // Cut [a, b] out of [x, y].
+                    let mut parts = Vec::new();
+                    if b < x || a > y {
+                        parts.push((x, y));
+                    } else {
+                        if a > x {
+                            parts.push((x, a - 1));
+                        }
+                        if b < y {
+                            parts.push((b + 1, y));
+                        }
+                    }
+                    parts
+                })
+                .collect();
+        }
+        let allowed = match &spec.allowed_host_ports {
+            None => None,
+            Some(list) => Some(
+                list.iter()
+                    .map(|p| p.range())
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|m| at(&["spec", "allowedHostPorts"], m))?,
+            ),
+        };
+        for (code, level) in &spec.rules {
+            if !["off", "error", "warning", "warn"].contains(&level.to_ascii_lowercase().as_str()) {
+                return Err(at(
+                    &["spec", "rules", code],
+                    format!("rule level `{level}` is not off, warning or error"),
+                ));
+            }
+            if !super::registry().iter().any(|r| r.doc.code == code) {
+                return Err(at(
+                    &["spec", "rules", code],
+                    format!("unknown rule `{code}`; `strata rules` lists them"),
+                ));
+            }
+        }
+        for level in spec
+            .pod_security
+            .default
+            .iter()
+            .chain(spec.pod_security.namespaces.values())
+        {
+            if !["privileged", "baseline", "restricted"].contains(&level.as_str()) {
+                return Err(at(
+                    &["spec", "podSecurity"],
+                    format!(
+                        "Pod Security level `{level}` is not privileged, baseline or restricted"
+                    ),
+                ));
+            }
+        }
+        let name = v
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        Ok(ClusterProfile {
+            name,
+            spec,
+            reserved,
+            allowed,
+            given: true,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn reserved_ports_add_remove_and_node_pools() {
+        let v = json!({"apiVersion": "strata.dev/v1alpha1", "kind": "ClusterProfile", "metadata": {"name": "p"},
+            "spec": {"nodePools": [{"name": "a", "count": 2}, {"name": "b", "count": 1}],
+                     "reservedPorts": {"add": ["9100"], "remove": ["80", "30000-30100"]},
+                     "allowedHostPorts": ["20000-20999", 443], "rules": {"IM002": "error"}}});
+        let p = ClusterProfile::from_value(&v, "", Path::new("p.yaml")).unwrap();
+        assert_eq!(p.node_count(), Some(3));
+        assert!(p.is_reserved(9100).is_some());
+        assert!(p.is_reserved(80).is_none());
+        assert!(p.is_reserved(30050).is_none());
+        assert!(p.is_reserved(30101).is_some());
+        assert_eq!(p.is_allowed(20500), Some(true));
+        assert_eq!(p.is_allowed(8080), Some(false));
+        assert_eq!(p.severity_for("IM002"), Some(Some(Severity::Error)));
+    }
+}

@@ -1,0 +1,106 @@
+//! IM: images and placeholders.
+
+use serde_json::Value;
+
+use super::workloads;
+use crate::transform::images::split;
+use crate::transform::substitution::placeholders;
+use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
+
+pub const IM001: Rule = Rule {
+    doc: RuleDoc {
+        code: "IM001",
+        name: "unresolved-placeholder",
+        severity: Severity::Error,
+        summary: "unresolved placeholder (`<NAME>` or `${NAME}`) in a string",
+        why: "A placeholder left in an image (`registry-<REGION_ID>-vpc...`) is a broken reference that \
+              fails only at pull time on the node; elsewhere it is a wrong value applied silently.",
+        example: "image: registry-<REGION_ID>-vpc.ack.aliyuncs.com/acs/node-exporter:v0.17.0-slim",
+        fix: "Add a Substitution with the variable (or pass `--set NAME=VALUE`); write `$${NAME}` for a literal `${NAME}`.",
+    },
+    check: im001,
+};
+
+fn im001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
+    fn walk(v: &Value, path: &mut String, found: &mut Vec<(String, String)>) {
+        match v {
+            Value::String(s) => {
+                for p in placeholders(s) {
+                    found.push((path.clone(), p));
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("/{i}"));
+                    walk(item, path, found);
+                    path.truncate(len);
+                }
+            }
+            Value::Object(m) => {
+                for (k, item) in m {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    walk(item, path, found);
+                    path.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    for (index, r) in input.resources.iter().enumerate() {
+        let mut found = Vec::new();
+        for (k, v) in &r.obj {
+            let mut path = format!("/{}", k.replace('~', "~0").replace('/', "~1"));
+            walk(v, &mut path, &mut found);
+        }
+        for (path, placeholder) in found {
+            out.push(Finding {
+                code: "IM001",
+                severity: None,
+                message: format!("{placeholder} is not substituted in {}", r.id()),
+                resource: index,
+                path,
+                other: None,
+                fix: None,
+            });
+        }
+    }
+}
+
+pub const IM002: Rule = Rule {
+    doc: RuleDoc {
+        code: "IM002",
+        name: "image-without-version",
+        severity: Severity::Warning,
+        summary: "image without a tag or digest, or tagged `latest`",
+        why: "A moving tag makes every node pull whatever is newest: two nodes can run different code, \
+              and a rollback rolls back nothing.",
+        example: "image: nginx            # or nginx:latest",
+        fix: "Pin a version tag, or better a digest (`@sha256:...`).",
+    },
+    check: im002,
+};
+
+fn im002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
+    for w in workloads(input.resources) {
+        for (cpath, c) in w.containers() {
+            let Some(image) = c.get("image").and_then(Value::as_str) else {
+                continue;
+            };
+            let (_, tag, digest) = split(image);
+            if digest.is_empty() && (tag.is_empty() || tag == "latest") {
+                out.push(Finding {
+                    code: "IM002",
+                    severity: None,
+                    message: format!("image {image} of {} has no version", w.r.id()),
+                    resource: w.index,
+                    path: format!("{cpath}/image"),
+                    other: None,
+                    fix: None,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The rules, one file per family, and what they share: the pod-bearing workloads of a set,
+//! their containers and the host ports they claim.
+
+mod hn;
+mod im;
+mod nodes;
+mod ps;
+mod pt;
+mod ro;
+mod sc;
+
+use serde_json::{Map, Value};
+
+use super::Rule;
+use crate::model::Resource;
+use crate::transform::workloads;
+
+/// Every rule, in code order (a test keeps it sorted and the codes unique).
+pub fn all() -> Vec<Rule> {
+    vec![
+        hn::HN001,
+        hn::HN002,
+        hn::HN003,
+        hn::HN004,
+        im::IM001,
+        im::IM002,
+        ps::PS001,
+        pt::PT001,
+        pt::PT002,
+        pt::PT003,
+        ro::RO001,
+        ro::RO002,
+        sc::SC001,
+    ]
+}
+
+/// A pod-bearing resource with its pod spec.
+pub struct Workload<'a> {
+    pub index: usize,
+    pub r: &'a Resource,
+    /// JSON pointer of the pod spec.
+    pub base: String,
+    pub pod: &'a Map<String, Value>,
+}
+
+impl Workload<'_> {
+    pub fn host_network(&self) -> bool {
+        self.pod.get("hostNetwork") == Some(&Value::Bool(true))
+    }
+
+    /// Every container with its JSON pointer.
+    pub fn containers(&self) -> Vec<(String, &Map<String, Value>)> {
+        let mut out = Vec::new();
+        for list in workloads::CONTAINER_LISTS {
+            if let Some(Value::Array(items)) = self.pod.get(*list) {
+                for (i, c) in items.iter().enumerate() {
+                    if let Value::Object(c) = c {
+                        out.push((format!("{}/{list}/{i}", self.base), c));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The host ports the pod claims: (hostIP, protocol, port, JSON pointer of the field).
+    /// Under hostNetwork every containerPort is a host port.
+    pub fn host_ports(&self) -> Vec<HostPort> {
+        let hn = self.host_network();
+        let mut out = Vec::new();
+        for (cpath, c) in self.containers() {
+            if cpath.contains("/ephemeralContainers/") {
+                continue;
+            }
+            let Some(Value::Array(ports)) = c.get("ports") else {
+                continue;
+            };
+            for (i, p) in ports.iter().enumerate() {
+                let Some(p) = p.as_object() else { continue };
+                let cp = p.get("containerPort").and_then(Value::as_u64);
+                let hp = p
+                    .get("hostPort")
+                    .and_then(Value::as_u64)
+                    .filter(|h| *h != 0);
+                let (port, field) = match (hn, hp, cp) {
+                    (_, Some(h), _) => (h, "hostPort"),
+                    (true, None, Some(c)) => (c, "containerPort"),
+                    _ => continue,
+                };
+                let Ok(port) = u16::try_from(port) else {
+                    continue;
+                };
+                out.push(HostPort {
+                    ip: p
+                        .get("hostIP")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    protocol: p
+                        .get("protocol")
+                        .and_then(Value::as_str)
+                        .unwrap_or("TCP")
+                        .to_string(),
+                    port,
+                    path: format!("{cpath}/ports/{i}/{field}"),
+                    container: c
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                });
+            }
+        }
+        out
+    }
+
+    /// The replicas a controller asks for (1 when unset; `None` for DaemonSets, Jobs, Pods).
+    pub fn replicas(&self) -> Option<u64> {
+        match self.r.kind() {
+            "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => Some(
+                self.r
+                    .obj
+                    .get("spec")
+                    .and_then(|s| s.get("replicas"))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(1),
+            ),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HostPort {
+    pub ip: String,
+    pub protocol: String,
+    pub port: u16,
+    pub path: String,
+    pub container: String,
+}
+
+/// The pod-bearing resources of a set.
+pub fn workloads(resources: &[Resource]) -> Vec<Workload<'_>> {
+    resources
+        .iter()
+        .enumerate()
+        .filter_map(|(index, r)| {
+            let path = workloads::pod_spec_path(r)?;
+            let pod = workloads::pod_spec(r)?;
+            Some(Workload {
+                index,
+                r,
+                base: workloads::pointer(path),
+                pod,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_sorted_and_documented() {
+        let rules = all();
+        let codes: Vec<&str> = rules.iter().map(|r| r.doc.code).collect();
+        let mut sorted = codes.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(codes, sorted, "rule codes must be unique and in order");
+        for r in &rules {
+            let d = &r.doc;
+            assert!(
+                !d.name.is_empty() && d.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{}",
+                d.code
+            );
+            for (what, text) in [
+                ("summary", d.summary),
+                ("why", d.why),
+                ("example", d.example),
+                ("fix", d.fix),
+            ] {
+                assert!(text.len() > 10, "{} has no {what}", d.code);
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Where a workload's pods can land: its nodeSelector, required node affinity and
+//! tolerations, against the profile's node pools (when the profile has them).
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::Workload;
+use crate::validate::profile::{ClusterProfile, NodePool};
+
+/// The node selector labels of a pod spec.
+pub fn node_selector(w: &Workload<'_>) -> BTreeMap<String, String> {
+    w.pod
+        .get("nodeSelector")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn required_terms<'a>(w: &Workload<'a>) -> Vec<&'a Value> {
+    w.pod
+        .get("affinity")
+        .and_then(|a| a.get("nodeAffinity"))
+        .and_then(|a| a.get("requiredDuringSchedulingIgnoredDuringExecution"))
+        .and_then(|r| r.get("nodeSelectorTerms"))
+        .and_then(Value::as_array)
+        .map(|t| t.iter().collect())
+        .unwrap_or_default()
+}
+
+fn term_matches(term: &Value, labels: &BTreeMap<String, String>) -> bool {
+    let Some(exprs) = term.get("matchExpressions").and_then(Value::as_array) else {
+        return true;
+    };
+    exprs.iter().all(|e| {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or("");
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let have = labels.get(key).map(String::as_str);
+        match e.get("operator").and_then(Value::as_str).unwrap_or("") {
+            "In" => have.is_some_and(|h| values.contains(&h)),
+            "NotIn" => have.is_none_or(|h| !values.contains(&h)),
+            "Exists" => have.is_some(),
+            "DoesNotExist" => have.is_none(),
+            _ => true,
+        }
+    })
+}
+
+fn tolerates(w: &Workload<'_>, pool: &NodePool) -> bool {
+    let tolerations: Vec<&Value> = w
+        .pod
+        .get("tolerations")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().collect())
+        .unwrap_or_default();
+    pool.taints
+        .iter()
+        .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+        .all(|taint| {
+            tolerations.iter().any(|t| {
+                let key = t.get("key").and_then(Value::as_str).unwrap_or("");
+                let op = t.get("operator").and_then(Value::as_str).unwrap_or("Equal");
+                let effect = t.get("effect").and_then(Value::as_str).unwrap_or("");
+                let value = t.get("value").and_then(Value::as_str).unwrap_or("");
+                (effect.is_empty() || effect == taint.effect)
+                    && ((op == "Exists" && (key.is_empty() || key == taint.key))
+                        || (key == taint.key && value == taint.value))
+            })
+        })
+}
+
+/// Can the pod land on a node with these labels (ignoring taints)?
+fn selects(w: &Workload<'_>, labels: &BTreeMap<String, String>) -> bool {
+    let sel = node_selector(w);
+    sel.iter().all(|(k, v)| labels.get(k) == Some(v)) && {
+        let terms = required_terms(w);
+        terms.is_empty() || terms.iter().any(|t| term_matches(t, labels))
+    }
+}
+
+/// The node pools a workload can land on (by index); `None` when the profile has no pools.
+pub fn eligible_pools(w: &Workload<'_>, profile: &ClusterProfile) -> Option<Vec<usize>> {
+    if profile.spec.node_pools.is_empty() {
+        return None;
+    }
+    Some(
+        profile
+            .spec
+            .node_pools
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| selects(w, &p.labels) && tolerates(w, p))
+            .map(|(i, _)| i)
+            .collect(),
+    )
+}
+
+/// How many nodes a workload can land on, when known.
+pub fn eligible_nodes(w: &Workload<'_>, profile: &ClusterProfile) -> Option<u32> {
+    match eligible_pools(w, profile) {
+        Some(pools) => Some(
+            pools
+                .iter()
+                .map(|i| profile.spec.node_pools[*i].count)
+                .sum(),
+        ),
+        None => profile.spec.nodes,
+    }
+}
+
+/// Can two workloads have pods on one node?
+pub fn can_share_node(a: &Workload<'_>, b: &Workload<'_>, profile: &ClusterProfile) -> bool {
+    if let (Some(pa), Some(pb)) = (eligible_pools(a, profile), eligible_pools(b, profile)) {
+        return pa.iter().any(|p| pb.contains(p));
+    }
+    // Without pools: only contradicting node selectors keep them apart.
+    let (sa, sb) = (node_selector(a), node_selector(b));
+    !sa.iter().any(|(k, v)| sb.get(k).is_some_and(|w| w != v))
+}
