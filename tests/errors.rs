@@ -522,11 +522,38 @@ fn unsupported_name_prefix() {
 }
 
 #[test]
-fn unsupported_config_map_generator() {
-    unsupported(
-        "configMapGenerator",
-        "\n- name: settings\n  literals:\n  - a=b\n",
-        "generators are not supported yet",
+fn config_map_generator_reads_only_below_its_directory() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "configMapGenerator:\n- name: settings\n  files:\n  - ../secret.txt\n",
+    )
+    .file("secret.txt", "x");
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "configMapGenerator[0].files[0]: `../secret.txt` resolves to",
+            "outside the kustomization directory",
+            "app/kustomization.yaml:2:3",
+        ],
+    );
+}
+
+#[test]
+fn generator_merge_needs_an_object_to_merge_into() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "configMapGenerator:\n- name: settings\n  behavior: merge\n  literals:\n  - a=b\n",
+    );
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "ConfigMap settings does not exist; cannot merge or replace",
+            "app/kustomization.yaml:2:3",
+        ],
     );
 }
 

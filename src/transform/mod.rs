@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod fieldspec;
+pub mod generators;
 pub mod host_network;
 pub mod image_registry;
 pub mod images;

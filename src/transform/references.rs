@@ -1,64 +1,1212 @@
-//! Back references, fixed once at the end of a build (kustomize's `FixBackReferences`): where
-//! an object refers to another by name and namespace, and a transform moved the referred
-//! object, the reference follows it. Today: ServiceAccount subjects of RoleBindings and
-//! ClusterRoleBindings, when a `namespace` moved the ServiceAccount.
+//! Back references, fixed once at the end of a top-level build (kustomize's
+//! `FixBackReferences`): where an object refers to another by name, and a transform renamed
+//! or moved the referred object (a generator's hash suffix, a `namespace`), the reference
+//! follows it. Which fields refer to which kinds is kustomize's name-reference table
+//! (`api/internal/konfig/builtinpluginconsts/namereference.go`), kept here as data in
+//! `NAME_REFERENCES`; the choice of the referred object is kustomize's (`api/filters/nameref`).
 
 use serde_json::Value;
 
 use crate::model::{ResId, ResourceSet};
+use crate::transform::scope;
+
+/// The kinds one kind of object is referred to from: the referred (group, version, kind),
+/// and each referring (group, version, kind, path); an empty part matches any. A path
+/// segment may hold a `/` written `\/` (annotation keys).
+pub struct NameRef {
+    pub referral: (&'static str, &'static str, &'static str),
+    pub referrers: &'static [(&'static str, &'static str, &'static str, &'static str)],
+}
+
+pub const NAME_REFERENCES: &[NameRef] = &[
+    NameRef {
+        referral: ("", "", "Deployment"),
+        referrers: &[(
+            "",
+            "",
+            "HorizontalPodAutoscaler",
+            "spec/scaleTargetRef/name",
+        )],
+    },
+    NameRef {
+        referral: ("", "", "ReplicationController"),
+        referrers: &[(
+            "",
+            "",
+            "HorizontalPodAutoscaler",
+            "spec/scaleTargetRef/name",
+        )],
+    },
+    NameRef {
+        referral: ("", "", "ReplicaSet"),
+        referrers: &[(
+            "",
+            "",
+            "HorizontalPodAutoscaler",
+            "spec/scaleTargetRef/name",
+        )],
+    },
+    NameRef {
+        referral: ("", "", "StatefulSet"),
+        referrers: &[(
+            "",
+            "",
+            "HorizontalPodAutoscaler",
+            "spec/scaleTargetRef/name",
+        )],
+    },
+    NameRef {
+        referral: ("", "v1", "ConfigMap"),
+        referrers: &[
+            ("", "v1", "Pod", "spec/volumes/configMap/name"),
+            (
+                "",
+                "v1",
+                "Pod",
+                "spec/containers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "v1",
+                "Pod",
+                "spec/initContainers/env/valueFrom/configMapKeyRef/name",
+            ),
+            ("", "v1", "Pod", "spec/containers/envFrom/configMapRef/name"),
+            (
+                "",
+                "v1",
+                "Pod",
+                "spec/initContainers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "v1",
+                "Pod",
+                "spec/volumes/projected/sources/configMap/name",
+            ),
+            (
+                "",
+                "",
+                "PodTemplate",
+                "template/spec/volumes/configMap/name",
+            ),
+            (
+                "",
+                "",
+                "PodTemplate",
+                "template/spec/containers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "PodTemplate",
+                "template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "PodTemplate",
+                "template/spec/containers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "",
+                "PodTemplate",
+                "template/spec/initContainers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "",
+                "PodTemplate",
+                "template/spec/volumes/projected/sources/configMap/name",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/volumes/configMap/name",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/containers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/initContainers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/volumes/projected/sources/configMap/name",
+            ),
+            (
+                "",
+                "",
+                "ReplicaSet",
+                "spec/template/spec/volumes/configMap/name",
+            ),
+            (
+                "",
+                "",
+                "ReplicaSet",
+                "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "ReplicaSet",
+                "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "ReplicaSet",
+                "spec/template/spec/containers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "",
+                "ReplicaSet",
+                "spec/template/spec/initContainers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "",
+                "ReplicaSet",
+                "spec/template/spec/volumes/projected/sources/configMap/name",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/volumes/configMap/name",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/containers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/initContainers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/volumes/projected/sources/configMap/name",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/volumes/configMap/name",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/containers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/initContainers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/volumes/projected/sources/configMap/name",
+            ),
+            ("", "", "Job", "spec/template/spec/volumes/configMap/name"),
+            (
+                "",
+                "",
+                "Job",
+                "spec/template/spec/containers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "Job",
+                "spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "Job",
+                "spec/template/spec/containers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "",
+                "Job",
+                "spec/template/spec/initContainers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "",
+                "Job",
+                "spec/template/spec/volumes/projected/sources/configMap/name",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/volumes/configMap/name",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/volumes/projected/sources/configMap/name",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/containers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/initContainers/env/valueFrom/configMapKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/containers/envFrom/configMapRef/name",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/initContainers/envFrom/configMapRef/name",
+            ),
+            ("", "", "Node", "spec/configSource/configMap"),
+            ("", "", "Role", "rules/resourceNames"),
+            ("", "", "ClusterRole", "rules/resourceNames"),
+            (
+                "",
+                "",
+                "Ingress",
+                "metadata/annotations/nginx.ingress.kubernetes.io\\/fastcgi-params-configmap",
+            ),
+        ],
+    },
+    NameRef {
+        referral: ("", "v1", "Secret"),
+        referrers: &[
+            ("", "v1", "Pod", "spec/volumes/secret/secretName"),
+            (
+                "",
+                "v1",
+                "Pod",
+                "spec/containers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "v1",
+                "Pod",
+                "spec/initContainers/env/valueFrom/secretKeyRef/name",
+            ),
+            ("", "v1", "Pod", "spec/containers/envFrom/secretRef/name"),
+            (
+                "",
+                "v1",
+                "Pod",
+                "spec/initContainers/envFrom/secretRef/name",
+            ),
+            ("", "v1", "Pod", "spec/imagePullSecrets/name"),
+            (
+                "",
+                "v1",
+                "Pod",
+                "spec/volumes/projected/sources/secret/name",
+            ),
+            (
+                "",
+                "",
+                "PodTemplate",
+                "template/spec/volumes/secret/secretName",
+            ),
+            (
+                "",
+                "",
+                "PodTemplate",
+                "template/spec/containers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "PodTemplate",
+                "template/spec/initContainers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "PodTemplate",
+                "template/spec/containers/envFrom/secretRef/name",
+            ),
+            (
+                "",
+                "",
+                "PodTemplate",
+                "template/spec/initContainers/envFrom/secretRef/name",
+            ),
+            ("", "", "PodTemplate", "template/spec/imagePullSecrets/name"),
+            (
+                "",
+                "",
+                "PodTemplate",
+                "template/spec/volumes/projected/sources/secret/name",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/volumes/secret/secretName",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/containers/envFrom/secretRef/name",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/initContainers/envFrom/secretRef/name",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/imagePullSecrets/name",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/volumes/projected/sources/secret/name",
+            ),
+            (
+                "",
+                "",
+                "ReplicaSet",
+                "spec/template/spec/volumes/secret/secretName",
+            ),
+            (
+                "",
+                "",
+                "ReplicaSet",
+                "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "ReplicaSet",
+                "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "ReplicaSet",
+                "spec/template/spec/containers/envFrom/secretRef/name",
+            ),
+            (
+                "",
+                "",
+                "ReplicaSet",
+                "spec/template/spec/initContainers/envFrom/secretRef/name",
+            ),
+            (
+                "",
+                "",
+                "ReplicaSet",
+                "spec/template/spec/imagePullSecrets/name",
+            ),
+            (
+                "",
+                "",
+                "ReplicaSet",
+                "spec/template/spec/volumes/projected/sources/secret/name",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/volumes/secret/secretName",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/containers/envFrom/secretRef/name",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/initContainers/envFrom/secretRef/name",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/imagePullSecrets/name",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/volumes/projected/sources/secret/name",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/volumes/secret/secretName",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/containers/envFrom/secretRef/name",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/initContainers/envFrom/secretRef/name",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/imagePullSecrets/name",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/volumes/projected/sources/secret/name",
+            ),
+            (
+                "",
+                "",
+                "Job",
+                "spec/template/spec/volumes/secret/secretName",
+            ),
+            (
+                "",
+                "",
+                "Job",
+                "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "Job",
+                "spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "Job",
+                "spec/template/spec/containers/envFrom/secretRef/name",
+            ),
+            (
+                "",
+                "",
+                "Job",
+                "spec/template/spec/initContainers/envFrom/secretRef/name",
+            ),
+            ("", "", "Job", "spec/template/spec/imagePullSecrets/name"),
+            (
+                "",
+                "",
+                "Job",
+                "spec/template/spec/volumes/projected/sources/secret/name",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/volumes/secret/secretName",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/volumes/projected/sources/secret/name",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/initContainers/env/valueFrom/secretKeyRef/name",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/containers/envFrom/secretRef/name",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/initContainers/envFrom/secretRef/name",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/imagePullSecrets/name",
+            ),
+            ("", "", "Ingress", "spec/tls/secretName"),
+            (
+                "",
+                "",
+                "Ingress",
+                "metadata/annotations/ingress.kubernetes.io\\/auth-secret",
+            ),
+            (
+                "",
+                "",
+                "Ingress",
+                "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-secret",
+            ),
+            (
+                "",
+                "",
+                "Ingress",
+                "metadata/annotations/nginx.ingress.kubernetes.io\\/auth-tls-secret",
+            ),
+            ("", "", "Ingress", "spec/tls/secretName"),
+            ("", "", "ServiceAccount", "imagePullSecrets/name"),
+            ("", "", "StorageClass", "parameters/secretName"),
+            ("", "", "StorageClass", "parameters/adminSecretName"),
+            ("", "", "StorageClass", "parameters/userSecretName"),
+            ("", "", "StorageClass", "parameters/secretRef"),
+            ("", "", "Role", "rules/resourceNames"),
+            ("", "", "ClusterRole", "rules/resourceNames"),
+            (
+                "serving.knative.dev",
+                "v1",
+                "Service",
+                "spec/template/spec/containers/env/valueFrom/secretKeyRef/name",
+            ),
+            ("", "", "PersistentVolume", "spec/azureFile/secretName"),
+        ],
+    },
+    NameRef {
+        referral: ("", "v1", "Service"),
+        referrers: &[
+            ("apps", "", "StatefulSet", "spec/serviceName"),
+            (
+                "",
+                "",
+                "Ingress",
+                "spec/rules/http/paths/backend/serviceName",
+            ),
+            ("", "", "Ingress", "spec/backend/serviceName"),
+            (
+                "",
+                "",
+                "Ingress",
+                "spec/rules/http/paths/backend/service/name",
+            ),
+            ("", "", "Ingress", "spec/defaultBackend/service/name"),
+            (
+                "apiregistration.k8s.io",
+                "",
+                "APIService",
+                "spec/service/name",
+            ),
+            (
+                "admissionregistration.k8s.io",
+                "",
+                "ValidatingWebhookConfiguration",
+                "webhooks/clientConfig/service",
+            ),
+            (
+                "admissionregistration.k8s.io",
+                "",
+                "MutatingWebhookConfiguration",
+                "webhooks/clientConfig/service",
+            ),
+        ],
+    },
+    NameRef {
+        referral: ("rbac.authorization.k8s.io", "", "Role"),
+        referrers: &[(
+            "rbac.authorization.k8s.io",
+            "",
+            "RoleBinding",
+            "roleRef/name",
+        )],
+    },
+    NameRef {
+        referral: ("rbac.authorization.k8s.io", "", "ClusterRole"),
+        referrers: &[
+            (
+                "rbac.authorization.k8s.io",
+                "",
+                "RoleBinding",
+                "roleRef/name",
+            ),
+            (
+                "rbac.authorization.k8s.io",
+                "",
+                "ClusterRoleBinding",
+                "roleRef/name",
+            ),
+        ],
+    },
+    NameRef {
+        referral: ("", "v1", "ServiceAccount"),
+        referrers: &[
+            ("rbac.authorization.k8s.io", "", "RoleBinding", "subjects"),
+            (
+                "rbac.authorization.k8s.io",
+                "",
+                "ClusterRoleBinding",
+                "subjects",
+            ),
+            ("", "", "Pod", "spec/serviceAccountName"),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/serviceAccountName",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/serviceAccountName",
+            ),
+            (
+                "",
+                "",
+                "ReplicationController",
+                "spec/template/spec/serviceAccountName",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/serviceAccountName",
+            ),
+            ("", "", "Job", "spec/template/spec/serviceAccountName"),
+            ("", "", "DaemonSet", "spec/template/spec/serviceAccountName"),
+        ],
+    },
+    NameRef {
+        referral: ("", "v1", "PersistentVolumeClaim"),
+        referrers: &[
+            (
+                "",
+                "",
+                "Pod",
+                "spec/volumes/persistentVolumeClaim/claimName",
+            ),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/volumes/persistentVolumeClaim/claimName",
+            ),
+            (
+                "",
+                "",
+                "Deployment",
+                "spec/template/spec/volumes/persistentVolumeClaim/claimName",
+            ),
+            (
+                "",
+                "",
+                "ReplicationController",
+                "spec/template/spec/volumes/persistentVolumeClaim/claimName",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/volumes/persistentVolumeClaim/claimName",
+            ),
+            (
+                "",
+                "",
+                "Job",
+                "spec/template/spec/volumes/persistentVolumeClaim/claimName",
+            ),
+            (
+                "",
+                "",
+                "DaemonSet",
+                "spec/template/spec/volumes/persistentVolumeClaim/claimName",
+            ),
+        ],
+    },
+    NameRef {
+        referral: ("", "v1", "PersistentVolume"),
+        referrers: &[
+            ("", "", "PersistentVolumeClaim", "spec/volumeName"),
+            ("", "", "ClusterRole", "rules/resourceNames"),
+        ],
+    },
+    NameRef {
+        referral: ("storage.k8s.io", "v1", "StorageClass"),
+        referrers: &[
+            ("", "", "PersistentVolume", "spec/storageClassName"),
+            ("", "", "PersistentVolumeClaim", "spec/storageClassName"),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/volumeClaimTemplates/spec/storageClassName",
+            ),
+        ],
+    },
+    NameRef {
+        referral: ("scheduling.k8s.io", "v1", "PriorityClass"),
+        referrers: &[
+            ("", "", "Pod", "spec/priorityClassName"),
+            (
+                "",
+                "",
+                "StatefulSet",
+                "spec/template/spec/priorityClassName",
+            ),
+            ("", "", "Deployment", "spec/template/spec/priorityClassName"),
+            (
+                "",
+                "",
+                "ReplicationController",
+                "spec/template/spec/priorityClassName",
+            ),
+            (
+                "",
+                "",
+                "CronJob",
+                "spec/jobTemplate/spec/template/spec/priorityClassName",
+            ),
+            ("", "", "Job", "spec/template/spec/priorityClassName"),
+            ("", "", "DaemonSet", "spec/template/spec/priorityClassName"),
+        ],
+    },
+    NameRef {
+        referral: ("networking.k8s.io/v1", "v1", "IngressClass"),
+        referrers: &[("", "", "Ingress", "spec/ingressClassName")],
+    },
+    NameRef {
+        referral: (
+            "admissionregistration.k8s.io",
+            "",
+            "ValidatingAdmissionPolicy",
+        ),
+        referrers: &[(
+            "admissionregistration.k8s.io",
+            "",
+            "ValidatingAdmissionPolicyBinding",
+            "spec/policyName",
+        )],
+    },
+];
+
+fn gvk_matches(pattern: (&str, &str, &str), id: &ResId) -> bool {
+    (pattern.0.is_empty() || pattern.0 == id.group)
+        && (pattern.1.is_empty() || pattern.1 == id.version)
+        && (pattern.2.is_empty() || pattern.2 == id.kind)
+}
+
+/// A referred object that was renamed or moved: its identities before, and now.
+struct Moved {
+    previous: Vec<ResId>,
+    current: ResId,
+}
 
 pub fn fix_back_references(set: &mut ResourceSet) {
-    // Service accounts that moved: (earlier ids, current namespace, current name).
-    let moved: Vec<(Vec<ResId>, String, String)> = set
+    let moved: Vec<Moved> = set
         .iter()
-        .filter(|r| {
-            r.kind() == "ServiceAccount" && r.api_version() == "v1" && !r.previous_ids.is_empty()
-        })
-        .map(|r| {
-            (
-                r.previous_ids.clone(),
-                r.namespace().to_string(),
-                r.name().to_string(),
-            )
+        .filter(|r| !r.previous_ids.is_empty())
+        .map(|r| Moved {
+            previous: r.previous_ids.clone(),
+            current: r.id(),
         })
         .collect();
     if moved.is_empty() {
         return;
     }
     for r in set.iter_mut() {
-        let id = r.id();
-        if id.group != "rbac.authorization.k8s.io"
-            || !(id.kind == "RoleBinding" || id.kind == "ClusterRoleBinding")
-        {
-            continue;
-        }
-        let Some(Value::Array(subjects)) = r.obj.get_mut("subjects") else {
-            continue;
-        };
-        for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
-            if s.get("kind").and_then(Value::as_str) != Some("ServiceAccount") {
+        let referrer_id = r.id();
+        for nr in NAME_REFERENCES {
+            let candidates: Vec<&Moved> = moved
+                .iter()
+                .filter(|m| m.previous.iter().any(|p| gvk_matches(nr.referral, p)))
+                .collect();
+            if candidates.is_empty() {
                 continue;
             }
-            let name = s
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let ns = s
+            for &(g, v, k, path) in nr.referrers {
+                if !gvk_matches((g, v, k), &referrer_id) {
+                    continue;
+                }
+                let role_ref_kind = if path.ends_with("roleRef/name") {
+                    r.obj
+                        .get("roleRef")
+                        .and_then(|r| r.get("kind"))
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                } else {
+                    None
+                };
+                let candidates: Vec<&Moved> = candidates
+                    .iter()
+                    .copied()
+                    .filter(|m| {
+                        role_ref_kind
+                            .as_deref()
+                            .is_none_or(|rk| m.previous.iter().any(|p| p.kind == rk))
+                    })
+                    .collect();
+                let segments = split_path(path);
+                let mut obj = Value::Object(std::mem::take(&mut r.obj));
+                walk(&mut obj, &segments, &mut |field| {
+                    fix_field(field, &referrer_id, &candidates)
+                });
+                if let Value::Object(o) = obj {
+                    r.obj = o;
+                }
+            }
+        }
+    }
+}
+
+/// Splits a field-spec path at `/`, except `\/`.
+fn split_path(path: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut chars = path.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&'/') => {
+                out.last_mut().expect("one segment").push('/');
+                chars.next();
+            }
+            '/' => out.push(String::new()),
+            c => out.last_mut().expect("one segment").push(c),
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out
+}
+
+/// Visits the values at `segments`, entering lists element by element.
+fn walk(value: &mut Value, segments: &[String], f: &mut dyn FnMut(&mut Value)) {
+    if let Value::Array(items) = value {
+        for item in items {
+            walk(item, segments, f);
+        }
+        return;
+    }
+    let Some((first, rest)) = segments.split_first() else {
+        f(value);
+        return;
+    };
+    if let Value::Object(map) = value
+        && let Some(child) = map.get_mut(first.as_str())
+    {
+        walk(child, rest, f);
+    }
+}
+
+/// Points one referring field (a name, or a mapping with `name` and `namespace`) at the
+/// referred object's current name.
+fn fix_field(field: &mut Value, referrer: &ResId, candidates: &[&Moved]) {
+    match field {
+        Value::String(name) => {
+            if let Some(m) = select(name, None, referrer, candidates) {
+                *name = m.current.name.clone();
+            }
+        }
+        Value::Object(map) => {
+            let Some(name) = map.get("name").and_then(Value::as_str).map(str::to_string) else {
+                return;
+            };
+            let ns = map
                 .get("namespace")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            let hits: Vec<&(Vec<ResId>, String, String)> = moved
-                .iter()
-                .filter(|(prev, _, _)| prev.iter().any(|p| p.name == name && p.same_namespace(&ns)))
-                .collect();
-            if let [(_, new_ns, new_name)] = hits.as_slice() {
-                s.insert("name".into(), Value::String(new_name.clone()));
-                if !new_ns.is_empty() {
-                    s.insert("namespace".into(), Value::String(new_ns.clone()));
+            if let Some(m) = select(&name, Some(&ns), referrer, candidates) {
+                map.insert("name".into(), Value::String(m.current.name.clone()));
+                if !m.current.namespace.is_empty() {
+                    map.insert(
+                        "namespace".into(),
+                        Value::String(m.current.namespace.clone()),
+                    );
                 }
             }
         }
+        _ => {}
+    }
+}
+
+/// kustomize's `selectReferral`: the one candidate whose earlier name is `name` (and, for a
+/// mapping, whose earlier namespace is the one written), in the referrer's namespace unless
+/// either is cluster-scoped (or the candidate a ServiceAccount).
+fn select<'a>(
+    name: &str,
+    map_ns: Option<&str>,
+    referrer: &ResId,
+    candidates: &[&'a Moved],
+) -> Option<&'a Moved> {
+    let referrer_cluster = scope::is_cluster_scoped(&referrer.group, &referrer.kind);
+    let hits: Vec<&Moved> = candidates
+        .iter()
+        .copied()
+        .filter(|m| {
+            m.previous
+                .iter()
+                .any(|p| p.name == name && map_ns.is_none_or(|ns| p.same_namespace(ns)))
+        })
+        .filter(|m| {
+            map_ns.is_some()
+                || referrer_cluster
+                || scope::is_cluster_scoped(&m.current.group, &m.current.kind)
+                || m.current.kind == "ServiceAccount"
+                || m.current.same_namespace(&referrer.namespace)
+        })
+        .collect();
+    match hits.as_slice() {
+        [one] => Some(one),
+        [first, rest @ ..]
+            if rest.iter().all(|m| {
+                m.current.name == first.current.name
+                    && m.current.namespace == first.current.namespace
+            }) =>
+        {
+            Some(first)
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Origin, Resource};
+    use serde_json::json;
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    fn res(v: Value) -> Resource {
+        Resource::from_value(
+            v,
+            Origin {
+                file: Arc::new(PathBuf::from("t.yaml")),
+                line: 1,
+                doc_index: 0,
+            },
+        )
+        .unwrap()
+    }
+
+    fn renamed(kind: &str, api: &str, from: &str, to: &str) -> Resource {
+        let mut r = res(json!({"apiVersion": api, "kind": kind, "metadata": {"name": from}}));
+        r.remember_id();
+        r.metadata_mut().insert("name".into(), to.into());
+        r
+    }
+
+    fn fixed(referrer: Value, referred: Vec<Resource>) -> Value {
+        let mut set = referred;
+        set.push(res(referrer));
+        fix_back_references(&mut set);
+        set.pop().unwrap().into_value()
+    }
+
+    #[test]
+    fn pod_template_references_follow_configmaps_and_secrets() {
+        let dep = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"template": {"spec": {
+                "imagePullSecrets": [{"name": "s"}],
+                "volumes": [{"name": "v", "configMap": {"name": "c"}},
+                    {"name": "w", "secret": {"secretName": "s"}},
+                    {"name": "p", "projected": {"sources": [{"configMap": {"name": "c"}},
+                        {"secret": {"name": "s"}}]}}],
+                "initContainers": [{"name": "i", "envFrom": [{"secretRef": {"name": "s"}}]}],
+                "containers": [{"name": "c", "envFrom": [{"configMapRef": {"name": "c"}}],
+                    "env": [{"name": "E", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}},
+                        {"name": "F", "valueFrom": {"secretKeyRef": {"name": "other", "key": "k"}}}]}]}}}});
+        let out = fixed(
+            dep,
+            vec![
+                renamed("ConfigMap", "v1", "c", "c-h"),
+                renamed("Secret", "v1", "s", "s-h"),
+            ],
+        );
+        let spec = &out["spec"]["template"]["spec"];
+        assert_eq!(spec["imagePullSecrets"][0]["name"], "s-h");
+        assert_eq!(spec["volumes"][0]["configMap"]["name"], "c-h");
+        assert_eq!(spec["volumes"][1]["secret"]["secretName"], "s-h");
+        assert_eq!(
+            spec["volumes"][2]["projected"]["sources"][0]["configMap"]["name"],
+            "c-h"
+        );
+        assert_eq!(
+            spec["volumes"][2]["projected"]["sources"][1]["secret"]["name"],
+            "s-h"
+        );
+        assert_eq!(
+            spec["initContainers"][0]["envFrom"][0]["secretRef"]["name"],
+            "s-h"
+        );
+        let c = &spec["containers"][0];
+        assert_eq!(c["envFrom"][0]["configMapRef"]["name"], "c-h");
+        assert_eq!(c["env"][0]["valueFrom"]["configMapKeyRef"]["name"], "c-h");
+        assert_eq!(c["env"][1]["valueFrom"]["secretKeyRef"]["name"], "other");
+    }
+
+    #[test]
+    fn a_configmap_name_in_a_secret_field_does_not_follow() {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"volumes": [{"name": "v", "secret": {"secretName": "c"}}]}});
+        let out = fixed(pod, vec![renamed("ConfigMap", "v1", "c", "c-h")]);
+        assert_eq!(out["spec"]["volumes"][0]["secret"]["secretName"], "c");
+    }
+
+    #[test]
+    fn role_refs_follow_only_their_kind() {
+        let rb = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "r",
+            "apiGroup": "rbac.authorization.k8s.io"},
+            "subjects": [{"kind": "ServiceAccount", "name": "sa", "namespace": "default"}]});
+        let out = fixed(
+            rb,
+            vec![
+                renamed("Role", "rbac.authorization.k8s.io/v1", "r", "role-x"),
+                renamed("ServiceAccount", "v1", "sa", "p-sa"),
+            ],
+        );
+        assert_eq!(out["roleRef"]["name"], "r");
+        assert_eq!(out["subjects"][0]["name"], "p-sa");
+    }
+
+    #[test]
+    fn annotation_paths_with_slashes_and_ingress_tls() {
+        let ing = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "i", "annotations": {"nginx.ingress.kubernetes.io/auth-secret": "s"}},
+            "spec": {"tls": [{"secretName": "s"}]}});
+        let out = fixed(ing, vec![renamed("Secret", "v1", "s", "s-h")]);
+        assert_eq!(
+            out["metadata"]["annotations"]["nginx.ingress.kubernetes.io/auth-secret"],
+            "s-h"
+        );
+        assert_eq!(out["spec"]["tls"][0]["secretName"], "s-h");
+    }
+
+    #[test]
+    fn other_namespaces_are_not_referred_to() {
+        let mut cmap = renamed("ConfigMap", "v1", "c", "c-h");
+        cmap.metadata_mut().insert("namespace".into(), "a".into());
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "b"},
+            "spec": {"volumes": [{"name": "v", "configMap": {"name": "c"}}]}});
+        let out = fixed(pod, vec![cmap]);
+        assert_eq!(out["spec"]["volumes"][0]["configMap"]["name"], "c");
     }
 }
