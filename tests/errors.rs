@@ -517,8 +517,12 @@ fn unsupported(field: &str, value: &str, why: &str) {
 }
 
 #[test]
-fn unsupported_name_prefix() {
-    unsupported("namePrefix", " dev-\n", "names are not rewritten yet");
+fn unsupported_replacements() {
+    unsupported(
+        "replacements",
+        "\n- path: r.yaml\n",
+        "replacements are not supported yet",
+    );
 }
 
 #[test]
@@ -703,14 +707,14 @@ fn unsupported_field_spelled_in_another_case_names_its_line() {
     let t = Tree::new();
     t.file(
         "app/kustomization.yaml",
-        "resources:\n- cm.yaml\nnameprefix:\n  dev-\n",
+        "resources:\n- cm.yaml\nREPLACEMENTS:\n  - path: r.yaml\n",
     )
     .file("app/cm.yaml", CM);
     let err = t.fails("app");
     has(
         &err,
         &[
-            "error: `namePrefix` is not supported by strata yet",
+            "error: `replacements` is not supported by strata yet",
             "  --> app/kustomization.yaml:3:1\n",
         ],
     );

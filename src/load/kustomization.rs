@@ -55,14 +55,15 @@ pub struct Kustomization {
     #[serde(default)]
     pub transformers: Vec<String>,
 
+    /// Read by `transform::names`.
+    pub name_prefix: Option<Value>,
+    pub name_suffix: Option<Value>,
     /// Read by `transform::generators`.
     pub config_map_generator: Option<Value>,
     pub secret_generator: Option<Value>,
     pub generator_options: Option<Value>,
 
     // Known to kustomize, not supported by strata yet: each is an error when non-empty.
-    pub name_prefix: Option<Value>,
-    pub name_suffix: Option<Value>,
     pub replacements: Option<Value>,
     pub vars: Option<Value>,
     pub configurations: Option<Value>,
@@ -486,9 +487,7 @@ fn normalize_fields(doc: Value) -> Value {
 impl KustFile {
     fn check_unsupported(&self) -> Result<()> {
         let s = &self.spec;
-        let fields: [(&str, &Option<Value>, &str); 13] = [
-            ("namePrefix", &s.name_prefix, "names are not rewritten yet"),
-            ("nameSuffix", &s.name_suffix, "names are not rewritten yet"),
+        let fields: [(&str, &Option<Value>, &str); 11] = [
             (
                 "replacements",
                 &s.replacements,

@@ -15,6 +15,7 @@ pub mod images;
 pub mod json_patch;
 pub mod merge_patch;
 pub mod metadata;
+pub mod names;
 pub mod namespace;
 pub mod patches;
 pub mod references;
@@ -38,6 +39,7 @@ pub fn run_builtins(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) -> Re
     if let Some(ns) = kf.spec.namespace.as_deref().filter(|ns| !ns.is_empty()) {
         namespace::apply(ns, set)?;
     }
+    names::apply(kf, set)?;
     metadata::apply_labels(kf, set)?;
     metadata::apply_annotations(kf, set)?;
     patches::json6902(kf, loader, set)?;
