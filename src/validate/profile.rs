@@ -113,8 +113,27 @@ pub struct ProfileSpec {
     pub allowed_host_ports: Option<Vec<PortSpec>>,
     #[serde(default)]
     pub pod_security: PodSecurity,
+    /// Per-rule levels: `off`, `warning` or `error`. An unquoted `off` reads as the boolean
+    /// false in Kubernetes' YAML and means off too.
     #[serde(default)]
-    pub rules: BTreeMap<String, String>,
+    pub rules: BTreeMap<String, RuleLevel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RuleLevel {
+    Flag(bool),
+    Text(String),
+}
+
+impl RuleLevel {
+    fn normalized(&self) -> String {
+        match self {
+            RuleLevel::Flag(false) => "off".into(),
+            RuleLevel::Flag(true) => "on".into(),
+            RuleLevel::Text(t) => t.to_ascii_lowercase(),
+        }
+    }
 }
 
 /// A loaded profile (or the defaults, when none is given).
@@ -163,7 +182,7 @@ impl ClusterProfile {
             .spec
             .rules
             .get(code)
-            .map(|s| s.to_ascii_lowercase())
+            .map(RuleLevel::normalized)
             .as_deref()
         {
             Some("off") => Some(None),
@@ -262,7 +281,8 @@ impl ClusterProfile {
             ),
         };
         for (code, level) in &spec.rules {
-            if !["off", "error", "warning", "warn"].contains(&level.to_ascii_lowercase().as_str()) {
+            let level = level.normalized();
+            if !["off", "error", "warning", "warn"].contains(&level.as_str()) {
                 return Err(at(
                     &["spec", "rules", code],
                     format!("rule level `{level}` is not off, warning or error"),

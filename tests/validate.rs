@@ -1,0 +1,478 @@
+//! Validation end to end: every rule fires on its fixture and stays silent on its clean twin,
+//! pointing at the right line; exit codes; suppression; severities from the profile; the
+//! report formats (SARIF checked against the SARIF 2.1.0 schema where the schema is present).
+
+mod common;
+
+use std::path::Path;
+
+use serde_json::Value;
+
+/// A workload template: `{HN}` etc. are replaced per case.
+fn deployment(name: &str, extra_pod: &str, ports: &str, replicas: u32) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: apps\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n{extra_pod}      containers:\n      - name: main\n        image: registry.example.com/{name}:1.0\n{ports}"
+    )
+}
+
+const NS: &str = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n  labels:\n    pod-security.kubernetes.io/enforce: privileged\n";
+const HN: &str = "      hostNetwork: true\n      dnsPolicy: ClusterFirstWithHostNet\n      affinity:\n        podAntiAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n          - topologyKey: kubernetes.io/hostname\n            labelSelector: {matchLabels: {app: x}}\n";
+const PROFILE: &str = "apiVersion: strata.dev/v1alpha1\nkind: ClusterProfile\nmetadata: {name: p}\nspec:\n  nodes: 3\n  allowedHostPorts: [\"20000-20999\"]\n";
+
+fn port(p: u32) -> String {
+    format!("        ports:\n        - containerPort: {p}\n")
+}
+
+fn daemonset(name: &str, extra_pod: &str, ports: &str, strategy: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: {name}\n  namespace: apps\nspec:\n{strategy}  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n{extra_pod}      containers:\n      - name: main\n        image: registry.example.com/{name}:1.0\n{ports}"
+    )
+}
+
+struct Run {
+    code: i32,
+    json: Value,
+}
+
+fn validate(docs: &[String], profile: &str) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = docs.join("---\n");
+    text.insert_str(0, &format!("{NS}---\n"));
+    std::fs::write(dir.path().join("m.yaml"), &text).unwrap();
+    std::fs::write(dir.path().join("p.yaml"), profile).unwrap();
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args([
+            "validate",
+            "m.yaml",
+            "--cluster",
+            "p.yaml",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        json,
+    }
+}
+
+fn codes(run: &Run) -> Vec<(String, u64)> {
+    run.json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The line (1-based) of m.yaml holding `needle` (the first after the leading Namespace).
+fn line_of(docs: &[String], needle: &str) -> u64 {
+    let text = format!("{NS}---\n{}", docs.join("---\n"));
+    let skip = NS.lines().count() + 1;
+    let i = text
+        .lines()
+        .enumerate()
+        .skip(skip)
+        .find(|(_, l)| l.contains(needle))
+        .unwrap_or_else(|| panic!("no {needle:?}"))
+        .0;
+    i as u64 + 1
+}
+
+/// Asserts `code` fires on `bad`, at the line holding `needle`, and not on `good`.
+fn fires(code: &str, bad: &[String], good: &[String], needle: &str) {
+    let line = line_of(bad, needle);
+    let b = validate(bad, PROFILE);
+    let found = codes(&b);
+    assert!(
+        found.iter().any(|(c, l)| c == code && *l == line),
+        "{code} should fire at line {line} ({needle}): {found:?}"
+    );
+    let g = validate(good, PROFILE);
+    let found = codes(&g);
+    assert!(
+        !found.iter().any(|(c, _)| c == code),
+        "{code} should not fire on the clean twin: {found:?}"
+    );
+}
+
+#[test]
+fn hn001_dns_policy() {
+    let bad = HN.replace("      dnsPolicy: ClusterFirstWithHostNet\n", "");
+    fires(
+        "HN001",
+        &[deployment("x", &bad, &port(20001), 1)],
+        &[deployment("x", HN, &port(20001), 1)],
+        "hostNetwork: true",
+    );
+}
+
+#[test]
+fn hn002_undeclared_ports() {
+    let args = "        args: [--web.listen-address=0.0.0.0:20002]\n";
+    let b = validate(&[deployment("x", HN, args, 1)], PROFILE);
+    let d = &b.json["diagnostics"][0];
+    assert_eq!(d["code"], "HN002");
+    assert!(d["message"].as_str().unwrap().contains("port 20002"), "{d}");
+    fires(
+        "HN002",
+        &[deployment("x", HN, args, 1)],
+        &[deployment("x", HN, &port(20002), 1)],
+        "- name: main",
+    );
+}
+
+#[test]
+fn hn003_host_port_mismatch() {
+    let bad = "        ports:\n        - containerPort: 20003\n          hostPort: 20004\n";
+    let good = "        ports:\n        - containerPort: 20003\n          hostPort: 20003\n";
+    fires(
+        "HN003",
+        &[deployment("x", HN, bad, 1)],
+        &[deployment("x", HN, good, 1)],
+        "hostPort: 20004",
+    );
+}
+
+#[test]
+fn hn004_net_sysctls() {
+    let bad = format!(
+        "{HN}      securityContext:\n        sysctls:\n        - {{name: net.core.somaxconn, value: \"1024\"}}\n"
+    );
+    let good = format!(
+        "{HN}      securityContext:\n        sysctls:\n        - {{name: kernel.shm_rmid_forced, value: \"1\"}}\n"
+    );
+    fires(
+        "HN004",
+        &[deployment("x", &bad, &port(20005), 1)],
+        &[deployment("x", &good, &port(20005), 1)],
+        "net.core.somaxconn",
+    );
+}
+
+#[test]
+fn im001_placeholder() {
+    let bad = deployment("x", HN, &port(20006), 1).replace(
+        "registry.example.com",
+        "registry-<REGION_ID>-vpc.example.com",
+    );
+    fires(
+        "IM001",
+        &[bad],
+        &[deployment("x", HN, &port(20006), 1)],
+        "image: registry-<REGION_ID>",
+    );
+}
+
+#[test]
+fn im002_unversioned_image() {
+    let bad = deployment("x", HN, &port(20007), 1).replace("x:1.0", "x:latest");
+    fires(
+        "IM002",
+        &[bad],
+        &[deployment("x", HN, &port(20007), 1)],
+        "x:latest",
+    );
+}
+
+#[test]
+fn ps001_pod_security() {
+    let bad = deployment("x", HN, &port(20008), 1).replace("namespace: apps", "namespace: locked");
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: locked\n  labels:\n    pod-security.kubernetes.io/enforce: baseline\n".to_string();
+    fires(
+        "PS001",
+        &[bad, ns],
+        &[deployment("x", HN, &port(20008), 1)],
+        "hostNetwork: true",
+    );
+}
+
+#[test]
+fn pt001_port_conflict_names_both() {
+    let a = daemonset("a", HN, &port(20009), "");
+    let b = daemonset("b", HN, &port(20009), "");
+    let run = validate(&[a.clone(), b], PROFILE);
+    let d = run.json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "PT001")
+        .expect("PT001");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("DaemonSet apps/v1 apps/b"),
+        "{d}"
+    );
+    let docs = [a.clone(), daemonset("b", HN, &port(20009), "")];
+    let text = format!("{NS}---\n{}", docs.join("---\n"));
+    let second = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains("containerPort: 20009"))
+        .nth(1)
+        .unwrap()
+        .0
+        + 1;
+    assert_eq!(
+        d["related"][0]["line"], second,
+        "the other party's port line: {d}"
+    );
+    // On disjoint node pools they never meet.
+    let pools = "apiVersion: strata.dev/v1alpha1\nkind: ClusterProfile\nmetadata: {name: p}\nspec:\n  nodePools:\n  - {name: blue, count: 2, labels: {pool: blue}}\n  - {name: green, count: 2, labels: {pool: green}}\n";
+    let sel = |p: &str| format!("{HN}      nodeSelector: {{pool: {p}}}\n");
+    let run = validate(
+        &[
+            daemonset("a", &sel("blue"), &port(20009), ""),
+            daemonset("b", &sel("green"), &port(20009), ""),
+        ],
+        pools,
+    );
+    assert!(
+        !codes(&run).iter().any(|(c, _)| c == "PT001"),
+        "{:?}",
+        codes(&run)
+    );
+    fires(
+        "PT001",
+        &[a.clone(), daemonset("b", HN, &port(20009), "")],
+        &[a, daemonset("b", HN, &port(20010), "")],
+        "containerPort: 20009",
+    );
+}
+
+#[test]
+fn pt002_reserved_port() {
+    fires(
+        "PT002",
+        &[deployment("x", HN, &port(10250), 1)],
+        &[deployment("x", HN, &port(20011), 1)],
+        "containerPort: 10250",
+    );
+}
+
+#[test]
+fn pt003_security_group() {
+    fires(
+        "PT003",
+        &[deployment("x", HN, &port(8080), 1)],
+        &[deployment("x", HN, &port(20012), 1)],
+        "containerPort: 8080",
+    );
+}
+
+#[test]
+fn ro001_replicas_exceed_nodes() {
+    fires(
+        "RO001",
+        &[deployment("x", HN, &port(20013), 4)],
+        &[deployment("x", HN, &port(20013), 3)],
+        "replicas: 4",
+    );
+}
+
+#[test]
+fn ro002_rollout_cannot_finish() {
+    let surge = "  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}\n";
+    let safe = "  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate: {maxSurge: 0, maxUnavailable: 1}\n";
+    fires(
+        "RO002",
+        &[daemonset("a", HN, &port(20014), surge)],
+        &[daemonset("a", HN, &port(20014), safe)],
+        "maxSurge: 1",
+    );
+}
+
+#[test]
+fn sc001_host_access_reason() {
+    let bad = format!("{HN}      hostPID: true\n");
+    let good = deployment("x", &bad, &port(20015), 1).replace(
+        "  namespace: apps\n",
+        "  namespace: apps\n  annotations:\n    strata.dev/host-access-reason: reads host processes\n",
+    );
+    fires(
+        "SC001",
+        &[deployment("x", &bad, &port(20015), 1)],
+        &[good],
+        "hostPID: true",
+    );
+}
+
+#[test]
+fn suppression_and_profile_severities() {
+    let bad = deployment("x", HN, &port(10250), 1).replace(
+        "  namespace: apps\n",
+        "  namespace: apps\n  annotations:\n    strata.dev/ignore: \"PT002: kubelet port on purpose\"\n",
+    );
+    let run = validate(std::slice::from_ref(&bad), PROFILE);
+    assert!(!codes(&run).iter().any(|(c, _)| c == "PT002"));
+    assert_eq!(run.json["summary"]["suppressed"], 1);
+    let profile = format!("{PROFILE}  rules: {{IM002: error, PT003: off}}\n");
+    let run = validate(
+        &[deployment("x", HN, &port(8080), 1).replace(":1.0", ":latest")],
+        &profile,
+    );
+    let found = run.json["diagnostics"].as_array().unwrap();
+    assert!(
+        found
+            .iter()
+            .any(|d| d["code"] == "IM002" && d["severity"] == "error")
+    );
+    assert!(!found.iter().any(|d| d["code"] == "PT003"));
+    assert_eq!(run.code, 1);
+}
+
+#[test]
+fn exit_codes() {
+    assert_eq!(
+        validate(&[deployment("x", HN, &port(20016), 1)], PROFILE).code,
+        0
+    );
+    assert_eq!(
+        validate(&[deployment("x", HN, &port(80), 1)], PROFILE).code,
+        1
+    );
+    let out = common::strata()
+        .args(["validate", "/nonexistent/x.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn reference_example_fails_on_one_node_with_ro001_and_pt002() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = common::strata()
+        .current_dir(root)
+        .args([
+            "validate",
+            "examples",
+            "--cluster",
+            "tests/fixtures/profiles/one-node.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("error[RO001]: Deployment apps/v1 nginx asks for 2 host-network replicas but only 1 node can run them\n  --> examples/nginx-deployment.yaml:12:13"), "{text}");
+    assert!(text.contains("error[PT002]: host port 80 of Deployment apps/v1 nginx is reserved on the nodes\n  --> examples/nginx-deployment.yaml:26:26"), "{text}");
+}
+
+#[test]
+fn shipped_overlays_validate_clean() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for overlay in ["overlays/cn-hangzhou", "overlays/cn-beijing"] {
+        let out = common::strata()
+            .current_dir(root)
+            .args(["validate", overlay])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        assert!(text.ends_with("0 errors, 0 warnings\n"), "{text}");
+    }
+}
+
+#[test]
+fn sarif_is_valid_sarif_2_1_0() {
+    let schema_path = std::env::var("STRATA_SARIF_SCHEMA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sarif/sarif-2.1.0-rtm.5.json")
+        });
+    let Ok(schema) = std::fs::read_to_string(&schema_path) else {
+        eprintln!(
+            "SKIP sarif_is_valid_sarif_2_1_0: no SARIF schema at {} (.ci/run fetches it from npm)",
+            schema_path.display()
+        );
+        return;
+    };
+    let mut schema: Value = serde_json::from_str(&schema).unwrap();
+    // The published schema's pattern for `language` (of run and toolComponent) has a stray `]`
+    // that ECMA-262 reads as a literal but the Rust validator rejects as a regex; it constrains
+    // a field strata never writes, so drop that pattern.
+    for def in ["run", "toolComponent"] {
+        if let Some(lang) = schema
+            .pointer_mut(&format!("/definitions/{def}/properties/language"))
+            .and_then(Value::as_object_mut)
+        {
+            lang.remove("pattern");
+        }
+    }
+    let validator = jsonschema::validator_for(&schema).expect("the SARIF schema compiles");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = common::strata()
+        .current_dir(root)
+        .args([
+            "validate",
+            "examples",
+            "--cluster",
+            "tests/fixtures/profiles/one-node.yaml",
+            "--format",
+            "sarif",
+        ])
+        .output()
+        .unwrap();
+    let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(results.iter().any(|r| r["ruleId"] == "PT002"
+        && r["locations"][0]["physicalLocation"]["region"]["startLine"] == 26));
+}
+
+#[test]
+fn github_annotations() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = common::strata()
+        .current_dir(root)
+        .args([
+            "validate",
+            "examples",
+            "--cluster",
+            "tests/fixtures/profiles/one-node.yaml",
+            "--format",
+            "github",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with(
+            "::error file=examples/nginx-deployment.yaml,line=26,col=26,title=PT002::host port 80"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn rules_docs_are_current() {
+    let generated = strata::cli::rules::rules_markdown();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules.md");
+    if std::env::var_os("STRATA_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "docs/rules.md is stale: run STRATA_UPDATE_DOCS=1 cargo test --test validate rules_docs"
+    );
+}
