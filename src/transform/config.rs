@@ -56,6 +56,8 @@ pub struct HostNetworkSpec {
     pub targets: Vec<TargetEntry>,
     #[serde(default = "default_dns_policy")]
     pub dns_policy: String,
+    /// Kubernetes spells it `hostPID`, not camelCase `hostPid`.
+    #[serde(rename = "hostPID")]
     pub host_pid: Option<bool>,
     #[serde(default = "yes")]
     pub host_ports: bool,
@@ -127,12 +129,46 @@ impl Targets {
     /// The resources a target list selects, with an error for an entry that selects none
     /// (unless it allows that).
     pub fn select(&self, set: &[Resource], t: &Configured) -> Result<Vec<usize>> {
-        let mut selected = vec![false; set.len()];
+        Ok(self
+            .select_by(set, t)?
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect())
+    }
+
+    /// Like `select`, for transforms of pod specs: selecting a resource without one (a
+    /// ConfigMap) is an error at the target that selected it.
+    pub fn select_pod_bearing(&self, set: &[Resource], t: &Configured) -> Result<Vec<usize>> {
+        let selected = self.select_by(set, t)?;
+        if let Some((i, by)) = selected
+            .iter()
+            .find(|(i, _)| super::workloads::pod_spec_path(&set[*i]).is_none())
+        {
+            let idx = by.to_string();
+            return Err(t
+                .error_at(
+                    &["spec", "targets", &idx],
+                    format!(
+                        "this target selects {}, which has no pod spec",
+                        set[*i].id()
+                    ),
+                )
+                .help(format!(
+                    "target only pod-bearing kinds: {}",
+                    super::workloads::pod_bearing_kinds()
+                )));
+        }
+        Ok(selected.into_iter().map(|(i, _)| i).collect())
+    }
+
+    /// The selected resources, each with the index of the first target that selects it.
+    fn select_by(&self, set: &[Resource], t: &Configured) -> Result<Vec<(usize, usize)>> {
+        let mut selected: Vec<Option<usize>> = vec![None; set.len()];
         for (target, allow_no_match, index) in &self.entries {
             let mut hit = false;
             for (i, r) in set.iter().enumerate() {
                 if target.matches(r) {
-                    selected[i] = true;
+                    selected[i].get_or_insert(*index);
                     hit = true;
                 }
             }
@@ -151,8 +187,24 @@ impl Targets {
         Ok(selected
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.then_some(i))
+            .filter_map(|(i, s)| s.map(|by| (i, by)))
             .collect())
+    }
+}
+
+/// A selector compile error on one line: the regex crate's message spans several lines (the
+/// pattern, a caret, then `error: ...`), which would read as a second error.
+fn one_line(msg: &str) -> String {
+    match msg.split_once("regex parse error:") {
+        Some((head, rest)) => {
+            let reason = rest
+                .lines()
+                .rev()
+                .find_map(|l| l.trim().strip_prefix("error: "))
+                .unwrap_or_else(|| rest.trim());
+            format!("{head}{reason}")
+        }
+        None => msg.to_string(),
     }
 }
 
@@ -188,7 +240,10 @@ impl Configured {
         for (i, e) in entries.iter().enumerate() {
             let target = Target::compile(&e.selector()).map_err(|msg| {
                 let idx = i.to_string();
-                self.error_at(&["spec", "targets", &idx], format!("invalid target: {msg}"))
+                self.error_at(
+                    &["spec", "targets", &idx],
+                    format!("invalid target: {}", one_line(&msg)),
+                )
             })?;
             out.push((target, e.allow_no_match, i));
         }
@@ -297,10 +352,11 @@ fn parse_doc(
             }
         }
     }
-    let spec = value
-        .get("spec")
-        .cloned()
-        .unwrap_or(Value::Object(Default::default()));
+    // `spec:` with nothing after it is an empty spec, as when it is left out.
+    let spec = match value.get("spec") {
+        None | Some(Value::Null) => Value::Object(Default::default()),
+        Some(v) => v.clone(),
+    };
     fn strict<T: DeserializeOwned>(spec: Value) -> std::result::Result<T, (Vec<String>, String)> {
         serde_path_to_error::deserialize(spec).map_err(|e| {
             let path: Vec<String> = e
@@ -335,7 +391,7 @@ fn parse_doc(
         let refs: Vec<&str> = full.iter().map(String::as_str).collect();
         err(
             &refs,
-            format!("invalid {kind} {name}: {msg} (at spec.{})", path.join(".")),
+            format!("invalid {kind} {name}: {msg} (at {})", full.join(".")),
         )
     })?;
     let line = yaml::locate(src, doc_index, &[]).map_or(1, |(l, _)| l);

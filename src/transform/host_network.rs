@@ -31,14 +31,8 @@ pub fn apply(t: &Configured, spec: &HostNetworkSpec, set: &mut ResourceSet) -> R
         ));
     }
     let targets = t.targets(&spec.targets)?;
-    for i in targets.select(set, t)? {
-        let r = &mut set[i];
-        if workloads::pod_spec_path(r).is_none() {
-            return Err(t
-                .error_at(&["spec", "targets"], format!("a target selects {}, which has no pod spec", r.id()))
-                .help("target only pod-bearing kinds: Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob"));
-        }
-        apply_one(t, spec, r)?;
+    for i in targets.select_pod_bearing(set, t)? {
+        apply_one(t, spec, &mut set[i])?;
     }
     Ok(())
 }
@@ -46,6 +40,7 @@ pub fn apply(t: &Configured, spec: &HostNetworkSpec, set: &mut ResourceSet) -> R
 fn apply_one(t: &Configured, spec: &HostNetworkSpec, r: &mut Resource) -> Result<()> {
     let base = workloads::pointer(workloads::pod_spec_path(r).expect("checked"));
     let id = r.id();
+    let origin = r.origin.clone();
     let actor = t.actor.clone();
     let mut changes: Vec<(String, Option<String>)> = Vec::new();
     {
@@ -61,11 +56,11 @@ fn apply_one(t: &Configured, spec: &HostNetworkSpec, r: &mut Resource) -> Result
                 changes.push((
                     format!("{base}/dnsPolicy"),
                     Some(format!(
-                        "explicit dnsPolicy {p} kept: the pod uses {} DNS, not cluster DNS",
+                        "explicit dnsPolicy {p} kept: the pod uses {}, not cluster DNS",
                         if p == "Default" {
-                            "the node's"
+                            "the node's DNS"
                         } else {
-                            "its own dnsConfig"
+                            "the nameservers of its dnsConfig"
                         }
                     )),
                 ));
@@ -82,39 +77,43 @@ fn apply_one(t: &Configured, spec: &HostNetworkSpec, r: &mut Resource) -> Result
             pod.insert("hostPID".into(), json!(pid));
             changes.push((format!("{base}/hostPID"), None));
         }
-        if spec.host_ports {
-            for (list, ci, c) in workloads::containers_mut(pod) {
-                let cname = c
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                let Some(Value::Array(ports)) = c.get_mut("ports") else {
+        // A mismatching explicit hostPort is checked even with `hostPorts: false`: the API
+        // server rejects it under hostNetwork either way.
+        for (list, ci, c) in workloads::containers_mut(pod) {
+            let cname = c
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let Some(Value::Array(ports)) = c.get_mut("ports") else {
+                continue;
+            };
+            for (pi, port) in ports.iter_mut().enumerate() {
+                let Some(port) = port.as_object_mut() else {
                     continue;
                 };
-                for (pi, port) in ports.iter_mut().enumerate() {
-                    let Some(port) = port.as_object_mut() else {
-                        continue;
-                    };
-                    let Some(cp) = port.get("containerPort").and_then(Value::as_i64) else {
-                        continue;
-                    };
-                    match port.get("hostPort").and_then(Value::as_i64) {
-                        Some(hp) if hp == cp => {}
-                        Some(hp) if hp != 0 => {
-                            return Err(t
-                                .error_at(&["spec", "hostPorts"], format!(
-                                    "container {cname} of {id} declares hostPort {hp} for containerPort {cp}; \
-                                     under hostNetwork the API server requires them to be equal"
-                                ))
-                                .context(format!("at {base}/{list}/{ci}/ports/{pi} of {}", r_origin(&id)))
-                                .help("make the pod listen on the host port (containerPort = hostPort), or set `hostPorts: false`"));
-                        }
-                        _ => {
-                            port.insert("hostPort".into(), json!(cp));
-                            changes.push((format!("{base}/{list}/{ci}/ports/{pi}/hostPort"), None));
-                        }
+                let Some(cp) = port.get("containerPort").and_then(Value::as_i64) else {
+                    continue;
+                };
+                match port.get("hostPort").and_then(Value::as_i64) {
+                    Some(hp) if hp == cp => {}
+                    Some(hp) if hp != 0 => {
+                        return Err(t
+                            .error_at(&["spec", "hostPorts"], format!(
+                                "container {cname} of {id} declares hostPort {hp} for containerPort {cp}; \
+                                 under hostNetwork the API server requires them to be equal"
+                            ))
+                            .context(format!("at {base}/{list}/{ci}/ports/{pi} of {id} (from {origin})"))
+                            .help(
+                                "under hostNetwork the process binds the node's port itself: set containerPort to the port \
+                                 it listens on and hostPort to the same value, or remove hostPort",
+                            ));
                     }
+                    _ if spec.host_ports => {
+                        port.insert("hostPort".into(), json!(cp));
+                        changes.push((format!("{base}/{list}/{ci}/ports/{pi}/hostPort"), None));
+                    }
+                    _ => {}
                 }
             }
         }
@@ -129,10 +128,6 @@ fn apply_one(t: &Configured, spec: &HostNetworkSpec, r: &mut Resource) -> Result
         }
     }
     Ok(())
-}
-
-fn r_origin(id: &crate::model::ResId) -> String {
-    id.to_string()
 }
 
 /// A rollout that can finish with host ports: no surge (the new pod could not bind beside the

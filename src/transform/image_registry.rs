@@ -3,7 +3,7 @@
 //! `docker.io/library/nginx`, `prom/x` is `docker.io/prom/x`), without tag or digest; the
 //! first rule that matches wins, and its `registry` replaces the literal directory prefix of
 //! the glob (`docker.io/library/*` -> `docker.io/library`). Tag and digest are kept exactly.
-//! Images no rule matches are left as written.
+//! Images no rule matches, or already under a rule's `registry`, are left as written.
 
 use globset::{Glob, GlobMatcher};
 use serde_json::Value;
@@ -21,7 +21,16 @@ pub fn normalise(image: &str) -> (String, &str, &str) {
     let has_registry =
         name.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     let full = if has_registry {
-        name.to_string()
+        // Docker Hub by its host name: `docker.io/nginx` and `index.docker.io/nginx` are
+        // `docker.io/library/nginx` to a container runtime.
+        match name
+            .strip_prefix("docker.io/")
+            .or_else(|| name.strip_prefix("index.docker.io/"))
+        {
+            Some(path) if !path.contains('/') => format!("docker.io/library/{path}"),
+            Some(path) => format!("docker.io/{path}"),
+            None => name.to_string(),
+        }
     } else if name.contains('/') {
         format!("docker.io/{name}")
     } else {
@@ -66,6 +75,21 @@ pub fn apply(
                 "`registry` must be a registry host with an optional path, without a trailing `/`",
             ));
         }
+        let host = rule.registry.split('/').next().unwrap_or("");
+        // A placeholder (`<REGISTRY>`) is checked only after Substitution, by the runtime.
+        let placeholder = rule.registry.contains('<') || rule.registry.contains('$');
+        let has_host = host.contains('.') || host.contains(':') || host == "localhost";
+        if !placeholder && !has_host {
+            return Err(t
+                .error_at(
+                    &["spec", "rules", &idx, "registry"],
+                    format!(
+                        "`registry: {}` does not start with a registry host: container runtimes would pull `{}/...` from docker.io/{}",
+                        rule.registry, rule.registry, rule.registry
+                    ),
+                )
+                .help("start it with the registry's host name (with a `.` or a `:port`, or `localhost`), e.g. `mirror.example.com/library`"));
+        }
         let literal_end = rule
             .pattern
             .find(['*', '?', '[', '{'])
@@ -92,6 +116,14 @@ pub fn apply(
                     continue;
                 };
                 let (name, tag, digest) = normalise(image);
+                // Already under a rule's registry: moved before (a render of rendered output
+                // changes nothing).
+                if rules.iter().any(|rule| {
+                    name.strip_prefix(rule.registry.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+                }) {
+                    continue;
+                }
                 let Some(rule) = rules.iter().find(|rule| rule.matcher.is_match(&name)) else {
                     if !report.unmatched.contains(image) {
                         report.unmatched.push(image.clone());
@@ -150,6 +182,14 @@ mod tests {
             ("quay.io/x/y".into(), "", "sha256:ab")
         );
         assert_eq!(normalise("localhost/app"), ("localhost/app".into(), "", ""));
+        assert_eq!(
+            normalise("docker.io/nginx:1"),
+            ("docker.io/library/nginx".into(), "1", "")
+        );
+        assert_eq!(
+            normalise("index.docker.io/prom/x"),
+            ("docker.io/prom/x".into(), "", "")
+        );
         assert_eq!(
             normalise("host:5000/app:v2"),
             ("host:5000/app".into(), "v2", "")

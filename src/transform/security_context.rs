@@ -43,16 +43,31 @@ const CONTAINER_FIELDS: &[&str] = &[
 ];
 
 pub fn apply(t: &Configured, spec: &SecurityContextSpec, set: &mut ResourceSet) -> Result<()> {
-    for (field, given, known) in [
-        ("pod", &spec.pod, POD_FIELDS),
-        ("containers", &spec.containers, CONTAINER_FIELDS),
+    for (field, given, known, other) in [
+        (
+            "pod",
+            &spec.pod,
+            POD_FIELDS,
+            ("containers", CONTAINER_FIELDS),
+        ),
+        (
+            "containers",
+            &spec.containers,
+            CONTAINER_FIELDS,
+            ("pod", POD_FIELDS),
+        ),
     ] {
         for k in given.keys() {
             if !known.contains(&k.as_str()) {
+                let elsewhere = if other.1.contains(&k.as_str()) {
+                    format!(": it is a field of spec.{}", other.0)
+                } else {
+                    String::new()
+                };
                 return Err(t
                     .error_at(
                         &["spec", field, k],
-                        format!("unknown field `{k}` in spec.{field}"),
+                        format!("unknown field `{k}` in spec.{field}{elsewhere}"),
                     )
                     .help(format!(
                         "spec.{field} takes the fields of Kubernetes' {}: {}",
@@ -71,12 +86,10 @@ pub fn apply(t: &Configured, spec: &SecurityContextSpec, set: &mut ResourceSet) 
     }
     let targets = t.targets(&spec.targets)?;
     let actor = t.actor.clone();
-    for i in targets.select(set, t)? {
+    for i in targets.select_pod_bearing(set, t)? {
         let r = &mut set[i];
         let Some(base) = workloads::pod_spec_path(r).map(workloads::pointer) else {
-            return Err(t
-                .error_at(&["spec", "targets"], format!("a target selects {}, which has no pod spec", r.id()))
-                .help("target only pod-bearing kinds: Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob"));
+            continue;
         };
         let mut changed = Vec::new();
         if let Some(pod) = workloads::pod_spec_mut(r) {

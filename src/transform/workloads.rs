@@ -22,6 +22,15 @@ pub const POD_SPECS: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
+/// The pod-bearing kinds, for messages: `Pod, PodTemplate, ...`.
+pub fn pod_bearing_kinds() -> String {
+    POD_SPECS
+        .iter()
+        .map(|(_, k, _)| *k)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The container lists of a pod spec.
 pub const CONTAINER_LISTS: &[&str] = &["containers", "initContainers", "ephemeralContainers"];
 
