@@ -29,12 +29,18 @@ pub struct ValidateArgs {
 
 pub fn run(args: &ValidateArgs) -> u8 {
     let builder = Builder::new();
-    match load_all(&builder, args) {
+    let mut skipped = Vec::new();
+    match load_all(&builder, args, &mut skipped) {
         Err(e) => {
             eprint!("{e}");
             exit::ERROR
         }
         Ok((resources, profile)) => {
+            // Files of a directory that could not be read were reported and left out; the rest
+            // is still validated, and the exit code says the input was incomplete.
+            for e in &skipped {
+                eprint!("{e}");
+            }
             let report = validate::validate(&resources, &profile, &builder.loader);
             let color = args.format == Format::Human
                 && std::io::stdout().is_terminal()
@@ -44,7 +50,13 @@ pub fn run(args: &ValidateArgs) -> u8 {
                 eprintln!("error: cannot write the report: {e}");
                 return exit::ERROR;
             }
-            if report.errors() > 0 {
+            if !skipped.is_empty() {
+                eprintln!(
+                    "error: {} file(s) could not be read and were not validated",
+                    skipped.len()
+                );
+                exit::ERROR
+            } else if report.errors() > 0 {
                 exit::FINDINGS
             } else {
                 exit::OK
@@ -53,7 +65,11 @@ pub fn run(args: &ValidateArgs) -> u8 {
     }
 }
 
-fn load_all(builder: &Builder, args: &ValidateArgs) -> Result<(Vec<Resource>, ClusterProfile)> {
+fn load_all(
+    builder: &Builder,
+    args: &ValidateArgs,
+    skipped: &mut Vec<Error>,
+) -> Result<(Vec<Resource>, ClusterProfile)> {
     let mut profile = match &args.cluster {
         Some(path) => Some(ClusterProfile::read(path)?),
         None => None,
@@ -77,7 +93,10 @@ fn load_all(builder: &Builder, args: &ValidateArgs) -> Result<(Vec<Resource>, Cl
             resources.extend(builder.render(path)?);
         } else if path.is_dir() {
             for file in manifest_files(path)? {
-                resources.extend(builder.loader.resources(&file)?);
+                match builder.loader.resources(&file) {
+                    Ok(r) => resources.extend(r),
+                    Err(e) => skipped.push(e),
+                }
             }
         } else {
             let canonical = path
@@ -86,7 +105,21 @@ fn load_all(builder: &Builder, args: &ValidateArgs) -> Result<(Vec<Resource>, Cl
             resources.extend(builder.loader.resources(&canonical)?);
         }
     }
-    crate::model::check_unique(&resources)?;
+    // Manifest directories often hold alternatives (one object per cloud, per variant):
+    // validate the first definition of an identity and say which ones were left out.
+    let mut index = crate::model::IdIndex::default();
+    resources.retain(|r| match index.add(r) {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!(
+                "warning: {} is defined again at {}; validating the first definition only",
+                r.id(),
+                r.origin
+            );
+            let _ = e;
+            false
+        }
+    });
     Ok((resources, profile.unwrap_or_else(ClusterProfile::assumed)))
 }
 

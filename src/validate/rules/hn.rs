@@ -97,7 +97,8 @@ fn hn002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
         .filter(|w| w.host_network())
     {
         for (cpath, c) in w.containers() {
-            if cpath.contains("/ephemeralContainers/") {
+            // Init and debug containers run to completion or on demand; they rarely listen.
+            if !cpath.contains("/containers/") {
                 continue;
             }
             let declared = c

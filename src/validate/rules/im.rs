@@ -14,19 +14,36 @@ pub const IM001: Rule = Rule {
         severity: Severity::Error,
         summary: "unresolved placeholder (`<NAME>` or `${NAME}`) in a string",
         why: "A placeholder left in an image (`registry-<REGION_ID>-vpc...`) is a broken reference that \
-              fails only at pull time on the node; elsewhere it is a wrong value applied silently.",
+              fails only at pull time on the node; elsewhere it is a wrong value applied silently. \
+              `<NAME>` (upper case with an underscore) is flagged anywhere; `${NAME}` in images, \
+              metadata and single-token values, not in scripts or templates carried as text, which \
+              use it on purpose.",
         example: "image: registry-<REGION_ID>-vpc.ack.aliyuncs.com/acs/node-exporter:v0.17.0-slim",
         fix: "Add a Substitution with the variable (or pass `--set NAME=VALUE`); write `$${NAME}` for a literal `${NAME}`.",
     },
     check: im001,
 };
 
+/// Is a `${NAME}` in this string more likely a placeholder left by mistake than a runtime
+/// variable? Shell scripts, Grafana dashboards and config files carried in strings use
+/// `${...}` on purpose; those are multi-word or multi-line. A single token (an image, a host
+/// name, `registry-${REGION_ID}-vpc`), or a field of `metadata`, is flagged.
+fn flags_dollar_form(s: &str, path: &str) -> bool {
+    path.starts_with("/metadata/")
+        || path.ends_with("/image")
+        || !s.trim().contains(char::is_whitespace)
+}
+
 fn im001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
     fn walk(v: &Value, path: &mut String, found: &mut Vec<(String, String)>) {
         match v {
             Value::String(s) => {
+                let mut seen: Vec<String> = Vec::new();
                 for p in placeholders(s) {
-                    found.push((path.clone(), p));
+                    if (p.starts_with('<') || flags_dollar_form(s, path)) && !seen.contains(&p) {
+                        seen.push(p.clone());
+                        found.push((path.clone(), p));
+                    }
                 }
             }
             Value::Array(items) => {
