@@ -476,3 +476,49 @@ fn rules_docs_are_current() {
         "docs/rules.md is stale: run STRATA_UPDATE_DOCS=1 cargo test --test validate rules_docs"
     );
 }
+
+#[test]
+fn render_refuses_a_set_with_errors_and_writes_nothing() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = common::strata()
+        .current_dir(root)
+        .args(["render", "examples"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "nothing on stdout when validation fails"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error[PT002]: host port 80 of Deployment apps/v1 nginx is reserved on the nodes\n  --> examples/nginx-deployment.yaml:26:26"), "{err}");
+    assert!(
+        !err.contains("warning["),
+        "render prints only errors: {err}"
+    );
+    assert!(
+        err.ends_with("nothing was written (use --no-validate to skip validation)\n"),
+        "{err}"
+    );
+    // --no-validate renders it anyway; --cluster replaces the kustomization's profile.
+    let out = common::strata()
+        .current_dir(root)
+        .args(["render", "--no-validate", "examples"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!out.stdout.is_empty());
+    let out = common::strata()
+        .current_dir(root)
+        .args([
+            "render",
+            "overlays/cn-beijing",
+            "--cluster",
+            "tests/fixtures/profiles/one-node.yaml",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("error[RO001]: Deployment apps/v1 monitoring/nginx asks for 2 host-network replicas but only 1 node can run them"), "{err}");
+}

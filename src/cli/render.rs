@@ -7,7 +7,9 @@ use clap::Args;
 use super::exit;
 use crate::build::Builder;
 use crate::render::{self, Format};
+use crate::report;
 use crate::transform::substitution::Overrides;
+use crate::validate::{self, ClusterProfile};
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
@@ -27,6 +29,13 @@ pub struct RenderArgs {
     /// ImageRegistry rule matched.
     #[arg(long)]
     pub explain: bool,
+    /// Skip validation (by default error-level findings fail the render).
+    #[arg(long)]
+    pub no_validate: bool,
+    /// The cluster the overlay targets, for validation (otherwise the kustomization's
+    /// `validators:`, or safe defaults).
+    #[arg(long, value_name = "FILE")]
+    pub cluster: Option<PathBuf>,
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -47,6 +56,36 @@ pub fn run(args: &RenderArgs) -> u8 {
         }
     };
     report_notes(&set);
+    if !args.no_validate {
+        let profile = match &args.cluster {
+            Some(path) => ClusterProfile::read(path).map(Some),
+            None => builder.profile_of(&args.dir),
+        };
+        let profile = match profile {
+            Ok(p) => p.unwrap_or_else(ClusterProfile::assumed),
+            Err(e) => {
+                eprint!("{e}");
+                return exit::ERROR;
+            }
+        };
+        let mut report = validate::validate(&set, &profile, &builder.loader);
+        if report.errors() > 0 {
+            // Only the errors: they are why nothing is written. Warnings are for
+            // `strata validate`.
+            report
+                .diagnostics
+                .retain(|d| d.severity == validate::Severity::Error);
+            report.assumptions.clear();
+            eprint!(
+                "{}",
+                report::render(&report, report::Format::Human, &builder.loader, false)
+            );
+            eprintln!(
+                "error: the render has validation errors; nothing was written (use --no-validate to skip validation)"
+            );
+            return exit::FINDINGS;
+        }
+    }
     if args.explain {
         let ctx = builder.ctx.lock().expect("transform context lock");
         eprint!("{}", render::explain(&set, &ctx.images.unmatched));
