@@ -373,13 +373,40 @@ fn host_network_dns_policy_and_host_pid_from_the_config() {
             config(
                 "HostNetwork",
                 "hn",
-                "  targets:\n  - kind: Deployment\n  dnsPolicy: ClusterFirst\n  hostPID: false\n",
+                "  targets:\n  - kind: Deployment\n  dnsPolicy: Default\n  hostPID: false\n",
             ),
         );
     let objects = t.objects("app");
     let spec = at(find(&objects, "Deployment", "web"), "/spec/template/spec");
-    assert_eq!(spec["dnsPolicy"], json!("ClusterFirst"));
+    assert_eq!(spec["dnsPolicy"], json!("Default"));
     assert_eq!(spec["hostPID"], json!(false));
+
+    // ClusterFirst and None are refused: under hostNetwork the first acts as Default, the
+    // second needs a dnsConfig HostNetwork does not write.
+    for (policy, why) in [
+        (
+            "ClusterFirst",
+            "under hostNetwork `ClusterFirst` silently behaves as `Default`",
+        ),
+        ("None", "`None` needs a dnsConfig with a nameserver"),
+    ] {
+        t.file(
+            "app/hn.yaml",
+            config(
+                "HostNetwork",
+                "hn",
+                &format!("  targets:\n  - kind: Deployment\n  dnsPolicy: {policy}\n"),
+            ),
+        );
+        let err = t.fails("app");
+        has(
+            &err,
+            &[
+                &format!("error: dnsPolicy `{policy}` cannot be set by HostNetwork: {why}"),
+                "  --> app/hn.yaml:8:14\n",
+            ],
+        );
+    }
 
     t.file(
         "app/hn.yaml",
@@ -393,7 +420,7 @@ fn host_network_dns_policy_and_host_pid_from_the_config() {
     has(
         &err,
         &[
-            "error: dnsPolicy `ClusterFirstWithHostnet` is not one of ClusterFirstWithHostNet, ClusterFirst, Default, None\n",
+            "error: dnsPolicy `ClusterFirstWithHostnet` cannot be set by HostNetwork: it is not a dnsPolicy\n",
             "  --> app/hn.yaml:8:14\n",
             "  = in HostNetwork hn\n",
         ],

@@ -76,7 +76,10 @@ pub fn explain(resources: &[Resource], unmatched_images: &[String]) -> String {
     for r in resources {
         let _ = writeln!(out, "{} (from {})", r.id(), r.origin);
         if r.changes.is_empty() {
-            let _ = writeln!(out, "  unchanged by transforms");
+            let _ = writeln!(
+                out,
+                "  no field set by strata's transforms (kustomize's built-ins are not traced yet)"
+            );
         }
         let width = r.changes.iter().map(|c| c.path.len()).max().unwrap_or(0);
         for c in &r.changes {

@@ -324,6 +324,12 @@ fn parse_doc(
         .and_then(|m| m.get("name"))
         .and_then(Value::as_str)
         .unwrap_or("");
+    if api.starts_with("strata.dev/") && api != API_VERSION {
+        return Err(err(
+            &["apiVersion"],
+            format!("unknown strata apiVersion `{api}`: the transformer kinds are {API_VERSION}"),
+        ));
+    }
     if api != API_VERSION {
         return Err(err(
             &["apiVersion"],

@@ -14,15 +14,25 @@ use crate::model::{Resource, ResourceSet};
 pub fn apply(t: &Configured, spec: &HostNetworkSpec, set: &mut ResourceSet) -> Result<()> {
     if !matches!(
         spec.dns_policy.as_str(),
-        "ClusterFirstWithHostNet" | "ClusterFirst" | "Default" | "None"
+        "ClusterFirstWithHostNet" | "Default"
     ) {
+        let why = match spec.dns_policy.as_str() {
+            "None" => {
+                "`None` needs a dnsConfig with a nameserver, which HostNetwork does not write; set it on the workload itself"
+            }
+            "ClusterFirst" => {
+                "under hostNetwork `ClusterFirst` silently behaves as `Default` (the node's resolver); say `Default` if that is meant"
+            }
+            _ => "it is not a dnsPolicy",
+        };
         return Err(t.error_at(
             &["spec", "dnsPolicy"],
             format!(
-                "dnsPolicy `{}` is not one of ClusterFirstWithHostNet, ClusterFirst, Default, None",
+                "dnsPolicy `{}` cannot be set by HostNetwork: {why}",
                 spec.dns_policy
             ),
-        ));
+        )
+        .help("use ClusterFirstWithHostNet (cluster DNS, the default) or Default (the node's resolver)"));
     }
     if !matches!(spec.rollout.as_str(), "safe" | "keep") {
         return Err(t.error_at(

@@ -301,14 +301,27 @@ fn apply_smp(p: &Loaded<'_>, d: usize, patch: &Value, set: &mut ResourceSet) -> 
                 )));
             }
             let (group, version) = split_api_version(&api);
+            let same_ns = |a: &str, b: &str| {
+                let norm = |s: &str| if s.is_empty() { "default" } else { s }.to_string();
+                a == b || norm(a) == norm(b)
+            };
             for (i, r) in set.iter_mut().enumerate() {
-                let hit = r.all_ids().any(|id| {
-                    id.kind == kind
-                        && id.name == name
-                        && id.group == group
-                        && (version.is_empty() || id.version == version)
-                        && id.same_namespace(&ns)
-                });
+                // The current identity, compared without allocating (this runs for every
+                // resource and every patch), then earlier ones.
+                let (g, v, k) = r.gvk();
+                let current = k == kind
+                    && r.name() == name
+                    && g == group
+                    && (version.is_empty() || v == version)
+                    && same_ns(r.namespace(), &ns);
+                let hit = current
+                    || r.previous_ids.iter().any(|id| {
+                        id.kind == kind
+                            && id.name == name
+                            && id.group == group
+                            && (version.is_empty() || id.version == version)
+                            && id.same_namespace(&ns)
+                    });
                 if !hit {
                     continue;
                 }

@@ -46,31 +46,33 @@ impl Target {
     }
 
     pub fn matches(&self, r: &Resource) -> bool {
-        let cur = r.id();
-        let org = r.previous_ids.first().unwrap_or(&cur);
-        let cluster_scoped = scope::is_cluster_scoped(&cur.group, &cur.kind);
-        let effective = |ns: &str| -> String {
-            if cluster_scoped {
-                String::new()
-            } else if ns.is_empty() {
-                "default".to_string()
-            } else {
-                ns.to_string()
-            }
+        // Borrowed fields only: this runs for every resource and every patch.
+        let (group, version, kind) = r.gvk();
+        let (cur_ns, cur_name) = (r.namespace(), r.name());
+        let (org_ns, org_name) = match r.previous_ids.first() {
+            Some(org) => (org.namespace.as_str(), org.name.as_str()),
+            None => (cur_ns, cur_name),
         };
+        let cluster_scoped = scope::is_cluster_scoped(group, kind);
+        fn effective(ns: &str, cluster_scoped: bool) -> &str {
+            if cluster_scoped {
+                ""
+            } else if ns.is_empty() {
+                "default"
+            } else {
+                ns
+            }
+        }
         let m = |re: &Option<Regex>, s: &str| re.as_ref().is_none_or(|re| re.is_match(s));
-        if !m(&self.namespace, &effective(&org.namespace))
-            && !m(&self.namespace, &effective(&cur.namespace))
+        if !m(&self.namespace, effective(org_ns, cluster_scoped))
+            && !m(&self.namespace, effective(cur_ns, cluster_scoped))
         {
             return false;
         }
-        if !m(&self.name, &org.name) && !m(&self.name, &cur.name) {
+        if !m(&self.name, org_name) && !m(&self.name, cur_name) {
             return false;
         }
-        if !m(&self.group, &cur.group)
-            || !m(&self.version, &cur.version)
-            || !m(&self.kind, &cur.kind)
-        {
+        if !m(&self.group, group) || !m(&self.version, version) || !m(&self.kind, kind) {
             return false;
         }
         let labels = r.labels();
