@@ -522,3 +522,44 @@ fn render_refuses_a_set_with_errors_and_writes_nothing() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("error[RO001]: Deployment apps/v1 monitoring/nginx asks for 2 host-network replicas but only 1 node can run them"), "{err}");
 }
+
+#[test]
+fn a_value_set_by_an_overlay_patch_points_at_the_overlay_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = |p: &str, t: &str| {
+        let path = dir.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, t).unwrap();
+    };
+    w("base/kustomization.yaml", "resources: [ns.yaml, d.yaml]\n");
+    w("base/ns.yaml", NS);
+    w("base/d.yaml", &deployment("x", HN, &port(20001), 1));
+    w(
+        "overlay/kustomization.yaml",
+        "resources: [../base]\npatches:\n- target: {kind: Deployment}\n  patch: |-\n    - {op: replace, path: /spec/template/spec/containers/0/ports/0/containerPort, value: 6443}\n",
+    );
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args(["validate", "overlay", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "PT002")
+        .expect("PT002");
+    assert_eq!(d["file"], "base/d.yaml", "points at the source field: {d}");
+    let source = deployment("x", HN, &port(20001), 1);
+    let line = source
+        .lines()
+        .position(|l| l.contains("containerPort: 20001"))
+        .unwrap()
+        + 1;
+    assert_eq!(d["line"], line, "{d}");
+    let related = &d["related"][0];
+    assert_eq!(related["message"], "set by patches[0]", "{d}");
+    assert_eq!(related["file"], "overlay/kustomization.yaml");
+    assert_eq!(related["line"], 3, "the overlay entry's line: {d}");
+}

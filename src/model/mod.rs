@@ -349,3 +349,46 @@ pub fn check_unique(set: &[Resource]) -> Result<(), Error> {
     let mut index = IdIndex::default();
     set.iter().try_for_each(|r| index.add(r))
 }
+
+/// The JSON pointers where `after` differs from `before`: added, removed or changed fields,
+/// as deep as both sides are mappings (lists of different lengths count as one change).
+pub fn changed_paths(before: &Value, after: &Value) -> Vec<String> {
+    fn esc(k: &str) -> String {
+        k.replace('~', "~0").replace('/', "~1")
+    }
+    fn walk(a: &Value, b: &Value, path: &mut String, out: &mut Vec<String>) {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                for (k, vb) in y {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&esc(k));
+                    match x.get(k) {
+                        Some(va) => walk(va, vb, path, out),
+                        None => out.push(path.clone()),
+                    }
+                    path.truncate(len);
+                }
+                for k in x.keys().filter(|k| !y.contains_key(*k)) {
+                    out.push(format!("{path}/{}", esc(k)));
+                }
+            }
+            (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+                for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("/{i}"));
+                    walk(va, vb, path, out);
+                    path.truncate(len);
+                }
+            }
+            _ => {
+                if a != b {
+                    out.push(path.clone());
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(before, after, &mut String::new(), &mut out);
+    out
+}

@@ -3,6 +3,8 @@
 //! anything else strategic merge), select its targets and apply it. A target that matches
 //! nothing is an error unless the entry sets `options.allowNoMatch`.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::json_patch;
@@ -11,7 +13,7 @@ use super::selector::Target;
 use crate::error::{Error, Result};
 use crate::load::kustomization::{KustFile, PatchEntry, PatchOptions};
 use crate::load::{self, Loader};
-use crate::model::{Resource, ResourceSet, kind_of, split_api_version};
+use crate::model::{Actor, Resource, ResourceSet, kind_of, split_api_version};
 use crate::yaml;
 
 /// Which kustomization field a patch came from.
@@ -47,6 +49,23 @@ struct Loaded<'k> {
     options: PatchOptions,
     /// The patch file, when the patch was read from one.
     source: Option<String>,
+    /// Who changes the fields this patch changes (provenance).
+    actor: Arc<Actor>,
+}
+
+/// The provenance actor of a patch entry: the entry and its line in the kustomization.
+fn actor(kf: &KustFile, field: Field, index: usize, source: &Option<String>) -> Arc<Actor> {
+    let idx = index.to_string();
+    let line = yaml::locate(&kf.file.src, 0, &[field.name(), &idx]).map_or(1, |(l, _)| l);
+    let from = source
+        .as_ref()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default();
+    Arc::new(Actor {
+        what: format!("{}[{index}]{from}", field.name()),
+        file: Arc::new(kf.display().to_path_buf()),
+        line,
+    })
 }
 
 impl Loaded<'_> {
@@ -91,6 +110,7 @@ pub fn strategic_merge(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) ->
             body: Body::Smp(docs),
             target: None,
             options: PatchOptions::default(),
+            actor: actor(kf, Field::StrategicMerge, i, &source),
             source,
         };
         apply(&p, set)?;
@@ -184,6 +204,7 @@ fn load_entry<'k>(
         body,
         target,
         options: entry.options.clone(),
+        actor: actor(kf, field, index, &source),
         source,
     })
 }
@@ -235,6 +256,9 @@ fn apply(p: &Loaded<'_>, set: &mut ResourceSet) -> Result<()> {
                     p.err(format!("{e}"))
                         .context(format!("patching {before} (from {})", r.origin))
                 })?;
+                for path in op_paths(ops) {
+                    r.changed(path, &p.actor);
+                }
                 if r.id() != before {
                     r.previous_ids.push(before);
                 }
@@ -355,7 +379,28 @@ fn apply_smp(p: &Loaded<'_>, d: usize, patch: &Value, set: &mut ResourceSet) -> 
     no_match_check(p, matched)
 }
 
+/// The fields a list of JSON patch operations writes (`.../-` stands for its list).
+fn op_paths(ops: &::json_patch::Patch) -> Vec<String> {
+    use ::json_patch::PatchOperation as Op;
+    let mut out = Vec::new();
+    for op in &ops.0 {
+        let paths: Vec<String> = match op {
+            Op::Add(o) => vec![o.path.to_string()],
+            Op::Remove(o) => vec![o.path.to_string()],
+            Op::Replace(o) => vec![o.path.to_string()],
+            Op::Move(o) => vec![o.from.to_string(), o.path.to_string()],
+            Op::Copy(o) => vec![o.path.to_string()],
+            Op::Test(_) => vec![],
+        };
+        for p in paths {
+            out.push(p.strip_suffix("/-").map(str::to_string).unwrap_or(p));
+        }
+    }
+    out
+}
+
 fn smp_one(p: &Loaded<'_>, r: &mut Resource, patch: &Value) -> Result<Outcome> {
+    let snapshot = Value::Object(r.obj.clone());
     let before = r.id();
     let api = r.api_version().to_string();
     let kind = r.kind().to_string();
@@ -372,6 +417,9 @@ fn smp_one(p: &Loaded<'_>, r: &mut Resource, patch: &Value) -> Result<Outcome> {
         p.err(format!("strategic merge failed: {e}"))
             .context(format!("patching {before} (from {})", r.origin))
     })?;
+    for path in crate::model::changed_paths(&snapshot, &Value::Object(r.obj.clone())) {
+        r.changed(path, &p.actor);
+    }
     if r.id() != before {
         r.previous_ids.push(before);
     }
