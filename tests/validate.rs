@@ -563,3 +563,52 @@ fn a_value_set_by_an_overlay_patch_points_at_the_overlay_line() {
     assert_eq!(related["file"], "overlay/kustomization.yaml");
     assert_eq!(related["line"], 3, "the overlay entry's line: {d}");
 }
+
+#[test]
+fn gn001_schema() {
+    // An unknown field (a typo), a wrong type, an invalid port; each at its own line.
+    let typo = deployment(
+        "x",
+        &HN.replace(
+            "hostNetwork: true",
+            "hostNetwork: true\n      hostNetwrok: true",
+        ),
+        &port(20017),
+        1,
+    );
+    fires(
+        "GN001",
+        std::slice::from_ref(&typo),
+        &[deployment("x", HN, &port(20017), 1)],
+        "hostNetwrok",
+    );
+    let quoted = deployment(
+        "x",
+        HN,
+        "        ports:\n        - containerPort: \"20018\"\n",
+        1,
+    );
+    fires(
+        "GN001",
+        &[quoted],
+        &[deployment("x", HN, &port(20018), 1)],
+        "containerPort: \"20018\"",
+    );
+    fires(
+        "GN001",
+        &[deployment("x", HN, &port(70000), 1)],
+        &[deployment("x", HN, &port(20019), 1)],
+        "containerPort: 70000",
+    );
+    let run = validate(&[typo], PROFILE);
+    let d = run.json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "GN001")
+        .unwrap();
+    assert_eq!(
+        d["message"],
+        "Deployment apps/v1 apps/x: `hostNetwrok` is not a field of Deployment at /spec/template/spec/hostNetwrok"
+    );
+}

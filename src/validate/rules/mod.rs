@@ -1,6 +1,7 @@
 //! The rules, one file per family, and what they share: the pod-bearing workloads of a set,
 //! their containers and the host ports they claim.
 
+mod gn;
 mod hn;
 mod im;
 mod nodes;
@@ -18,6 +19,7 @@ use crate::transform::workloads;
 /// Every rule, in code order (a test keeps it sorted and the codes unique).
 pub fn all() -> Vec<Rule> {
     vec![
+        gn::GN001,
         hn::HN001,
         hn::HN002,
         hn::HN003,
