@@ -612,3 +612,34 @@ fn gn001_schema() {
         "Deployment apps/v1 apps/x: `hostNetwrok` is not a field of Deployment at /spec/template/spec/hostNetwrok"
     );
 }
+
+#[test]
+fn validate_reads_standard_input_and_manifest_directories() {
+    use std::io::Write;
+    let mut child = common::strata()
+        .args(["validate", "-", "--cluster"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/profiles/one-node.yaml"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text = deployment("x", HN, &port(53), 1);
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(report.contains("error[PT002]: host port 53 of Deployment apps/v1 apps/x is reserved on the nodes\n  --> <stdin>:25:26"), "{report}");
+
+    // A directory of plain manifests: every .yaml/.yml/.json below it; an unreadable file is
+    // reported and the rest still validated, with exit code 2.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+    std::fs::write(dir.path().join("sub/a.yaml"), deployment("a", HN, &port(53), 1)).unwrap();
+    std::fs::write(dir.path().join("b.yml"), "a: [1\n").unwrap();
+    let out = common::strata().current_dir(dir.path()).args(["validate", "."]).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(report.contains("error[PT002]: host port 53 of Deployment apps/v1 apps/a"), "{report}");
+    assert!(err.contains("b.yml") && err.ends_with("error: 1 file(s) could not be read and were not validated\n"), "{err}");
+}
