@@ -115,16 +115,7 @@ impl Loader {
             .lock()
             .expect("loader sources lock")
             .insert(display.clone(), Arc::from(text));
-        let mut out = Vec::with_capacity(docs.len());
-        for (i, doc) in docs.into_iter().enumerate() {
-            let origin = Origin {
-                file: display.clone(),
-                line: doc.line,
-                doc_index: i,
-            };
-            unpack(doc.value, origin, &mut out)?;
-        }
-        Ok(out)
+        documents_to_resources(&display, docs)
     }
 
     /// The resources of a manifest file: every document, `kind: List` (and `*List`) unpacked.
@@ -142,15 +133,7 @@ impl Loader {
             .lock()
             .expect("loader sources lock")
             .insert(display.clone(), src);
-        let mut out = Vec::with_capacity(docs.len());
-        for (i, doc) in docs.into_iter().enumerate() {
-            let origin = Origin {
-                file: display.clone(),
-                line: doc.line,
-                doc_index: i,
-            };
-            unpack(doc.value, origin, &mut out)?;
-        }
+        let out = documents_to_resources(&display, docs)?;
         if self.share {
             self.resources
                 .lock()
@@ -159,6 +142,20 @@ impl Loader {
         }
         Ok(out)
     }
+}
+
+/// The resources of a file's documents, in order.
+fn documents_to_resources(display: &Arc<PathBuf>, docs: Vec<Document>) -> Result<Vec<Resource>> {
+    let mut out = Vec::with_capacity(docs.len());
+    for (i, doc) in docs.into_iter().enumerate() {
+        let origin = Origin {
+            file: display.clone(),
+            line: doc.line,
+            doc_index: i,
+        };
+        unpack(doc.value, origin, &mut out)?;
+    }
+    Ok(out)
 }
 
 /// Adds a document to `out`, unpacking `kind: List` (and `FooList` with `items`), as

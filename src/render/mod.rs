@@ -52,7 +52,7 @@ impl serde::Serialize for MapRef<'_> {
 /// Kubernetes' reader turns YAML floats into JSON the way Go prints a float64, so `8.0`
 /// reaches the API server as `8`. JSON output does the same, so an integer field written as
 /// `08` or `!!float 1` stays acceptable to the API server's strict integer decoding.
-fn integral_floats_as_integers(v: &mut Value) {
+pub fn integral_floats_as_integers(v: &mut Value) {
     match v {
         Value::Number(n) if n.is_f64() => {
             if let Some(f) = n.as_f64()

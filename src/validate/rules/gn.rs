@@ -123,28 +123,13 @@ fn unknown_fields(input: &Value, typed: &Value, path: &mut String, out: &mut Vec
     }
 }
 
-/// Kubernetes reads `8.0` as the integer 8 (JSON has one number type); so do the typed reads.
-fn integral_floats_as_integers(v: &mut Value) {
-    match v {
-        Value::Number(n) if n.is_f64() => {
-            if let Some(f) = n.as_f64()
-                && f.fract() == 0.0
-                && f.abs() < 9_007_199_254_740_992.0
-            {
-                *n = serde_json::Number::from(f as i64);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
-        Value::Object(m) => m.values_mut().for_each(integral_floats_as_integers),
-        _ => {}
-    }
-}
-
 fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
     for (index, r) in input.resources.iter().enumerate() {
         let (group, version, kind) = r.gvk();
         let mut value = Value::Object(r.obj.clone());
-        integral_floats_as_integers(&mut value);
+        // Kubernetes reads `8.0` as the integer 8 (JSON has one number type); so do the
+        // typed reads.
+        crate::render::integral_floats_as_integers(&mut value);
         let Some(result) = typed(group, version, kind, &value) else {
             continue;
         };
