@@ -624,7 +624,12 @@ fn validate_reads_standard_input_and_manifest_directories() {
         .spawn()
         .unwrap();
     let text = deployment("x", HN, &port(53), 1);
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{report}");
@@ -634,12 +639,27 @@ fn validate_reads_standard_input_and_manifest_directories() {
     // reported and the rest still validated, with exit code 2.
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("sub")).unwrap();
-    std::fs::write(dir.path().join("sub/a.yaml"), deployment("a", HN, &port(53), 1)).unwrap();
+    std::fs::write(
+        dir.path().join("sub/a.yaml"),
+        deployment("a", HN, &port(53), 1),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("b.yml"), "a: [1\n").unwrap();
-    let out = common::strata().current_dir(dir.path()).args(["validate", "."]).output().unwrap();
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args(["validate", "."])
+        .output()
+        .unwrap();
     let report = String::from_utf8_lossy(&out.stdout);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(report.contains("error[PT002]: host port 53 of Deployment apps/v1 apps/a"), "{report}");
-    assert!(err.contains("b.yml") && err.ends_with("error: 1 file(s) could not be read and were not validated\n"), "{err}");
+    assert!(
+        report.contains("error[PT002]: host port 53 of Deployment apps/v1 apps/a"),
+        "{report}"
+    );
+    assert!(
+        err.contains("b.yml")
+            && err.ends_with("error: 1 file(s) could not be read and were not validated\n"),
+        "{err}"
+    );
 }
