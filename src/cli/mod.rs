@@ -1,6 +1,7 @@
 //! Command-line front end: clap types, one module per subcommand. Each subcommand returns an
 //! exit code; `main` only maps it to the process.
 
+pub mod diff;
 pub mod render;
 pub mod rules;
 pub mod validate;
@@ -24,6 +25,8 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// List the validation rules, or print one rule's documentation.
     Rules(rules::RulesArgs),
+    /// Compare two renders of overlays (git revisions, directories, or inputs vs output).
+    Diff(diff::DiffArgs),
 }
 
 /// Exit codes, as documented in README.
@@ -38,6 +41,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Render(args) => render::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Rules(args) => rules::run(&args),
+        Command::Diff(args) => diff::run(&args),
     }
 }
 

@@ -1,0 +1,357 @@
+//! `strata diff DIR...`: two renders of each overlay compared by resource identity, as a
+//! terminal diff, a PR comment (Markdown), an HTML page or JSON. Documentation: docs/diff.md.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+
+use super::exit;
+use crate::build::Builder;
+use crate::diff::{self, git::Snapshot, model};
+use crate::error::{Error, Result};
+use crate::model::ResourceSet;
+use crate::transform::substitution::Overrides;
+use crate::validate::{self, ClusterProfile, Diagnostic};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Terminal,
+    Markdown,
+    Html,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Overlay directories (globs such as `overlays/*` are expanded); default `.`.
+    #[arg(value_name = "DIR")]
+    pub dirs: Vec<String>,
+    /// Compare a git revision (e.g. origin/main) against the working tree (or --head).
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+    /// Render this git revision as the head instead of the working tree (base: --base, or
+    /// HEAD).
+    #[arg(long, value_name = "REF")]
+    pub head: Option<String>,
+    /// The base tree: DIR is taken relative to it (with --head-dir).
+    #[arg(long, value_name = "A", requires = "head_dir", conflicts_with_all = ["base", "head"])]
+    pub base_dir: Option<PathBuf>,
+    /// The head tree: DIR is taken relative to it (with --base-dir).
+    #[arg(long, value_name = "B", requires = "base_dir")]
+    pub head_dir: Option<PathBuf>,
+    /// Output format: terminal on a TTY, markdown otherwise.
+    #[arg(long, value_enum)]
+    pub format: Option<DiffFormat>,
+    /// Colour for the terminal format (auto: on a TTY without NO_COLOR).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Markdown: the most bytes one comment may have.
+    #[arg(long, value_name = "N", default_value_t = 65536)]
+    pub max_bytes: usize,
+    /// Markdown: write numbered comment files (each within --max-bytes) into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub split: Option<PathBuf>,
+    /// Write the output to this file (atomically) instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Show Secret values (masked as `<secret sha256:…>` by default).
+    #[arg(long)]
+    pub show_secrets: bool,
+    /// Leave out resources matching `group:kind:namespace:name` (globs; repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub ignore: Vec<String>,
+    /// Leave out fields matching a JSON-pointer glob, e.g. `/metadata/annotations/checksum*`.
+    #[arg(long, value_name = "GLOB")]
+    pub ignore_path: Vec<String>,
+    /// Do not validate the two renders (no findings section).
+    #[arg(long)]
+    pub no_validate: bool,
+    /// The cluster both renders target, for validation.
+    #[arg(long, value_name = "FILE")]
+    pub cluster: Option<PathBuf>,
+    /// A substitution variable, NAME=VALUE (repeatable), for both renders.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub set: Vec<(String, String)>,
+}
+
+fn parse_var(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected NAME=VALUE, got `{s}`")),
+    }
+}
+
+pub fn run(args: &DiffArgs) -> u8 {
+    match compute(args) {
+        Err(e) => {
+            eprint!("{e}");
+            exit::ERROR
+        }
+        Ok(report) => match emit(args, &report) {
+            Err(e) => {
+                eprint!("{e}");
+                exit::ERROR
+            }
+            Ok(()) if report.has_differences() => exit::FINDINGS,
+            Ok(()) => exit::OK,
+        },
+    }
+}
+
+/// Where the two renders come from.
+enum Mode {
+    /// Each overlay's inputs against its output.
+    Inputs,
+    /// Two trees (directories or extracted revisions).
+    Trees {
+        base: PathBuf,
+        head: PathBuf,
+        /// Extracted revisions, kept until the end, with the label their paths get.
+        snapshots: Vec<(Snapshot, PathBuf, String)>,
+    },
+}
+
+fn canonical(p: &Path) -> Result<PathBuf> {
+    p.canonicalize()
+        .map_err(|e| Error::new(format!("cannot open {}: {e}", p.display())))
+}
+
+fn compute(args: &DiffArgs) -> Result<model::DiffReport> {
+    let ignore = model::Ignore::new(&args.ignore, &args.ignore_path).map_err(Error::new)?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| Error::new(format!("cannot read the working directory: {e}")))?;
+    let cwd = canonical(&cwd)?;
+    let (mode, base_label, head_label) =
+        if let (Some(a), Some(b)) = (&args.base_dir, &args.head_dir) {
+            let mode = Mode::Trees {
+                base: canonical(a)?,
+                head: canonical(b)?,
+                snapshots: Vec::new(),
+            };
+            (mode, a.display().to_string(), b.display().to_string())
+        } else if args.base.is_some() || args.head.is_some() {
+            let (top, prefix) = diff::git::repo_of(&cwd)?;
+            let base_ref = args.base.clone().unwrap_or_else(|| "HEAD".into());
+            let mut snapshots = Vec::new();
+            let snap = Snapshot::extract(&top, &base_ref)?;
+            let base = snap.root().join(&prefix);
+            snapshots.push((snap, top.clone(), base_ref.clone()));
+            let (head, head_label) = match &args.head {
+                Some(r) => {
+                    let snap = Snapshot::extract(&top, r)?;
+                    let head = snap.root().join(&prefix);
+                    snapshots.push((snap, top.clone(), r.clone()));
+                    (head, r.clone())
+                }
+                None => (cwd.clone(), "working tree".to_string()),
+            };
+            (
+                Mode::Trees {
+                    base,
+                    head,
+                    snapshots,
+                },
+                base_ref,
+                head_label,
+            )
+        } else {
+            (
+                Mode::Inputs,
+                "overlay inputs".to_string(),
+                "rendered overlay".to_string(),
+            )
+        };
+
+    let patterns = if args.dirs.is_empty() {
+        vec![".".to_string()]
+    } else {
+        args.dirs
+            .iter()
+            .map(|d| relative_to(d, &cwd, &mode))
+            .collect()
+    };
+    let (base_root, head_root) = match &mode {
+        Mode::Inputs => (cwd.clone(), cwd.clone()),
+        Mode::Trees { base, head, .. } => (base.clone(), head.clone()),
+    };
+    let envs = diff::expand(&patterns, &[&head_root, &base_root])?;
+    let relabel = |s: &str| -> String {
+        if let Mode::Trees { snapshots, .. } = &mode {
+            for (snap, _, label) in snapshots {
+                let root = snap.root();
+                if let Ok(rest) = Path::new(s).strip_prefix(&root) {
+                    return format!("{label}:{}", rest.display());
+                }
+            }
+        }
+        match Path::new(s).strip_prefix(&cwd) {
+            Ok(rest) => rest.display().to_string(),
+            Err(_) => s.to_string(),
+        }
+    };
+
+    let overrides = || Overrides::from_env(args.set.iter().cloned().collect());
+    let base_builder = Builder::with_sharing(true).with_overrides(overrides());
+    let head_builder = Builder::with_sharing(true).with_overrides(overrides());
+    let mut out = Vec::new();
+    for env in &envs {
+        let head_dir = head_root.join(env);
+        let base_dir = base_root.join(env);
+        let head = render_side(&head_builder, &head_dir, args)?;
+        let base = match mode {
+            Mode::Inputs => {
+                let mut set = diff::inputs(&base_builder, &head_dir)?;
+                if !args.show_secrets {
+                    diff::secrets::mask(&mut set);
+                }
+                let diags = validate_side(&base_builder, &head_dir, &set, args)?;
+                (set, diags)
+            }
+            Mode::Trees { .. } => render_side(&base_builder, &base_dir, args)?,
+        };
+        if !head_dir.exists() && !base_dir.exists() {
+            return Err(Error::new(format!("{env} exists in neither render")));
+        }
+        out.push(model::diff_env(
+            env,
+            model::Side {
+                resources: &base.0,
+                diagnostics: &base.1,
+            },
+            model::Side {
+                resources: &head.0,
+                diagnostics: &head.1,
+            },
+            &ignore,
+            &relabel,
+        ));
+    }
+    let matrix = model::matrix(&out);
+    Ok(model::DiffReport {
+        base: base_label,
+        head: head_label,
+        envs: out,
+        matrix,
+        secrets_masked: !args.show_secrets,
+    })
+}
+
+/// A DIR argument as a path relative to the trees compared.
+fn relative_to(d: &str, cwd: &Path, mode: &Mode) -> String {
+    let p = Path::new(d);
+    if p.is_absolute() {
+        let roots: Vec<&Path> = match mode {
+            Mode::Inputs => vec![cwd],
+            Mode::Trees {
+                base,
+                head,
+                snapshots,
+            } if snapshots.is_empty() => vec![head.as_path(), base.as_path()],
+            Mode::Trees { .. } => vec![cwd],
+        };
+        for root in roots {
+            if let Ok(rest) = p
+                .canonicalize()
+                .unwrap_or(p.to_path_buf())
+                .strip_prefix(root)
+            {
+                return rest.display().to_string();
+            }
+        }
+    }
+    d.to_string()
+}
+
+/// One side's render (empty when the overlay does not exist there), masked, and its findings.
+fn render_side(
+    builder: &Builder,
+    dir: &Path,
+    args: &DiffArgs,
+) -> Result<(ResourceSet, Vec<Diagnostic>)> {
+    if !dir.exists() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    if !diff::is_kustomization_dir(dir) {
+        return Err(
+            Error::new(format!("{} holds no kustomization.yaml", dir.display()))
+                .help("pass overlay directories (globs such as `overlays/*` are expanded)"),
+        );
+    }
+    let mut set = builder.render(dir)?;
+    if !args.show_secrets {
+        diff::secrets::mask(&mut set);
+    }
+    let diags = validate_side(builder, dir, &set, args)?;
+    Ok((set, diags))
+}
+
+fn validate_side(
+    builder: &Builder,
+    dir: &Path,
+    set: &ResourceSet,
+    args: &DiffArgs,
+) -> Result<Vec<Diagnostic>> {
+    if args.no_validate {
+        return Ok(Vec::new());
+    }
+    let profile = match &args.cluster {
+        Some(p) => ClusterProfile::read(p)?,
+        None => builder
+            .profile_of(dir)?
+            .unwrap_or_else(ClusterProfile::assumed),
+    };
+    Ok(validate::validate(set, &profile, &builder.loader).diagnostics)
+}
+
+fn emit(args: &DiffArgs, report: &model::DiffReport) -> Result<()> {
+    let tty = std::io::stdout().is_terminal();
+    let format = args.format.unwrap_or(if tty {
+        DiffFormat::Terminal
+    } else {
+        DiffFormat::Markdown
+    });
+    if let Some(dir) = &args.split {
+        if format != DiffFormat::Markdown {
+            return Err(Error::new("--split applies to --format markdown only"));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::new(format!("cannot create {}: {e}", dir.display())))?;
+        let parts = diff::markdown::split(report, args.max_bytes);
+        for (i, part) in parts.iter().enumerate() {
+            let path = dir.join(format!("comment-{:03}.md", i + 1));
+            super::write_file_atomic(&path, part)
+                .map_err(|e| Error::new(format!("cannot write {}: {e}", path.display())))?;
+        }
+        eprintln!("wrote {} comment file(s) to {}", parts.len(), dir.display());
+        return Ok(());
+    }
+    let text = match format {
+        DiffFormat::Terminal => {
+            let color = match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => {
+                    tty && args.output.is_none() && std::env::var_os("NO_COLOR").is_none()
+                }
+            };
+            diff::terminal::render(report, color)
+        }
+        DiffFormat::Markdown => diff::markdown::render(report, args.max_bytes),
+        DiffFormat::Html => diff::html::render(report),
+        DiffFormat::Json => diff::json::render(report),
+    };
+    match &args.output {
+        Some(path) => super::write_file_atomic(path, &text),
+        None => super::write_stdout(&text),
+    }
+    .map_err(|e| Error::new(format!("cannot write the output: {e}")))
+}
