@@ -1,7 +1,9 @@
 //! Command-line front end: clap types, one module per subcommand. Each subcommand returns an
 //! exit code; `main` only maps it to the process.
 
+pub mod argocd;
 pub mod diff;
+pub mod fn_;
 pub mod render;
 pub mod rules;
 pub mod validate;
@@ -25,6 +27,10 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// List the validation rules, or print one rule's documentation.
     Rules(rules::RulesArgs),
+    /// Argo CD config management plugin: generate, parameters, check.
+    Argocd(argocd::ArgocdArgs),
+    /// KRM function: a ResourceList on stdin, the strata kind in functionConfig applied.
+    Fn(fn_::FnArgs),
     /// Compare two renders of overlays (git revisions, directories, or inputs vs output).
     Diff(diff::DiffArgs),
 }
@@ -42,6 +48,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Validate(args) => validate::run(&args),
         Command::Rules(args) => rules::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Argocd(args) => argocd::run(&args),
+        Command::Fn(args) => fn_::run(&args),
     }
 }
 

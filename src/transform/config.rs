@@ -303,6 +303,12 @@ pub fn load(
     Ok(out)
 }
 
+/// A config given as a value rather than read from a kustomization (a KRM function's
+/// `functionConfig`), shown as `display`; `src` is its YAML text, for locating fields.
+pub fn from_value(display: &Path, src: &str, value: &Value) -> Result<Configured> {
+    parse_doc(&Arc::new(display.to_path_buf()), &Arc::from(src), 0, value)
+}
+
 fn parse_doc(
     display: &Arc<PathBuf>,
     src: &Arc<str>,
