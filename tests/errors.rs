@@ -517,11 +517,45 @@ fn unsupported(field: &str, value: &str, why: &str) {
 }
 
 #[test]
-fn unsupported_replacements() {
-    unsupported(
-        "replacements",
-        "\n- path: r.yaml\n",
-        "replacements are not supported yet",
+fn replacement_source_not_found_names_the_entry() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\nreplacements:\n- source: {kind: ConfigMap, name: nope}\n  targets:\n  - select: {kind: ConfigMap}\n",
+    )
+    .file("app/cm.yaml", CM);
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "error: the replacement source {kind: ConfigMap, name: nope} selects no resource\n",
+            "  --> app/kustomization.yaml:4:3\n",
+            "  = in replacements[0] of app/kustomization.yaml\n",
+        ],
+    );
+}
+
+#[test]
+fn replacement_target_field_missing_without_create() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\nreplacements:\n- path: r.yaml\n",
+    )
+    .file(
+        "app/r.yaml",
+        "source: {kind: ConfigMap}\ntargets:\n- select: {kind: ConfigMap}\n  fieldPaths: [data.nothere]\n",
+    )
+    .file("app/cm.yaml", CM);
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "unable to find field `data.nothere` in ConfigMap",
+            "  --> app/kustomization.yaml:4:3\n",
+            "  = the replacement was read from app/r.yaml\n",
+            "`options: {create: true}`",
+        ],
     );
 }
 
@@ -707,14 +741,14 @@ fn unsupported_field_spelled_in_another_case_names_its_line() {
     let t = Tree::new();
     t.file(
         "app/kustomization.yaml",
-        "resources:\n- cm.yaml\nREPLACEMENTS:\n  - path: r.yaml\n",
+        "resources:\n- cm.yaml\nVARS:\n  - name: X\n",
     )
     .file("app/cm.yaml", CM);
     let err = t.fails("app");
     has(
         &err,
         &[
-            "error: `replacements` is not supported by strata yet",
+            "error: `vars` is not supported by strata yet",
             "  --> app/kustomization.yaml:3:1\n",
         ],
     );

@@ -63,8 +63,9 @@ pub struct Kustomization {
     pub secret_generator: Option<Value>,
     pub generator_options: Option<Value>,
 
-    // Known to kustomize, not supported by strata yet: each is an error when non-empty.
+    /// Read by `transform::replacements`.
     pub replacements: Option<Value>,
+    // Known to kustomize, not supported by strata yet: each is an error when non-empty.
     pub vars: Option<Value>,
     pub configurations: Option<Value>,
     pub crds: Option<Value>,
@@ -487,12 +488,7 @@ fn normalize_fields(doc: Value) -> Value {
 impl KustFile {
     fn check_unsupported(&self) -> Result<()> {
         let s = &self.spec;
-        let fields: [(&str, &Option<Value>, &str); 11] = [
-            (
-                "replacements",
-                &s.replacements,
-                "replacements are not supported yet",
-            ),
+        let fields: [(&str, &Option<Value>, &str); 10] = [
             (
                 "vars",
                 &s.vars,

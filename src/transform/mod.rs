@@ -2,7 +2,7 @@
 //! small change to each. `run_builtins` is kustomize's fixed order for one kustomization
 //! (`api/internal/target/kusttarget_configplugin.go`): strategic merge patches, patches,
 //! namespace, (prefix/suffix), labels, annotations, JSON 6902 patches, replicas, images,
-//! (replacements), then the `transformers:` the kustomization lists: strata's own kinds
+//! replacements, then the `transformers:` the kustomization lists: strata's own kinds
 //! (`config.rs`), in the order listed, except that `Substitution` runs after all of them so
 //! that patches and registry rules may use placeholders too.
 
@@ -19,6 +19,7 @@ pub mod names;
 pub mod namespace;
 pub mod patches;
 pub mod references;
+pub mod replacements;
 pub mod replicas;
 pub mod scope;
 pub mod security_context;
@@ -45,6 +46,7 @@ pub fn run_builtins(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) -> Re
     patches::json6902(kf, loader, set)?;
     replicas::apply(kf, set)?;
     images::apply(kf, set)?;
+    replacements::apply(kf, loader, set)?;
     Ok(())
 }
 
