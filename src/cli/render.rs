@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+mod out_dir;
+
 use super::exit;
 use crate::build::Builder;
 use crate::render::{self, Format};
@@ -13,8 +15,13 @@ use crate::validate::{self, ClusterProfile};
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// The directory holding the kustomization.yaml to render.
-    pub dir: PathBuf,
+    /// The directory holding the kustomization.yaml to render (several with --out-dir).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Render every DIR into this directory: a folder per overlay, a file per resource
+    /// (`<kind>_<namespace>_<name>.yaml`); the whole tree is replaced atomically.
+    #[arg(long, value_name = "OUT", conflicts_with_all = ["output", "explain"])]
+    pub out_dir: Option<PathBuf>,
     /// Write the output to this file (atomically) instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -46,9 +53,16 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 }
 
 pub fn run(args: &RenderArgs) -> u8 {
+    if let Some(out) = &args.out_dir {
+        return out_dir::run(args, out);
+    }
+    let [dir] = args.dirs.as_slice() else {
+        eprintln!("error: several directories are rendered only with --out-dir");
+        return exit::ERROR;
+    };
     let overrides = Overrides::from_env(args.set.iter().cloned().collect());
     let builder = Builder::new().with_overrides(overrides);
-    let set = match builder.render(&args.dir) {
+    let set = match builder.render(dir) {
         Ok(set) => set,
         Err(e) => {
             eprint!("{e}");
@@ -59,7 +73,7 @@ pub fn run(args: &RenderArgs) -> u8 {
     if !args.no_validate {
         let profile = match &args.cluster {
             Some(path) => ClusterProfile::read(path).map(Some),
-            None => builder.profile_of(&args.dir),
+            None => builder.profile_of(dir),
         };
         let profile = match profile {
             Ok(p) => p.unwrap_or_else(ClusterProfile::assumed),
@@ -108,7 +122,7 @@ pub fn run(args: &RenderArgs) -> u8 {
 
 /// Notes the transforms made (an explicit value they kept on purpose) go to stderr as
 /// warnings, always: a reviewer should see them without asking.
-fn report_notes(set: &[crate::model::Resource]) {
+pub(crate) fn report_notes(set: &[crate::model::Resource]) {
     for r in set {
         for c in r.changes.iter().filter(|c| c.note.is_some()) {
             eprintln!(

@@ -1,0 +1,152 @@
+//! `strata render --out-dir OUT DIR...`: many overlays in one process, a folder per overlay and
+//! a file per resource, the same objects as single renders; a failed run leaves OUT as it
+//! was.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn docs(text: &str) -> Vec<String> {
+    let mut v: Vec<String> = strata::yaml::parse_stream(text)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.value.to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+fn tree_docs(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let mut names = Vec::new();
+    let mut all = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        names.push(e.file_name().to_string_lossy().into_owned());
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        let d = docs(&text);
+        assert_eq!(d.len(), 1, "one resource per file: {:?}", e.path());
+        all.extend(d);
+    }
+    names.sort();
+    all.sort();
+    (names, all)
+}
+
+#[test]
+fn overlays_render_into_one_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("rendered");
+    let overlays = ["overlays/cn-hangzhou", "overlays/cn-beijing"];
+    let run = common::strata()
+        .current_dir(root())
+        .args(["render", "--out-dir"])
+        .arg(&out)
+        .args(overlays)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.stdout.is_empty());
+    for o in overlays {
+        let single = common::strata()
+            .current_dir(root())
+            .args(["render", o])
+            .output()
+            .unwrap();
+        let (names, objects) = tree_docs(&out.join(o));
+        assert_eq!(
+            objects,
+            docs(&String::from_utf8_lossy(&single.stdout)),
+            "{o}"
+        );
+        assert!(
+            names.contains(&"Deployment_monitoring_nginx.yaml".to_string())
+                && names.contains(&"Namespace__monitoring.yaml".to_string()),
+            "{names:?}"
+        );
+    }
+    // Rendering again replaces the tree.
+    let run = common::strata()
+        .current_dir(root())
+        .args(["render", "--out-dir"])
+        .arg(&out)
+        .arg(overlays[0])
+        .output()
+        .unwrap();
+    assert!(run.status.success());
+    assert!(out.join(overlays[0]).is_dir() && !out.join(overlays[1]).exists());
+    // No temporary directory is left beside it.
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().flatten().collect();
+    assert_eq!(left.len(), 1);
+}
+
+#[test]
+fn a_failed_overlay_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("bad");
+    std::fs::create_dir(&bad).unwrap();
+    std::fs::write(
+        bad.join("kustomization.yaml"),
+        "resources:\n- missing.yaml\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("rendered");
+    let run = |out: &Path| {
+        common::strata()
+            .current_dir(root())
+            .args(["render", "--out-dir"])
+            .arg(out)
+            .arg("overlays/cn-hangzhou")
+            .arg(&bad)
+            .output()
+            .unwrap()
+    };
+    let r = run(&out);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("missing.yaml"));
+    assert!(!out.exists());
+
+    // An earlier tree stays as it was.
+    let ok = common::strata()
+        .current_dir(root())
+        .args(["render", "--out-dir"])
+        .arg(&out)
+        .arg("overlays/cn-beijing")
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let before = tree_docs(&out.join("overlays/cn-beijing"));
+    let r = run(&out);
+    assert_eq!(r.status.code(), Some(2));
+    assert_eq!(tree_docs(&out.join("overlays/cn-beijing")), before);
+    assert!(!out.join("overlays/cn-hangzhou").exists());
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 2);
+}
+
+#[test]
+fn refuses_a_directory_it_did_not_write_and_several_dirs_without_out_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("keep.txt"), "mine").unwrap();
+    let r = common::strata()
+        .current_dir(root())
+        .args(["render", "--out-dir"])
+        .arg(tmp.path())
+        .arg("overlays/cn-hangzhou")
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    assert!(tmp.path().join("keep.txt").is_file());
+    let r = common::strata()
+        .current_dir(root())
+        .args(["render", "overlays/cn-hangzhou", "overlays/cn-beijing"])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+    assert!(r.stdout.is_empty());
+}
