@@ -33,7 +33,7 @@ table.prov td { padding: 1px 8px; border-bottom: 1px solid #eaeef2; }
 table.sbs { width: 100%; border-collapse: collapse; table-layout: fixed; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 table.sbs td { padding: 0 6px; white-space: pre-wrap; word-break: break-all; vertical-align: top; }
 table.sbs td.n { width: 3.5em; color: #8c959f; text-align: right; user-select: none; background: #f6f8fa; }
-td.del { background: #ffebe9; } td.ins { background: #e6ffec; } td.empty { background: #f6f8fa; }
+td.del { background: #ffebe9; } td.ins { background: #e6ffec; } td.empty { background: repeating-linear-gradient(135deg, #f6f8fa 0 6px, #eaeef2 6px 8px); }
 tr.gap td { background: #ddf4ff; color: #59636e; text-align: center; }
 "#;
 
