@@ -18,7 +18,7 @@ use crate::transform;
 /// nothing.
 pub struct Builder {
     pub loader: Loader,
-    built: Mutex<HashMap<PathBuf, Arc<ResourceSet>>>,
+    built: Mutex<HashMap<PathBuf, Arc<(ResourceSet, transform::tconfig::Config)>>>,
     share: bool,
     /// Values from outside the tree (`--set`, the environment) and the transforms' reports.
     pub ctx: Mutex<transform::Context>,
@@ -67,9 +67,9 @@ impl Builder {
                 .error_at_key(&["kind"], "a Component cannot be rendered on its own")
                 .help("render an overlay that lists it under `components`"));
         }
-        let mut set = self.build_dir(&dir, &mut Vec::new())?;
+        let (mut set, config) = self.build_dir_with_config(&dir, &mut Vec::new())?;
         transform::generators::add_hashes(&mut set);
-        transform::references::fix_back_references(&mut set);
+        transform::references::fix_back_references(&mut set, &config.name_references);
         transform::sort::apply(kf.spec.sort_options.as_ref(), &mut set)
             .map_err(|e| e.in_file(kf.display()))?;
         Ok(set)
@@ -109,8 +109,17 @@ impl Builder {
 
     /// Builds a directory holding a kustomization (not a component), cached.
     fn build_dir(&self, dir: &Path, stack: &mut Vec<PathBuf>) -> Result<ResourceSet> {
-        if let Some(set) = self.built.lock().expect("build cache lock").get(dir) {
-            return Ok(set.as_ref().clone());
+        self.build_dir_with_config(dir, stack).map(|(set, _)| set)
+    }
+
+    /// Builds a directory, with the custom field specs (`configurations:`) it accumulated.
+    fn build_dir_with_config(
+        &self,
+        dir: &Path,
+        stack: &mut Vec<PathBuf>,
+    ) -> Result<(ResourceSet, transform::tconfig::Config)> {
+        if let Some(built) = self.built.lock().expect("build cache lock").get(dir) {
+            return Ok(built.as_ref().clone());
         }
         let kf = kustomization::read(&self.loader, dir)?;
         if kf.kind == KustKind::Component {
@@ -121,14 +130,15 @@ impl Builder {
             .help("list components under `components`"));
         }
         let mut set = ResourceSet::new();
-        self.accumulate(&kf, &mut set, stack)?;
+        let mut config = transform::tconfig::Config::default();
+        self.accumulate(&kf, &mut set, &mut config, stack)?;
         if self.share {
             self.built
                 .lock()
                 .expect("build cache lock")
-                .insert(dir.to_path_buf(), Arc::new(set.clone()));
+                .insert(dir.to_path_buf(), Arc::new((set.clone(), config.clone())));
         }
-        Ok(set)
+        Ok((set, config))
     }
 
     /// Adds a kustomization's (or component's) resources and components to `set`, then runs
@@ -137,13 +147,14 @@ impl Builder {
         &self,
         kf: &KustFile,
         set: &mut ResourceSet,
+        config: &mut transform::tconfig::Config,
         stack: &mut Vec<PathBuf>,
     ) -> Result<()> {
         if let Some(e) = self.cycle(stack, &kf.dir) {
             return Err(e.in_file(kf.display()));
         }
         stack.push(kf.dir.clone());
-        let result = self.accumulate_inner(kf, set, stack);
+        let result = self.accumulate_inner(kf, set, config, stack);
         stack.pop();
         result
     }
@@ -168,6 +179,7 @@ impl Builder {
         &self,
         kf: &KustFile,
         set: &mut ResourceSet,
+        config: &mut transform::tconfig::Config,
         stack: &mut Vec<PathBuf>,
     ) -> Result<()> {
         let mut ids = model::IdIndex::default();
@@ -206,7 +218,9 @@ impl Builder {
                 if let Some(e) = self.cycle(stack, &path) {
                     return Err(at(e));
                 }
-                self.build_dir(&path, stack).map_err(at)?
+                let (added, added_config) = self.build_dir_with_config(&path, stack).map_err(at)?;
+                config.merge(&added_config);
+                added
             } else {
                 let path =
                     load::check_within(&self.loader, &kf.dir, path, rel, &format!("{field}[{i}]"))
@@ -223,6 +237,7 @@ impl Builder {
             }
             set.extend(added);
         }
+        config.merge(&transform::tconfig::load(kf, &self.loader)?);
         transform::generators::run(kf, &self.loader, set)?;
         for (i, rel) in kf.spec.components.iter().enumerate() {
             let idx = i.to_string();
@@ -253,9 +268,9 @@ impl Builder {
                 ))
                 .help("list it under `resources`, or give it `kind: Component`")));
             }
-            self.accumulate(&ckf, set, stack).map_err(at)?;
+            self.accumulate(&ckf, set, config, stack).map_err(at)?;
         }
-        transform::run_builtins(kf, &self.loader, set)?;
+        transform::run_builtins(kf, &self.loader, set, config)?;
         if !kf.spec.transformers.is_empty() {
             let build = |dir: &Path| self.build_dir(dir, &mut stack.clone());
             let configured = transform::config::load(kf, &self.loader, &build)?;

@@ -219,3 +219,53 @@ fn fixture_trees_render_like_kubectl_kustomize() {
     );
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// The corpus' golden outputs (upstream files byte-identical to `kubectl kustomize` of their
+/// tree, see ../shared/corpus/README.md): strata's render reads as the same objects, in the
+/// same order.
+#[test]
+fn golden_outputs_match_upstream_renders() {
+    if !have_kubectl("golden_outputs_match_upstream_renders") {
+        return;
+    }
+    let corpus = shared().join("corpus");
+    let cases = [
+        (
+            "kubernetes-sigs__kubebuilder/testdata/project-v4/config/default",
+            "kubernetes-sigs__kubebuilder/testdata/project-v4/dist/install.yaml",
+        ),
+        (
+            "kubernetes-sigs__kubebuilder/testdata/project-v4-multigroup/config/default",
+            "kubernetes-sigs__kubebuilder/testdata/project-v4-multigroup/dist/install.yaml",
+        ),
+        (
+            "metallb__metallb/config/native",
+            "metallb__metallb/config/manifests/metallb-native.yaml",
+        ),
+        (
+            "metallb__metallb/config/frr",
+            "metallb__metallb/config/manifests/metallb-frr.yaml",
+        ),
+        (
+            "metallb__metallb/config/prometheus-native",
+            "metallb__metallb/config/manifests/metallb-native-prometheus.yaml",
+        ),
+        (
+            "metallb__metallb/config/prometheus-frr",
+            "metallb__metallb/config/manifests/metallb-frr-prometheus.yaml",
+        ),
+    ];
+    let results = parallel_map(&cases, |(dir, golden)| {
+        let expected = std::fs::read_to_string(corpus.join(golden))
+            .map_err(|e| format!("{golden}: {e}"))
+            .and_then(|t| kubectl_reads(&t))?;
+        let got = strata::build::Builder::new()
+            .render(&corpus.join(dir))
+            .map(|set| strata::render::to_string(&set, strata::render::Format::Yaml))
+            .map_err(|e| format!("{dir}: strata fails: {}", e.message))?;
+        let got = kubectl_reads(&got)?;
+        same_meaning(&expected, &got).map_err(|d| format!("{dir} vs {golden}: {d}"))
+    });
+    let bad: Vec<String> = results.into_iter().filter_map(Result::err).collect();
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}

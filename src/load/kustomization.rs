@@ -65,9 +65,10 @@ pub struct Kustomization {
 
     /// Read by `transform::replacements`.
     pub replacements: Option<Value>,
+    /// Read by `transform::tconfig`.
+    pub configurations: Option<Value>,
     // Known to kustomize, not supported by strata yet: each is an error when non-empty.
     pub vars: Option<Value>,
-    pub configurations: Option<Value>,
     pub crds: Option<Value>,
     pub openapi: Option<Value>,
     pub helm_charts: Option<Value>,
@@ -488,16 +489,11 @@ fn normalize_fields(doc: Value) -> Value {
 impl KustFile {
     fn check_unsupported(&self) -> Result<()> {
         let s = &self.spec;
-        let fields: [(&str, &Option<Value>, &str); 10] = [
+        let fields: [(&str, &Option<Value>, &str); 9] = [
             (
                 "vars",
                 &s.vars,
                 "`vars` is deprecated in kustomize and not supported",
-            ),
-            (
-                "configurations",
-                &s.configurations,
-                "custom field specs are not supported yet",
             ),
             ("crds", &s.crds, "custom schemas are not supported yet"),
             (

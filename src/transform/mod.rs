@@ -26,6 +26,7 @@ pub mod security_context;
 pub mod selector;
 pub mod sort;
 pub mod substitution;
+pub mod tconfig;
 pub mod workloads;
 
 use crate::error::Result;
@@ -34,11 +35,17 @@ use crate::load::kustomization::KustFile;
 use crate::model::ResourceSet;
 
 /// Applies the built-in transformers of one kustomization to its accumulated resources.
-pub fn run_builtins(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) -> Result<()> {
+/// `config`: the custom field specs accumulated so far (`tconfig`).
+pub fn run_builtins(
+    kf: &KustFile,
+    loader: &Loader,
+    set: &mut ResourceSet,
+    config: &tconfig::Config,
+) -> Result<()> {
     patches::strategic_merge(kf, loader, set)?;
     patches::patches(kf, loader, set)?;
     if let Some(ns) = kf.spec.namespace.as_deref().filter(|ns| !ns.is_empty()) {
-        namespace::apply(ns, set)?;
+        namespace::apply(ns, set, &config.namespace)?;
     }
     names::apply(kf, set)?;
     metadata::apply_labels(kf, set)?;

@@ -9,8 +9,10 @@ use super::scope;
 use crate::error::Result;
 use crate::model::ResourceSet;
 
-pub fn apply(namespace: &str, set: &mut ResourceSet) -> Result<()> {
-    let specs: Vec<OwnedFieldSpec> = NAMESPACE.iter().map(Into::into).collect();
+/// `extra`: the `namespace` field specs of `configurations:`.
+pub fn apply(namespace: &str, set: &mut ResourceSet, extra: &[OwnedFieldSpec]) -> Result<()> {
+    let mut specs: Vec<OwnedFieldSpec> = NAMESPACE.iter().map(Into::into).collect();
+    specs.extend(extra.iter().cloned());
     for r in set.iter_mut() {
         let id = r.id();
         r.remember_id();
@@ -72,7 +74,7 @@ mod tests {
                 "subjects": [{"kind": "ServiceAccount", "name": "default"}, {"kind": "ServiceAccount", "name": "other", "namespace": "x"}]}),
             ),
         ];
-        apply("prod", &mut set).unwrap();
+        apply("prod", &mut set, &[]).unwrap();
         assert_eq!(set[0].namespace(), "prod");
         assert_eq!(set[0].previous_ids[0].namespace, "old");
         assert_eq!(set[1].namespace(), "");

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::model::{ResId, ResourceSet};
 use crate::transform::scope;
+use crate::transform::tconfig::NameRefSpec;
 
 /// The kinds one kind of object is referred to from: the referred (group, version, kind),
 /// and each referring (group, version, kind, path); an empty part matches any. A path
@@ -920,7 +921,36 @@ struct Moved {
     current: ResId,
 }
 
-pub fn fix_back_references(set: &mut ResourceSet) {
+/// Fixes references with kustomize's table plus the `nameReference` specs of the tree's
+/// `configurations:` (`extra`).
+pub fn fix_back_references(set: &mut ResourceSet, extra: &[NameRefSpec]) {
+    type Referrer<'a> = (&'a str, &'a str, &'a str, &'a str);
+    type Row<'a> = ((&'a str, &'a str, &'a str), Vec<Referrer<'a>>);
+    let mut table: Vec<Row<'_>> = NAME_REFERENCES
+        .iter()
+        .map(|nr| (nr.referral, nr.referrers.to_vec()))
+        .collect();
+    for e in extra {
+        let referral = (e.group.as_str(), e.version.as_str(), e.kind.as_str());
+        let refs = e.referrers.iter().map(|s| {
+            (
+                s.group.as_str(),
+                s.version.as_str(),
+                s.kind.as_str(),
+                s.path.as_str(),
+            )
+        });
+        match table.iter_mut().find(|(r, _)| *r == referral) {
+            Some((_, list)) => {
+                for r in refs {
+                    if !list.contains(&r) {
+                        list.push(r);
+                    }
+                }
+            }
+            None => table.push((referral, refs.collect())),
+        }
+    }
     let moved: Vec<Moved> = set
         .iter()
         .filter(|r| !r.previous_ids.is_empty())
@@ -934,15 +964,15 @@ pub fn fix_back_references(set: &mut ResourceSet) {
     }
     for r in set.iter_mut() {
         let referrer_id = r.id();
-        for nr in NAME_REFERENCES {
+        for (referral, referrers) in &table {
             let candidates: Vec<&Moved> = moved
                 .iter()
-                .filter(|m| m.previous.iter().any(|p| gvk_matches(nr.referral, p)))
+                .filter(|m| m.previous.iter().any(|p| gvk_matches(*referral, p)))
                 .collect();
             if candidates.is_empty() {
                 continue;
             }
-            for &(g, v, k, path) in nr.referrers {
+            for &(g, v, k, path) in referrers {
                 if !gvk_matches((g, v, k), &referrer_id) {
                     continue;
                 }
@@ -1116,7 +1146,7 @@ mod tests {
     fn fixed(referrer: Value, referred: Vec<Resource>) -> Value {
         let mut set = referred;
         set.push(res(referrer));
-        fix_back_references(&mut set);
+        fix_back_references(&mut set, &[]);
         set.pop().unwrap().into_value()
     }
 
