@@ -688,6 +688,28 @@ fn ignore_rules() {
     let rs = j["envs"][0]["resources"].as_array().unwrap();
     assert!(rs.iter().all(|r| r["class"] != "changed"), "{rs:?}");
     assert_eq!(j["envs"][0]["unchanged"], 2);
+    // The same rules from the team's config file, read by default from .strata/diff.yaml.
+    write(
+        dir.path(),
+        &[(
+            ".strata/diff.yaml",
+            "ignore:\n- apps:Deployment:*:*\n- :ConfigMap:apps:*\n",
+        )],
+    );
+    let j = json_of(&diff_dirs(dir.path(), &["ov", "--format", "json"]));
+    let rs = j["envs"][0]["resources"].as_array().unwrap();
+    assert_eq!(rs.len(), 1, "{rs:?}");
+    assert_eq!(rs[0]["key"]["kind"], "Service");
+    // A wrong field in it is an error naming the file.
+    write(dir.path(), &[(".strata/diff.yaml", "ignores: [x]\n")]);
+    let out = diff_dirs(dir.path(), &["ov", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("invalid diff config: unknown field `ignores`")
+            && err.contains(".strata/diff.yaml"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -72,6 +72,10 @@ pub struct DiffArgs {
     /// Leave out fields matching a JSON-pointer glob, e.g. `/metadata/annotations/checksum*`.
     #[arg(long, value_name = "GLOB")]
     pub ignore_path: Vec<String>,
+    /// Ignore rules from a file (`ignore:` and `ignorePaths:` lists), added to the flags'.
+    /// Default: `.strata/diff.yaml` in the working directory, when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Do not validate the two renders (no findings section).
     #[arg(long)]
     pub no_validate: bool,
@@ -125,8 +129,46 @@ fn canonical(p: &Path) -> Result<PathBuf> {
         .map_err(|e| Error::new(format!("cannot open {}: {e}", p.display())))
 }
 
+/// The diff config file: ignore rules shared by a team, so every reviewer sees the same diff.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct DiffConfig {
+    #[serde(default)]
+    ignore: Vec<String>,
+    #[serde(default)]
+    ignore_paths: Vec<String>,
+}
+
+fn read_config(args: &DiffArgs) -> Result<DiffConfig> {
+    let default = PathBuf::from(".strata/diff.yaml");
+    let path = match &args.config {
+        Some(p) => p.clone(),
+        None if default.is_file() => default,
+        None => return Ok(DiffConfig::default()),
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::new(format!("cannot read the diff config: {e}")).in_file(&path))?;
+    let Some(doc) = crate::yaml::parse_single(&text).map_err(|e| Error::from_yaml(e, &path))?
+    else {
+        return Ok(DiffConfig::default());
+    };
+    serde_json::from_value(doc.value).map_err(|e| {
+        Error::new(format!("invalid diff config: {e}"))
+            .in_file(&path)
+            .help("the file holds `ignore:` (group:kind:namespace:name globs) and `ignorePaths:` (JSON-pointer globs)")
+    })
+}
+
 fn compute(args: &DiffArgs) -> Result<model::DiffReport> {
-    let ignore = model::Ignore::new(&args.ignore, &args.ignore_path).map_err(Error::new)?;
+    let config = read_config(args)?;
+    let resources: Vec<String> = args.ignore.iter().chain(&config.ignore).cloned().collect();
+    let paths: Vec<String> = args
+        .ignore_path
+        .iter()
+        .chain(&config.ignore_paths)
+        .cloned()
+        .collect();
+    let ignore = model::Ignore::new(&resources, &paths).map_err(Error::new)?;
     let cwd = std::env::current_dir()
         .map_err(|e| Error::new(format!("cannot read the working directory: {e}")))?;
     let cwd = canonical(&cwd)?;
