@@ -70,6 +70,7 @@ impl Builder {
         let (mut set, config) = self.build_dir_with_config(&dir, &mut Vec::new())?;
         transform::generators::add_hashes(&mut set);
         transform::references::fix_back_references(&mut set, &config.name_references);
+        transform::vars::resolve(&mut set, &config).map_err(|e| e.in_file(kf.display()))?;
         transform::sort::apply(kf.spec.sort_options.as_ref(), &mut set)
             .map_err(|e| e.in_file(kf.display()))?;
         Ok(set)
@@ -277,6 +278,7 @@ impl Builder {
             let mut ctx = self.ctx.lock().expect("transform context lock");
             transform::run_listed(&configured, &mut ctx, set)?;
         }
+        transform::vars::declare(kf, set, config)?;
         model::check_unique(set)
     }
 }

@@ -741,15 +741,52 @@ fn unsupported_field_spelled_in_another_case_names_its_line() {
     let t = Tree::new();
     t.file(
         "app/kustomization.yaml",
-        "resources:\n- cm.yaml\nVARS:\n  - name: X\n",
+        "resources:\n- cm.yaml\nHELMCHARTS:\n  - name: X\n",
     )
     .file("app/cm.yaml", CM);
     let err = t.fails("app");
     has(
         &err,
         &[
-            "error: `vars` is not supported by strata yet",
+            "error: `helmCharts` is not supported by strata yet",
             "  --> app/kustomization.yaml:3:1\n",
+        ],
+    );
+}
+
+#[test]
+fn var_naming_no_resource_and_ambiguous_vars() {
+    // kustomize: a var whose objref matches nothing fails at the top, where vars resolve.
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\nvars:\n- name: X\n  objref:\n    kind: ConfigMap\n    name: nope\n    apiVersion: v1\n",
+    )
+    .file("app/cm.yaml", CM);
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "error: var `X` (objref ConfigMap/nope, fieldpath metadata.name) cannot be mapped to a field in the set of known resources",
+            "app/kustomization.yaml",
+        ],
+    );
+    // The same name declared twice up the tree.
+    t.file(
+        "top/kustomization.yaml",
+        "resources:\n- ../base\nvars:\n- name: X\n  objref:\n    kind: ConfigMap\n    name: a\n    apiVersion: v1\n",
+    )
+    .file(
+        "base/kustomization.yaml",
+        "resources:\n- cm.yaml\nvars:\n- name: X\n  objref:\n    kind: ConfigMap\n    name: a\n    apiVersion: v1\n",
+    )
+    .file("base/cm.yaml", CM);
+    let err = t.fails("top");
+    has(
+        &err,
+        &[
+            "error: var `X` already encountered",
+            "  --> top/kustomization.yaml:4:3\n",
         ],
     );
 }

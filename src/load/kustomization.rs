@@ -489,12 +489,7 @@ fn normalize_fields(doc: Value) -> Value {
 impl KustFile {
     fn check_unsupported(&self) -> Result<()> {
         let s = &self.spec;
-        let fields: [(&str, &Option<Value>, &str); 9] = [
-            (
-                "vars",
-                &s.vars,
-                "`vars` is deprecated in kustomize and not supported",
-            ),
+        let fields: [(&str, &Option<Value>, &str); 8] = [
             ("crds", &s.crds, "custom schemas are not supported yet"),
             (
                 "openapi",

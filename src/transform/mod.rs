@@ -27,6 +27,7 @@ pub mod selector;
 pub mod sort;
 pub mod substitution;
 pub mod tconfig;
+pub mod vars;
 pub mod workloads;
 
 use crate::error::Result;

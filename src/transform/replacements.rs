@@ -613,7 +613,10 @@ fn compare_text(v: &Value) -> String {
 }
 
 /// kyaml's `PathGetter`: the field at `segments`, `None` when it is missing.
-fn get<'v>(v: &'v Value, segments: &[String]) -> std::result::Result<Option<&'v Value>, String> {
+pub fn get<'v>(
+    v: &'v Value,
+    segments: &[String],
+) -> std::result::Result<Option<&'v Value>, String> {
     let mut cur = v;
     for seg in segments {
         let next = if let Ok(i) = seg.parse::<i64>() {

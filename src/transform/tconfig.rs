@@ -5,8 +5,8 @@
 //! transformer of an overlay uses the specs a base declared, and the name references are
 //! fixed at the top with every spec of the tree.
 //!
-//! Supported sections: `nameReference`, `namespace`, and `varReference` (read and ignored:
-//! strata does not support `vars`, its only user). Any other section is an error naming it.
+//! Supported sections: `nameReference`, `namespace`, and `varReference` (where `vars` are
+//! substituted, `vars.rs`). Any other section is an error naming it.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -22,6 +22,10 @@ use crate::yaml;
 pub struct Config {
     pub name_references: Vec<NameRefSpec>,
     pub namespace: Vec<OwnedFieldSpec>,
+    /// Custom `varReference` specs (kustomize's defaults are in `vars::default_specs`).
+    pub var_reference: Vec<OwnedFieldSpec>,
+    /// The `vars` declared so far, bound to their resources (`vars.rs`).
+    pub vars: Vec<super::vars::Var>,
 }
 
 /// A referred kind and the fields that refer to it by name.
@@ -115,6 +119,16 @@ impl Config {
                 self.namespace.push(s.clone());
             }
         }
+        for s in &other.var_reference {
+            if !self.var_reference.iter().any(|x| same_spec(x, s)) {
+                self.var_reference.push(s.clone());
+            }
+        }
+        for v in &other.vars {
+            if !self.vars.iter().any(|x| x.name == v.name) {
+                self.vars.push(v.clone());
+            }
+        }
     }
 }
 
@@ -198,7 +212,6 @@ pub fn load(kf: &KustFile, loader: &Loader) -> Result<Config> {
                 )));
             }
         }
-        let _ = parsed.var_reference;
         let mut one = Config::default();
         for nr in parsed.name_reference {
             one.name_references.push(NameRefSpec {
@@ -209,6 +222,7 @@ pub fn load(kf: &KustFile, loader: &Loader) -> Result<Config> {
             });
         }
         one.namespace = parsed.namespace.into_iter().map(Into::into).collect();
+        one.var_reference = parsed.var_reference.into_iter().map(Into::into).collect();
         config.merge(&one);
     }
     Ok(config)
@@ -238,6 +252,7 @@ mod tests {
                 referrers: vec![spec("A", "x/name")],
             }],
             namespace: vec![spec("A", "x/namespace")],
+            ..Config::default()
         };
         let b = Config {
             name_references: vec![
@@ -255,6 +270,7 @@ mod tests {
                 },
             ],
             namespace: vec![spec("A", "x/namespace")],
+            ..Config::default()
         };
         a.merge(&b);
         assert_eq!(a.name_references.len(), 2);
