@@ -288,24 +288,17 @@ pub const ANNOTATIONS: &[FieldSpec] = &[
 ];
 
 /// `images`: container images of pods and pod templates (kustomize also walks every
-/// `containers`/`initContainers` list anywhere, see `images.rs`).
+/// `containers`/`initContainers` list anywhere, see `images.rs`). Image volumes
+/// (`volumes[].image.reference`) are not rewritten: kustomize v5.5 does not either.
 pub const IMAGES: &[FieldSpec] = &[
     fs("", "", "", "spec/containers[]/image", true),
     fs("", "", "", "spec/initContainers[]/image", true),
-    fs("", "", "", "spec/volumes[]/image/reference", true),
     fs("", "", "", "spec/template/spec/containers[]/image", true),
     fs(
         "",
         "",
         "",
         "spec/template/spec/initContainers[]/image",
-        true,
-    ),
-    fs(
-        "",
-        "",
-        "",
-        "spec/template/spec/volumes[]/image/reference",
         true,
     ),
 ];
@@ -318,9 +311,10 @@ pub const REPLICAS: &[FieldSpec] = &[
     fs("", "", "StatefulSet", "spec/replicas", true),
 ];
 
-/// `namespace`: besides `metadata/namespace` of every namespaced object.
+/// `namespace`: besides `metadata/namespace` of every namespaced object (and the name of a
+/// core `v1` Namespace, which `namespace.rs` sets itself: an empty group here would match any
+/// group's `Namespace` kind).
 pub const NAMESPACE: &[FieldSpec] = &[
-    fs("", "v1", "Namespace", "metadata/name", true),
     fs(
         "apiregistration.k8s.io",
         "",

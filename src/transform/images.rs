@@ -132,30 +132,21 @@ fn in_field_specs(path: &[&str], list: &str) -> bool {
 /// One walk of an object applying every rule, each to each image field as many times as
 /// kustomize applies it: once for its walk of every `containers`/`initContainers` list
 /// (not in CustomResourceDefinitions), once more where the field is also one of its field
-/// specs; volume image references only through the field specs. Rules apply in order.
+/// specs. Rules apply in order.
 fn walk<'v>(v: &'v mut Value, path: &mut Vec<&'v str>, legacy: bool, rules: &[Rule<'_>]) {
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
                 let key = k.as_str();
                 let is_containers = key == "containers" || key == "initContainers";
-                if (is_containers || key == "volumes") && child.is_array() {
+                if is_containers && child.is_array() {
                     path.push(key);
                     let spec = in_field_specs(path, key);
-                    let times = if is_containers {
-                        usize::from(legacy) + usize::from(spec)
-                    } else {
-                        usize::from(spec)
-                    };
+                    let times = usize::from(legacy) + usize::from(spec);
                     path.pop();
                     if let Value::Array(items) = child {
                         for item in items.iter_mut() {
-                            let field = if is_containers {
-                                item.get_mut("image")
-                            } else {
-                                item.get_mut("image").and_then(|i| i.get_mut("reference"))
-                            };
-                            if let Some(field) = field {
+                            if let Some(field) = item.get_mut("image") {
                                 for rule in rules {
                                     for _ in 0..times {
                                         rule.apply(field);
@@ -200,7 +191,7 @@ mod tests {
             &["spec", "template", "spec", "initContainers"],
             "initContainers"
         ));
-        assert!(in_field_specs(
+        assert!(!in_field_specs(
             &["spec", "template", "spec", "volumes"],
             "volumes"
         ));

@@ -29,7 +29,7 @@ fn label_specs(entry: &LabelEntry) -> Vec<OwnedFieldSpec> {
             VOLUME_CLAIM_TEMPLATE_LABELS,
         ])
     } else if entry.include_templates {
-        owned(&[METADATA_LABELS])
+        owned(&[METADATA_LABELS, VOLUME_CLAIM_TEMPLATE_LABELS])
     } else {
         owned(&[&METADATA_LABELS[..1]])
     };

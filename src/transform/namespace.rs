@@ -20,6 +20,11 @@ pub fn apply(namespace: &str, set: &mut ResourceSet, extra: &[OwnedFieldSpec]) -
             r.metadata_mut()
                 .insert("namespace".into(), Value::String(namespace.into()));
         }
+        // A core Namespace object takes the namespace's name (kustomize checks apiVersion v1).
+        if r.api_version() == "v1" && r.kind() == "Namespace" {
+            r.metadata_mut()
+                .insert("name".into(), Value::String(namespace.into()));
+        }
         let _ = fieldspec::visit_resource::<()>(r, &specs, None, &mut |v| {
             if v.is_string() || v.is_null() {
                 *v = Value::String(namespace.into());
