@@ -1396,18 +1396,14 @@ fn config_unknown_strata_kind() {
 }
 
 #[test]
-fn config_kustomize_builtin_transformer_is_not_supported() {
+fn config_kustomize_builtin_transformers_run_with_strata_kinds() {
     let builtin = "apiVersion: builtin\nkind: PrefixSuffixTransformer\nmetadata:\n  name: p\nprefix: x-\nfieldSpecs:\n- path: metadata/name\n";
     let t = config_tree(builtin);
-    let expected = [
-        "error: `transformers` entry `PrefixSuffixTransformer` (builtin) is not supported by strata yet",
-        "  = help: kustomize's builtin transformer configs and plugins are not supported yet\n",
-    ];
-    let err = t.fails("app");
-    has(&err, &expected);
-    has(&err, &["  --> app/hn.yaml:1:13\n"]);
+    let objects = t.objects("app");
+    find(&objects, "Deployment", "x-web");
+    find(&objects, "ConfigMap", "x-settings");
 
-    // The same, listed through a directory of configs.
+    // Listed through a directory of configs, mixed with strata's kinds, in order.
     t.file("app/kustomization.yaml", kust(&["w.yaml"], &["tf"]))
         .file(
             "app/tf/kustomization.yaml",
@@ -1418,28 +1414,51 @@ fn config_kustomize_builtin_transformer_is_not_supported() {
             config(
                 "SecurityContext",
                 "h",
-                "  targets:\n  - kind: Deployment\n  pod:\n    runAsNonRoot: true\n",
+                "  targets:\n  - kind: Deployment\n    name: web\n  pod:\n    runAsNonRoot: true\n",
             ),
         )
         .file("app/tf/pfx.yaml", builtin);
-    let err = t.fails("app");
-    has(&err, &expected);
-    has(
-        &err,
-        &[
-            "  --> app/tf/pfx.yaml:1:13\n",
-            "  = in transformers[0] of app/kustomization.yaml\n",
-        ],
-    );
-    // Without it, the directory's configs run.
-    t.file("app/tf/kustomization.yaml", "resources:\n- sc.yaml\n");
     let objects = t.objects("app");
     assert_eq!(
         at(
-            find(&objects, "Deployment", "web"),
+            find(&objects, "Deployment", "x-web"),
             "/spec/template/spec/securityContext/runAsNonRoot"
         ),
         json!(true)
+    );
+
+    // A builtin kind strata does not run, and a plugin of another apiVersion: clear errors.
+    t.file(
+        "app/tf/pfx.yaml",
+        "apiVersion: builtin\nkind: HashTransformer\nmetadata:\n  name: h\n",
+    );
+    has(
+        &t.fails("app"),
+        &[
+            "error: `transformers` entry `HashTransformer` (builtin) is not supported by strata yet",
+            "  --> app/tf/pfx.yaml:2:7\n",
+            "  = in transformers[0] of app/kustomization.yaml\n",
+        ],
+    );
+    t.file(
+        "app/tf/pfx.yaml",
+        "apiVersion: someteam.example.com/v1\nkind: ChartInflator\nmetadata:\n  name: c\n",
+    );
+    has(
+        &t.fails("app"),
+        &[
+            "error: `transformers` entry `ChartInflator` (someteam.example.com/v1) is not supported by strata yet",
+            "  = help: transformer plugins other than kustomize's builtin ones are not supported\n",
+        ],
+    );
+    // An invalid builtin config names the field.
+    t.file(
+        "app/tf/pfx.yaml",
+        "apiVersion: builtin\nkind: LabelTransformer\nmetadata:\n  name: l\nlabels:\n  a: b\nfieldSpecz: []\n",
+    );
+    has(
+        &t.fails("app"),
+        &["error: invalid LabelTransformer config at `fieldSpecz`: unknown field `fieldSpecz`"],
     );
 }
 

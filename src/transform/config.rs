@@ -1,6 +1,7 @@
 //! strata's own transformer kinds (`apiVersion: strata.dev/v1alpha1`): HostNetwork,
 //! Substitution, ImageRegistry, SecurityContext. A kustomization lists their files under
-//! `transformers:`, so a tree stays a normal kustomize tree. Each config is read strictly: an
+//! `transformers:`, so a tree stays a normal kustomize tree; kustomize's builtin configs
+//! (`apiVersion: builtin`) listed there are read by `builtin.rs`. Each config is read strictly: an
 //! unknown field or a wrong type is an error with file and line.
 
 use std::path::{Path, PathBuf};
@@ -14,7 +15,7 @@ use serde_json::Value;
 use super::selector::Target;
 use crate::error::{Error, Result};
 use crate::load::kustomization::{KustFile, Selector};
-use crate::load::{self, Loader};
+use crate::load::{self, LoadedFile, Loader};
 use crate::model::{Actor, Resource};
 use crate::yaml;
 
@@ -118,6 +119,8 @@ pub enum Kind {
     Substitution(SubstitutionSpec),
     ImageRegistry(ImageRegistrySpec),
     SecurityContext(SecurityContextSpec),
+    /// kustomize's builtin transformer configs (`apiVersion: builtin`, `builtin.rs`).
+    Builtin(Arc<super::builtin::Builtin>),
 }
 
 /// A compiled target list.
@@ -288,7 +291,17 @@ pub fn load(
                     .source(&r.origin.file)
                     .unwrap_or_else(|| Arc::from(""));
                 let value = Value::Object(r.obj);
-                out.push(parse_doc(&r.origin.file, &src, r.origin.doc_index, &value).map_err(at)?);
+                let parsed = if is_builtin(&value) {
+                    let file = Arc::new(LoadedFile {
+                        display: r.origin.file.clone(),
+                        src: src.to_string(),
+                        docs: Vec::new(),
+                    });
+                    builtin(kf, loader, &file, r.origin.doc_index, &value)
+                } else {
+                    parse_doc(&r.origin.file, &src, r.origin.doc_index, &value)
+                };
+                out.push(parsed.map_err(at)?);
             }
             continue;
         }
@@ -297,10 +310,48 @@ pub fn load(
         let file = loader.load(&path).map_err(at)?;
         let src: Arc<str> = Arc::from(file.src.as_str());
         for (d, doc) in file.docs.iter().enumerate() {
-            out.push(parse_doc(&file.display, &src, d, &doc.value).map_err(at)?);
+            let parsed = if is_builtin(&doc.value) {
+                builtin(kf, loader, &file, d, &doc.value)
+            } else {
+                parse_doc(&file.display, &src, d, &doc.value)
+            };
+            out.push(parsed.map_err(at)?);
         }
     }
     Ok(out)
+}
+
+fn is_builtin(value: &Value) -> bool {
+    value.get("apiVersion").and_then(Value::as_str) == Some("builtin")
+}
+
+/// A kustomize builtin transformer config (`builtin.rs`).
+fn builtin(
+    kf: &KustFile,
+    loader: &Loader,
+    file: &Arc<LoadedFile>,
+    doc_index: usize,
+    value: &Value,
+) -> Result<Configured> {
+    let parsed = super::builtin::parse(kf, loader, file, doc_index, value)?;
+    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name = value
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let line = yaml::locate(&file.src, doc_index, &[]).map_or(1, |(l, _)| l);
+    Ok(Configured {
+        kind: Kind::Builtin(Arc::new(parsed)),
+        actor: Arc::new(Actor {
+            what: format!("{kind} {name}"),
+            file: file.display.clone(),
+            line,
+        }),
+        display: file.display.clone(),
+        src: Arc::from(file.src.as_str()),
+        doc_index,
+    })
 }
 
 /// A config given as a value rather than read from a kustomization (a KRM function's
@@ -341,10 +392,11 @@ fn parse_doc(
             &["apiVersion"],
             format!(
                 "`transformers` entry `{kind}` ({api}) is not supported by strata yet: strata runs its own kinds \
-                 (apiVersion {API_VERSION}: HostNetwork, Substitution, ImageRegistry, SecurityContext)"
+                 (apiVersion {API_VERSION}: HostNetwork, Substitution, ImageRegistry, SecurityContext) and \
+                 kustomize's builtin configs (apiVersion builtin)"
             ),
         )
-        .help("kustomize's builtin transformer configs and plugins are not supported yet"));
+        .help("transformer plugins other than kustomize's builtin ones are not supported"));
     }
     if name.is_empty() {
         return Err(err(

@@ -68,7 +68,7 @@ pub fn apply_annotations(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
         .map_err(|e| e.in_file(kf.display()).context("in commonAnnotations"))
 }
 
-fn add_pairs(
+pub(crate) fn add_pairs(
     pairs: &IndexMap<String, String>,
     specs: &[OwnedFieldSpec],
     set: &mut ResourceSet,

@@ -3,9 +3,10 @@
 //! (`api/internal/target/kusttarget_configplugin.go`): strategic merge patches, patches,
 //! namespace, (prefix/suffix), labels, annotations, JSON 6902 patches, replicas, images,
 //! replacements, then the `transformers:` the kustomization lists: strata's own kinds
-//! (`config.rs`), in the order listed, except that `Substitution` runs after all of them so
+//! (`config.rs`) and kustomize's builtin configs (`builtin.rs`), in the order listed, except that `Substitution` runs after all of them so
 //! that patches and registry rules may use placeholders too.
 
+pub mod builtin;
 pub mod config;
 pub mod fieldspec;
 pub mod generators;
@@ -81,6 +82,9 @@ pub fn run_listed(
             }
             config::Kind::SecurityContext(spec) => security_context::apply(t, spec, set)?,
             config::Kind::Substitution(spec) => substitutions.push((t, spec)),
+            config::Kind::Builtin(b) => {
+                builtin::apply(b, set).map_err(|e| e.context(format!("in {}", t.actor.what)))?
+            }
         }
     }
     for (t, spec) in substitutions {
