@@ -133,141 +133,136 @@ pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
 /// Finds where the node at `path` (object keys and array indexes, in order) of the
 /// `doc_index`-th non-empty document starts: `(line, column)`, both 1-based. Falls back to
 /// the deepest existing ancestor, so a diagnostic about a missing field still points at the
-/// object it belongs in. Walks the events once; meant for error paths, not hot loops.
+/// object it belongs in. Parses the text once; for many look-ups in one file, build
+/// [`Positions`] once and ask it.
 pub fn locate(src: &str, doc_index: usize, path: &[&str]) -> Option<(usize, usize)> {
-    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
-    let mut parser = Parser::new_from_str(src);
-    // Per open collection: (is_map, next child index or key-pending flag, matched so far?)
-    enum Frame {
-        Map {
-            expecting_key: bool,
-            current_key: Option<String>,
-        },
-        Seq {
-            next: usize,
-        },
-    }
-    let mut doc = usize::MAX;
-    let mut empty_doc = true;
-    let mut stack: Vec<Frame> = Vec::new();
-    // How many leading frames lie on `path` (the matched depth); a node at depth d is on the
-    // path when every frame above it is.
-    let mut best: Option<(usize, usize)> = None;
-    let mut best_depth = 0usize;
-    let mut on_path_depth = 0usize;
-    while let Some(Ok((event, span))) = parser.next_event() {
-        let pos = (span.start.line(), span.start.col() + 1);
-        match &event {
-            Event::DocumentStart(..) => {
-                if !empty_doc || doc == usize::MAX {
-                    doc = doc.wrapping_add(1);
-                }
-                empty_doc = true;
-                stack.clear();
-                on_path_depth = 0;
-            }
-            Event::DocumentEnd if doc > doc_index && !empty_doc => {
-                break;
-            }
-            _ => {}
+    Positions::of(src).find(doc_index, path)
+}
+
+/// Where every node of every non-empty document starts (JSON pointer -> line, column),
+/// counting documents exactly as [`parse_stream`] does. Built with one walk of the events.
+#[derive(Debug, Default)]
+pub struct Positions {
+    docs: Vec<HashMap<String, (usize, usize)>>,
+}
+
+impl Positions {
+    pub fn of(src: &str) -> Positions {
+        enum Frame {
+            Map {
+                pointer: String,
+                key: Option<String>,
+            },
+            Seq {
+                pointer: String,
+                next: usize,
+            },
         }
-        let is_node = matches!(
-            event,
-            Event::Scalar(..)
+        let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+        let mut parser = Parser::new_from_str(src);
+        let mut docs = Vec::new();
+        let mut current: HashMap<String, (usize, usize)> = HashMap::new();
+        let mut stack: Vec<Frame> = Vec::new();
+        // Whether the document's root is a null scalar (or absent): such documents are left
+        // out, as the builder leaves them out.
+        let mut root_null = true;
+        while let Some(Ok((event, span))) = parser.next_event() {
+            let pos = (span.start.line(), span.start.col() + 1);
+            match event {
+                Event::DocumentStart(..) => {
+                    current = HashMap::new();
+                    stack.clear();
+                    root_null = true;
+                }
+                Event::DocumentEnd if !root_null => {
+                    docs.push(std::mem::take(&mut current));
+                }
+                Event::MappingEnd | Event::SequenceEnd => {
+                    stack.pop();
+                }
+                Event::Scalar(..)
                 | Event::MappingStart(..)
                 | Event::SequenceStart(..)
-                | Event::Alias(_)
-        );
-        if is_node {
-            empty_doc = false;
-        }
-        if doc != doc_index || !is_node && !matches!(event, Event::MappingEnd | Event::SequenceEnd)
-        {
-            continue;
-        }
-        if matches!(event, Event::MappingEnd | Event::SequenceEnd) {
-            stack.pop();
-            on_path_depth = on_path_depth.min(stack.len());
-            continue;
-        }
-        // A node: is it a key, or a value at some position?
-        let depth = stack.len();
-        let mut is_key = false;
-        let mut matches_path = depth == on_path_depth;
-        if let Some(frame) = stack.last_mut() {
-            match frame {
-                Frame::Map {
-                    expecting_key,
-                    current_key,
-                } => {
-                    if *expecting_key {
-                        is_key = true;
-                        *current_key = match &event {
-                            Event::Scalar(v, ..) => Some(v.to_string()),
-                            _ => None,
-                        };
-                        *expecting_key = false;
-                    } else {
-                        *expecting_key = true;
-                        matches_path = matches_path
-                            && depth <= path.len()
-                            && depth > 0
-                            && current_key.as_deref() == Some(path[depth - 1]);
+                | Event::Alias(_) => {
+                    // A mapping key: remember it (resolved as the builder resolves keys).
+                    if let Some(Frame::Map {
+                        key: key @ None, ..
+                    }) = stack.last_mut()
+                    {
+                        *key = Some(match &event {
+                            Event::Scalar(text, style, _, tag) => {
+                                match resolve_key(text, *style, tag.as_deref(), &span) {
+                                    Ok(Key::Plain(k, _)) => k,
+                                    _ => text.to_string(),
+                                }
+                            }
+                            _ => String::new(),
+                        });
+                        continue;
+                    }
+                    let pointer = match stack.last_mut() {
+                        None => {
+                            root_null = match &event {
+                                Event::Scalar(text, style, _, tag) => {
+                                    matches!(
+                                        resolve_scalar(text, *style, tag.as_deref(), &span),
+                                        Ok(Value::Null)
+                                    )
+                                }
+                                _ => false,
+                            };
+                            String::new()
+                        }
+                        Some(Frame::Map { pointer, key }) => {
+                            let k = key.take().unwrap_or_default();
+                            format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"))
+                        }
+                        Some(Frame::Seq { pointer, next }) => {
+                            *next += 1;
+                            format!("{pointer}/{}", *next - 1)
+                        }
+                    };
+                    current.entry(pointer.clone()).or_insert(pos);
+                    match event {
+                        Event::MappingStart(..) => stack.push(Frame::Map { pointer, key: None }),
+                        Event::SequenceStart(..) => stack.push(Frame::Seq { pointer, next: 0 }),
+                        _ => {}
                     }
                 }
-                Frame::Seq { next } => {
-                    let idx = *next;
-                    *next += 1;
-                    matches_path = matches_path
-                        && depth <= path.len()
-                        && depth > 0
-                        && path[depth - 1] == idx.to_string();
-                }
+                _ => {}
             }
         }
-        if is_key {
-            // A key that names the next path segment is a good fallback position for it.
-            if matches_path
-                && depth < path.len() + 1
-                && let Event::Scalar(v, ..) = &event
-                && depth >= 1
-                && path.get(depth - 1).is_some_and(|p| *p == v.as_ref())
-                && (depth > best_depth || best.is_none())
-            {
-                best = Some(pos);
-                best_depth = depth;
+        Positions { docs }
+    }
+
+    /// The position of `path` in the `doc`-th document, or of its deepest existing ancestor.
+    pub fn find(&self, doc: usize, path: &[&str]) -> Option<(usize, usize)> {
+        let map = self.docs.get(doc)?;
+        let mut pointer: String = path
+            .iter()
+            .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+            .collect();
+        loop {
+            if let Some(pos) = map.get(&pointer) {
+                return Some(*pos);
             }
-            continue;
-        }
-        if matches_path {
-            if depth == path.len() {
-                return Some(pos);
-            }
-            if depth >= best_depth {
-                best = Some(pos);
-                best_depth = depth;
-            }
-        }
-        match event {
-            Event::MappingStart(..) => {
-                stack.push(Frame::Map {
-                    expecting_key: true,
-                    current_key: None,
-                });
-                if matches_path {
-                    on_path_depth = stack.len();
-                }
-            }
-            Event::SequenceStart(..) => {
-                stack.push(Frame::Seq { next: 0 });
-                if matches_path {
-                    on_path_depth = stack.len();
-                }
-            }
-            _ => {}
+            let cut = pointer.rfind('/')?;
+            pointer.truncate(cut);
         }
     }
-    best
+
+    /// The position of a JSON pointer (`/spec/replicas`), or of its deepest existing ancestor.
+    pub fn find_pointer(&self, doc: usize, pointer: &str) -> Option<(usize, usize)> {
+        let map = self.docs.get(doc)?;
+        let mut pointer = pointer.to_string();
+        loop {
+            if let Some(pos) = map.get(&pointer) {
+                return Some(*pos);
+            }
+            let cut = pointer.rfind('/')?;
+            pointer.truncate(cut);
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -987,6 +982,17 @@ mod tests {
             let back = one(&to_yaml(&v));
             assert_eq!(back, v, "{s:?}");
         }
+    }
+
+    #[test]
+    fn locate_counts_documents_as_the_reader_does() {
+        // `--- ~` and an empty document are left out by the reader, so by `locate` too.
+        let src = "--- ~\n---\n---\nkind: A\n---\nkind: B\n";
+        assert_eq!(parse_stream(src).unwrap().len(), 2);
+        assert_eq!(locate(src, 0, &["kind"]), Some((4, 7)));
+        assert_eq!(locate(src, 1, &["kind"]), Some((6, 7)));
+        // Keys as Kubernetes reads them: `on` is the key "true".
+        assert_eq!(locate("on: 1\n", 0, &["true"]), Some((1, 5)));
     }
 
     #[test]

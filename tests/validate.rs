@@ -663,3 +663,51 @@ fn validate_reads_standard_input_and_manifest_directories() {
         "{err}"
     );
 }
+
+#[test]
+fn review_edges_pod_security_default_flag_words_and_huge_percentages() {
+    // An unlabelled Namespace in the render gets the profile's default level.
+    let unlabelled = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: quiet\n".to_string();
+    let ds = daemonset("a", HN, &port(20020), "").replace("namespace: apps", "namespace: quiet");
+    let profile = format!("{PROFILE}  podSecurity: {{default: baseline}}\n");
+    let run = validate(&[unlabelled.clone(), ds.clone()], &profile);
+    let d = run.json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "PS001")
+        .expect("PS001");
+    assert_eq!(d["severity"], "error", "{d}");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("whose Pod Security level is baseline"),
+        "{d}"
+    );
+    assert!(
+        !codes(&validate(&[unlabelled, ds], PROFILE))
+            .iter()
+            .any(|(c, _)| c == "PS001")
+    );
+    // HN002 reads whole flag words: `--report-interval=30` is not a listen port.
+    let args = "        args: [--report-interval=30, --metrics-port=20021]\n";
+    let run = validate(&[deployment("x", HN, args, 1)], PROFILE);
+    let d = run.json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "HN002")
+        .expect("HN002");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("it appears to listen on --metrics-port=20021 (port 20021)"),
+        "{d}"
+    );
+    // A hostile percentage does not overflow.
+    let surge = "  updateStrategy:\n    type: RollingUpdate\n    rollingUpdate: {maxSurge: \"1844674407370955162%\"}\n";
+    let run = validate(&[daemonset("a", HN, &port(20022), surge)], PROFILE);
+    assert!(codes(&run).iter().any(|(c, _)| c == "RO002"));
+}

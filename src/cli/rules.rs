@@ -9,6 +9,9 @@ use crate::validate::{RuleDoc, registry};
 pub struct RulesArgs {
     /// A rule code (e.g. PT001): print its documentation.
     pub code: Option<String>,
+    /// Print every rule's documentation as Markdown (the source of docs/rules.md).
+    #[arg(long, conflicts_with = "code")]
+    pub markdown: bool,
 }
 
 /// One rule's documentation as Markdown (also the source of docs/rules.md).
@@ -59,6 +62,7 @@ pub fn rules_markdown() -> String {
 
 pub fn run(args: &RulesArgs) -> u8 {
     let text = match &args.code {
+        None if args.markdown => rules_markdown(),
         None => {
             let mut s = String::new();
             for r in registry() {
@@ -72,7 +76,6 @@ pub fn run(args: &RulesArgs) -> u8 {
             }
             s
         }
-        Some(code) if code == "--markdown" => rules_markdown(),
         Some(code) => match registry()
             .into_iter()
             .find(|r| r.doc.code.eq_ignore_ascii_case(code))

@@ -7,6 +7,7 @@
 pub mod profile;
 pub mod rules;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -139,6 +140,7 @@ pub fn registry() -> Vec<Rule> {
 pub fn validate(resources: &[Resource], profile: &ClusterProfile, loader: &Loader) -> Report {
     let input = Input { resources, profile };
     let mut report = Report::default();
+    let mut locator = Locator::default();
     for rule in registry() {
         let overridden = match profile.severity_for(rule.doc.code) {
             Some(None) => continue, // "off"
@@ -157,9 +159,14 @@ pub fn validate(resources: &[Resource], profile: &ClusterProfile, loader: &Loade
                 continue;
             }
             let severity = overridden.or(f.severity).unwrap_or(rule.doc.severity);
-            report
-                .diagnostics
-                .push(resolve(f, severity, &rule.doc, resources, loader));
+            report.diagnostics.push(resolve(
+                f,
+                severity,
+                &rule.doc,
+                resources,
+                loader,
+                &mut locator,
+            ));
         }
     }
     report.assumptions.sort();
@@ -187,21 +194,29 @@ fn suppressed(r: &Resource, code: &str) -> bool {
         })
 }
 
-/// Where a field of a resource is written: its own line when the source has it, else the
-/// nearest ancestor; 1:1 of its document otherwise.
-pub fn locate(r: &Resource, path: &str, loader: &Loader) -> Location {
-    let file = r.origin.file.display().to_string();
-    let segments: Vec<String> = path
-        .split('/')
-        .skip(1)
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect();
-    let refs: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let pos = loader
-        .source(&r.origin.file)
-        .and_then(|src| yaml::locate(&src, r.origin.doc_index, &refs));
-    let (line, column) = pos.unwrap_or((r.origin.line, 1));
-    Location { file, line, column }
+/// Finds fields in source files: each file's node positions are indexed once, however many
+/// diagnostics point into it (so locating is linear in the findings, not quadratic).
+#[derive(Default)]
+pub struct Locator {
+    files: HashMap<Arc<std::path::PathBuf>, Option<yaml::Positions>>,
+}
+
+impl Locator {
+    /// Where a field of a resource is written: its own line when the source has it, else the
+    /// nearest ancestor; 1:1 of its document otherwise.
+    pub fn locate(&mut self, r: &Resource, path: &str, loader: &Loader) -> Location {
+        let file = r.origin.file.display().to_string();
+        let positions = self.files.entry(r.origin.file.clone()).or_insert_with(|| {
+            loader
+                .source(&r.origin.file)
+                .map(|src| yaml::Positions::of(&src))
+        });
+        let pos = positions
+            .as_ref()
+            .and_then(|p| p.find_pointer(r.origin.doc_index, path));
+        let (line, column) = pos.unwrap_or((r.origin.line, 1));
+        Location { file, line, column }
+    }
 }
 
 /// The transform that last set the field at `path` (or a parent of it), if any.
@@ -224,9 +239,10 @@ fn resolve(
     doc: &RuleDoc,
     resources: &[Resource],
     loader: &Loader,
+    locator: &mut Locator,
 ) -> Diagnostic {
     let r = &resources[f.resource];
-    let location = locate(r, &f.path, loader);
+    let location = locator.locate(r, &f.path, loader);
     let mut related = Vec::new();
     if let Some(actor) = introduced_by(r, &f.path) {
         related.push(Related {
@@ -242,7 +258,7 @@ fn resolve(
         let other = &resources[*o];
         related.push(Related {
             message: what.clone(),
-            location: locate(other, path, loader),
+            location: locator.locate(other, path, loader),
         });
         if let Some(actor) = introduced_by(other, path) {
             related.push(Related {

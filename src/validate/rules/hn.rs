@@ -76,15 +76,20 @@ fn visible_port(c: &serde_json::Map<String, Value>) -> Option<String> {
             continue;
         };
         let flag = flag.trim_start_matches('-');
-        let listens = flag.contains("listen")
-            || flag.contains("bind-address")
-            || flag.contains("port")
-            || flag.ends_with("address");
+        // Whole words of the flag name: `--port`, `--metrics-port`, `--listen-address`,
+        // `--web.listen-address`, `--bind-address` (not `--report-interval` or `--transport`).
+        let words: Vec<&str> = flag.split(['-', '.', '_']).collect();
+        let listens = words
+            .iter()
+            .any(|w| matches!(*w, "port" | "listen" | "bind"))
+            || words
+                .last()
+                .is_some_and(|w| *w == "address" || *w == "addr");
         if !listens {
             continue;
         }
         let port = value.rsplit(':').next().unwrap_or(value);
-        if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) {
+        if port.parse::<u16>().is_ok_and(|p| p >= 1) {
             return Some(format!("{a} (port {port})"));
         }
     }

@@ -54,12 +54,17 @@ fn ps001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
             });
         let (level, source) = match from_set {
             Some(Some(level)) => (Some(level), format!("the Namespace {ns} in this render")),
-            Some(None) => (
-                Some("privileged".to_string()),
-                format!(
-                    "the Namespace {ns} in this render (no enforce label: privileged unless the cluster default says otherwise)"
+            // A Namespace without an enforce label gets the cluster's default level (the API
+            // server's admission configuration), `privileged` unless configured otherwise.
+            Some(None) => match &input.profile.spec.pod_security.default {
+                Some(l) => (
+                    Some(l.clone()),
+                    format!(
+                        "the ClusterProfile's podSecurity default: the Namespace {ns} in this render has no enforce label"
+                    ),
                 ),
-            ),
+                None => (Some("privileged".to_string()), String::new()),
+            },
             None => match input.profile.spec.pod_security.namespaces.get(ns) {
                 Some(l) => (
                     Some(l.clone()),

@@ -35,7 +35,7 @@ fn one_per_node(w: &Workload<'_>) -> bool {
 }
 
 fn claims_host_ports(w: &Workload<'_>) -> bool {
-    w.host_network() && !w.host_ports().is_empty() || !w.host_ports().is_empty()
+    !w.host_ports().is_empty()
 }
 
 fn ro001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
@@ -106,7 +106,7 @@ pub const RO002: Rule = Rule {
 /// An int-or-percent value resolved against `total` (percent rounded up or down).
 fn resolve(v: Option<&Value>, total: u64, default_percent: u64, round_up: bool) -> u64 {
     let percent = |p: u64| {
-        let x = total * p;
+        let x = total.saturating_mul(p);
         if round_up { x.div_ceil(100) } else { x / 100 }
     };
     match v {
