@@ -711,3 +711,93 @@ fn review_edges_pod_security_default_flag_words_and_huge_percentages() {
     let run = validate(&[daemonset("a", HN, &port(20022), surge)], PROFILE);
     assert!(codes(&run).iter().any(|(c, _)| c == "RO002"));
 }
+
+#[test]
+fn an_escaped_placeholder_is_not_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        "resources: [cm.yaml]\ntransformers: [sub.yaml]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  region: <REGION_ID>\n  template: $${HOSTNAME}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sub.yaml"),
+        "apiVersion: strata.dev/v1alpha1\nkind: Substitution\nmetadata:\n  name: s\nspec:\n  vars: {REGION_ID: cn-hangzhou}\n",
+    )
+    .unwrap();
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args(["render", "."])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("template: ${HOSTNAME}") && stdout.contains("region: cn-hangzhou"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn several_overlays_are_validated_each_on_its_own() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = common::strata()
+        .current_dir(root)
+        .args([
+            "validate",
+            "overlays/cn-hangzhou",
+            "overlays/cn-beijing",
+            "--cluster",
+            "tests/fixtures/profiles/one-node.yaml",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("asks for 3 host-network replicas but only 1 node"),
+        "{text}"
+    );
+    assert!(
+        text.contains("asks for 2 host-network replicas but only 1 node"),
+        "{text}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("defined again"));
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinked_directory_loops_are_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("m")).unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("m/a")).unwrap();
+    std::os::unix::fs::symlink(".", dir.path().join("m/b")).unwrap();
+    std::fs::write(
+        dir.path().join("m/d.yaml"),
+        deployment("x", HN, &port(20023), 1),
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args(["validate", "m"])
+        .output()
+        .unwrap();
+    assert!(start.elapsed() < std::time::Duration::from_secs(5));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

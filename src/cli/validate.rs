@@ -35,13 +35,23 @@ pub fn run(args: &ValidateArgs) -> u8 {
             eprint!("{e}");
             exit::ERROR
         }
-        Ok((resources, profile)) => {
+        Ok(groups) => {
             // Files of a directory that could not be read were reported and left out; the rest
             // is still validated, and the exit code says the input was incomplete.
             for e in &skipped {
                 eprint!("{e}");
             }
-            let report = validate::validate(&resources, &profile, &builder.loader);
+            // Each kustomization is its own environment (its own set, its own cluster);
+            // plain manifests form one more. One report covers them all.
+            let mut report = validate::Report::default();
+            for (resources, profile) in &groups {
+                let r = validate::validate(resources, profile, &builder.loader);
+                report.diagnostics.extend(r.diagnostics);
+                report.suppressed += r.suppressed;
+                report.assumptions.extend(r.assumptions);
+            }
+            report.assumptions.sort();
+            report.assumptions.dedup();
             let color = args.format == Format::Human
                 && std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none();
@@ -65,36 +75,42 @@ pub fn run(args: &ValidateArgs) -> u8 {
     }
 }
 
+/// The sets to validate: one per kustomization directory (with its own profile: `--cluster`,
+/// else its `validators:`), and one for all plain manifests and standard input together.
 fn load_all(
     builder: &Builder,
     args: &ValidateArgs,
     skipped: &mut Vec<Error>,
-) -> Result<(Vec<Resource>, ClusterProfile)> {
-    let mut profile = match &args.cluster {
+) -> Result<Vec<(Vec<Resource>, ClusterProfile)>> {
+    let given = match &args.cluster {
         Some(path) => Some(ClusterProfile::read(path)?),
         None => None,
     };
-    let mut resources = Vec::new();
+    let mut groups = Vec::new();
+    let mut plain = Vec::new();
     for path in &args.paths {
         if path.as_os_str() == "-" {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
                 .map_err(|e| Error::new(format!("cannot read standard input: {e}")))?;
-            resources.extend(builder.loader.resources_from_text("<stdin>", text)?);
+            plain.extend(builder.loader.resources_from_text("<stdin>", text)?);
         } else if path.is_dir()
             && crate::load::kustomization::FILE_NAMES
                 .iter()
                 .any(|f| path.join(f).is_file())
         {
-            if profile.is_none() {
-                profile = builder.profile_of(path)?;
-            }
-            resources.extend(builder.render(path)?);
+            let profile = match &given {
+                Some(p) => p.clone(),
+                None => builder
+                    .profile_of(path)?
+                    .unwrap_or_else(ClusterProfile::assumed),
+            };
+            groups.push((builder.render(path)?, profile));
         } else if path.is_dir() {
             for file in manifest_files(path)? {
                 match builder.loader.resources(&file) {
-                    Ok(r) => resources.extend(r),
+                    Ok(r) => plain.extend(r),
                     Err(e) => skipped.push(e),
                 }
             }
@@ -102,25 +118,27 @@ fn load_all(
             let canonical = path
                 .canonicalize()
                 .map_err(|e| Error::new(format!("cannot open {}: {e}", path.display())))?;
-            resources.extend(builder.loader.resources(&canonical)?);
+            plain.extend(builder.loader.resources(&canonical)?);
         }
     }
-    // Manifest directories often hold alternatives (one object per cloud, per variant):
-    // validate the first definition of an identity and say which ones were left out.
-    let mut index = crate::model::IdIndex::default();
-    resources.retain(|r| match index.add(r) {
-        Ok(()) => true,
-        Err(e) => {
-            eprintln!(
-                "warning: {} is defined again at {}; validating the first definition only",
-                r.id(),
-                r.origin
-            );
-            let _ = e;
-            false
-        }
-    });
-    Ok((resources, profile.unwrap_or_else(ClusterProfile::assumed)))
+    if !plain.is_empty() || groups.is_empty() {
+        // Manifest directories often hold alternatives (one object per cloud, per variant):
+        // validate the first definition of an identity and say which ones were left out.
+        let mut index = crate::model::IdIndex::default();
+        plain.retain(|r| {
+            let first = index.add(r).is_ok();
+            if !first {
+                eprintln!(
+                    "warning: {} is defined again at {}; validating the first definition only",
+                    r.id(),
+                    r.origin
+                );
+            }
+            first
+        });
+        groups.push((plain, given.unwrap_or_else(ClusterProfile::assumed)));
+    }
+    Ok(groups)
 }
 
 /// The `.yaml`, `.yml` and `.json` files below a directory, sorted.
@@ -132,12 +150,19 @@ fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>> {
             .map_err(|e| Error::new(format!("cannot read {}: {e}", d.display())))?;
         for e in entries.flatten() {
             let p = e.path();
-            if p.is_dir() {
+            // Directories are entered only when they are real directories: a symlinked one
+            // could loop back (`ln -s . a`).
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
                 stack.push(p);
+            } else if p.is_dir() {
+                continue;
             } else if matches!(
                 p.extension().and_then(|x| x.to_str()),
                 Some("yaml" | "yml" | "json")
-            ) {
+            ) && !crate::load::kustomization::FILE_NAMES
+                .iter()
+                .any(|n| p.file_name().is_some_and(|f| f == *n))
+            {
                 out.push(p.canonicalize().unwrap_or(p));
             }
         }

@@ -115,6 +115,9 @@ pub struct Resource {
     pub previous_ids: Vec<ResId>,
     /// The fields transforms set or changed, in order (provenance).
     pub changes: Vec<Change>,
+    /// JSON pointers of strings whose `${NAME}` text is literal on purpose (written `$${NAME}`
+    /// and unescaped by Substitution); validation does not report them as placeholders.
+    pub literals: Vec<String>,
 }
 
 impl Resource {
@@ -185,6 +188,7 @@ impl Resource {
             origin,
             previous_ids: Vec::new(),
             changes: Vec::new(),
+            literals: Vec::new(),
         })
     }
 

@@ -19,12 +19,12 @@ pub fn render(report: &Report) -> String {
             })
         })
         .collect();
-    let index_of = |code: &str| {
-        registry()
-            .iter()
-            .position(|r| r.doc.code == code)
-            .unwrap_or(0)
-    };
+    let indexes: std::collections::HashMap<&str, usize> = registry()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.doc.code, i))
+        .collect();
+    let index_of = |code: &str| indexes.get(code).copied().unwrap_or(0);
     let results: Vec<Value> = report
         .diagnostics
         .iter()

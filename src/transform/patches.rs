@@ -360,8 +360,20 @@ fn apply_smp(p: &Loaded<'_>, d: usize, patch: &Value, set: &mut ResourceSet) -> 
                 } else {
                     format!(" in namespace {ns}")
                 };
+                // The nearest miss: same kind and name, another apiVersion or namespace.
+                let near = set
+                    .iter()
+                    .find(|r| r.kind() == kind && r.name() == name)
+                    .map(|r| {
+                        let shown = if api.is_empty() { "no apiVersion".to_string() } else { format!("apiVersion {api}") };
+                        format!(
+                            "; the patch has {shown}{ns_note}, and the resource with that kind and name is {}",
+                            r.id()
+                        )
+                    })
+                    .unwrap_or_default();
                 return Err(doc_note(p.err(format!(
-                    "the patch is for {kind} {name}{ns_note}, and there is no such resource"
+                    "the patch is for {kind} {name}{ns_note}, and there is no such resource{near}"
                 )))
                 .help("check the patch's kind, apiVersion, metadata.name and metadata.namespace against the resources"));
             }

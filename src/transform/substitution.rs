@@ -185,6 +185,7 @@ pub fn apply(
     for r in set.iter_mut() {
         let mut changed_paths = Vec::new();
         let mut unresolved: Vec<(String, String)> = Vec::new();
+        let mut literal = Vec::new();
         let mut path = String::new();
         for (k, v) in r.obj.iter_mut() {
             let len = path.len();
@@ -196,9 +197,11 @@ pub fn apply(
                 &lookup,
                 &mut changed_paths,
                 &mut unresolved,
+                &mut literal,
             );
             path.truncate(len);
         }
+        r.literals.extend(literal);
         if spec.strict
             && let Some((field, placeholder)) = unresolved.first()
         {
@@ -250,11 +253,17 @@ fn walk(
     lookup: &dyn Fn(&str) -> Option<String>,
     changed: &mut Vec<String>,
     unresolved: &mut Vec<(String, String)>,
+    literal: &mut Vec<String>,
 ) {
     match v {
         Value::String(s) => {
             if !s.contains('<') && !s.contains("${") {
                 return;
+            }
+            if s.contains("$${") {
+                // After substitution `$${NAME}` reads `${NAME}` on purpose: remember where, so
+                // validation (IM001) does not take it for a placeholder left behind.
+                literal.push(path.clone());
             }
             let r = substitute(s, declared, lookup);
             for u in r.unresolved {
@@ -270,7 +279,7 @@ fn walk(
                 let len = path.len();
                 path.push('/');
                 path.push_str(&i.to_string());
-                walk(item, path, declared, lookup, changed, unresolved);
+                walk(item, path, declared, lookup, changed, unresolved, literal);
                 path.truncate(len);
             }
         }
@@ -278,7 +287,7 @@ fn walk(
             for (k, item) in m.iter_mut() {
                 let len = path.len();
                 push_segment(path, k);
-                walk(item, path, declared, lookup, changed, unresolved);
+                walk(item, path, declared, lookup, changed, unresolved, literal);
                 path.truncate(len);
             }
         }

@@ -72,7 +72,7 @@ fn im001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
             let mut path = format!("/{}", k.replace('~', "~0").replace('/', "~1"));
             walk(v, &mut path, &mut found);
         }
-        for (path, placeholder) in found {
+        for (path, placeholder) in found.into_iter().filter(|(p, _)| !r.literals.contains(p)) {
             out.push(Finding {
                 code: "IM001",
                 severity: None,
