@@ -801,3 +801,49 @@ fn symlinked_directory_loops_are_not_followed() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn replicas_and_images_set_by_an_overlay_point_at_its_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = |p: &str, t: &str| {
+        let path = dir.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, t).unwrap();
+    };
+    w("base/kustomization.yaml", "resources: [ns.yaml, d.yaml]\n");
+    w("base/ns.yaml", NS);
+    w("base/d.yaml", &deployment("x", HN, &port(20024), 1));
+    w("p.yaml", PROFILE);
+    w(
+        "overlay/kustomization.yaml",
+        "resources: [../base]\nreplicas:\n- name: x\n  count: 9\nimages:\n- name: registry.example.com/x\n  newTag: latest\n",
+    );
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args([
+            "validate",
+            "overlay",
+            "--cluster",
+            "p.yaml",
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let find = |code: &str| {
+        json["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["code"] == code)
+            .cloned()
+            .unwrap()
+    };
+    let ro = find("RO001");
+    assert_eq!(ro["related"][0]["message"], "set by replicas[0]", "{ro}");
+    assert_eq!(ro["related"][0]["line"], 3);
+    let im = find("IM002");
+    assert_eq!(im["related"][0]["message"], "set by images", "{im}");
+    assert_eq!(im["related"][0]["line"], 6, "the first images entry");
+}

@@ -3,13 +3,15 @@
 //! every `containers` and `initContainers` list anywhere in an object is visited (except in
 //! CustomResourceDefinitions), plus the field specs of `fieldspec::IMAGES`.
 
+use std::sync::Arc;
+
 use regex::Regex;
 use serde_json::Value;
 
 use super::fieldspec::IMAGES;
 use crate::error::Result;
 use crate::load::kustomization::{ImageEntry, KustFile};
-use crate::model::ResourceSet;
+use crate::model::{Actor, ResourceSet};
 
 /// Splits an image reference into name, tag and digest, as kustomize does: the tag's colon is
 /// searched after the first slash, so a registry port (`host:5000/app`) is part of the name.
@@ -87,16 +89,75 @@ pub fn apply(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
     if rules.is_empty() {
         return Ok(());
     }
+    let actor = Arc::new(Actor {
+        what: "images".into(),
+        file: Arc::new(kf.display().to_path_buf()),
+        line: crate::yaml::locate(&kf.file.src, 0, &["images"]).map_or(1, |(l, _)| l),
+    });
     for r in set.iter_mut() {
         let legacy = r.kind() != "CustomResourceDefinition";
+        let before = image_fields(&r.obj);
         let mut path = Vec::new();
         for (k, v) in r.obj.iter_mut() {
             path.push(k.as_str());
             walk(v, &mut path, legacy, &rules);
             path.pop();
         }
+        // Provenance: the image fields this entry list changed.
+        let after = image_fields(&r.obj);
+        for ((pointer, old), (_, new)) in before.iter().zip(&after) {
+            if old != new {
+                r.changed(pointer.clone(), &actor);
+            }
+        }
     }
     Ok(())
+}
+
+/// Every `image` of a `containers`/`initContainers` list in an object, with its JSON pointer,
+/// in document order.
+fn image_fields(obj: &serde_json::Map<String, Value>) -> Vec<(String, String)> {
+    fn walk(v: &Value, pointer: &mut String, out: &mut Vec<(String, String)>) {
+        match v {
+            Value::Object(m) => {
+                for (k, child) in m {
+                    let len = pointer.len();
+                    pointer.push('/');
+                    pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    walk(child, pointer, out);
+                    if (k == "containers" || k == "initContainers")
+                        && let Value::Array(items) = child
+                    {
+                        for (i, item) in items.iter().enumerate() {
+                            if let Some(Value::String(s)) = item.get("image") {
+                                out.push((format!("{pointer}/{i}/image"), s.clone()));
+                            }
+                        }
+                    }
+                    pointer.truncate(len);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = pointer.len();
+                    pointer.push_str(&format!("/{i}"));
+                    walk(item, pointer, out);
+                    pointer.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let mut pointer = String::new();
+    for (k, v) in obj {
+        let len = pointer.len();
+        pointer.push('/');
+        pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+        walk(v, &mut pointer, &mut out);
+        pointer.truncate(len);
+    }
+    out
 }
 
 impl<'a> Rule<'a> {

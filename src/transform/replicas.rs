@@ -1,28 +1,39 @@
 //! `replicas`: set `spec.replicas` of the workloads with the given (current or original) name.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::fieldspec::{self, OwnedFieldSpec, REPLICAS};
 use crate::error::Result;
 use crate::load::kustomization::KustFile;
-use crate::model::ResourceSet;
+use crate::model::{Actor, ResourceSet};
 
 pub fn apply(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
     let specs: Vec<OwnedFieldSpec> = REPLICAS.iter().map(Into::into).collect();
     for (i, entry) in kf.spec.replicas.iter().enumerate() {
+        let idx = i.to_string();
+        let actor = Arc::new(Actor {
+            what: format!("replicas[{i}]"),
+            file: Arc::new(kf.display().to_path_buf()),
+            line: crate::yaml::locate(&kf.file.src, 0, &["replicas", &idx]).map_or(1, |(l, _)| l),
+        });
         let mut matched = 0;
         for r in set.iter_mut() {
             if !r.all_ids().any(|id| id.name == entry.name) {
                 continue;
             }
-            matched += fieldspec::visit_resource::<()>(r, &specs, None, &mut |v| {
+            let applied = fieldspec::visit_resource::<()>(r, &specs, None, &mut |v| {
                 *v = Value::from(entry.count);
                 Ok(())
             })
             .unwrap_or(0);
+            if applied > 0 {
+                r.changed("/spec/replicas", &actor);
+            }
+            matched += applied;
         }
         if matched == 0 {
-            let idx = i.to_string();
             return Err(kf
                 .error_at(&["replicas", &idx], format!("replicas: no Deployment, ReplicaSet, ReplicationController or StatefulSet is named `{}`", entry.name))
                 .help("check the name against the rendered resources"));
