@@ -269,3 +269,56 @@ fn golden_outputs_match_upstream_renders() {
     let bad: Vec<String> = results.into_iter().filter_map(Result::err).collect();
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// Trees from the shared generator, with generators (configMapGenerator merges, hash
+/// suffixes and the references that follow them), render as kubectl renders them: every
+/// base, overlay and region aggregate.
+#[test]
+fn generated_gitops_trees_render_like_kubectl_kustomize() {
+    if !have_kubectl("generated_gitops_trees_render_like_kubectl_kustomize") {
+        return;
+    }
+    let generator = shared().join("tools/gen_gitops_tree.py");
+    if !generator.is_file() {
+        eprintln!(
+            "SKIP generated_gitops_trees_render_like_kubectl_kustomize: no {}",
+            generator.display()
+        );
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let tree = out.path().join("tree");
+    let status = std::process::Command::new("python3")
+        .arg(&generator)
+        .args(["--apps", "6", "--overlays", "2", "--seed", "3", "--out"])
+        .arg(&tree)
+        .stdout(std::process::Stdio::null())
+        .status();
+    match status {
+        Ok(s) if s.success() => {}
+        other => {
+            eprintln!(
+                "SKIP generated_gitops_trees_render_like_kubectl_kustomize: the generator did not run ({other:?})"
+            );
+            return;
+        }
+    }
+    let dirs = kustomization_dirs(&tree);
+    assert!(
+        dirs.len() >= 20,
+        "expected bases, overlays and clusters, found {}",
+        dirs.len()
+    );
+    let results = parallel_map(&dirs, |d| (d.clone(), outcome(d)));
+    let bad: Vec<String> = results
+        .iter()
+        .filter(|(_, o)| o != "same")
+        .map(|(d, o)| format!("{}: {o}", d.display()))
+        .collect();
+    eprintln!(
+        "generated tree: {} of {} directories the same as kubectl",
+        results.len() - bad.len(),
+        results.len()
+    );
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
