@@ -6,14 +6,25 @@ Usage (from anywhere inside a clone; paths are resolved from this file):
   python3 bench/run.py                  # full run (several minutes, kubectl dominates)
   python3 bench/run.py --sizes 250,1000 --repeat 5 --cases typical,large
 
-Cases (trees are generated with fixed seeds into target/bench/trees/, with
---no-generators because strata has no configMapGenerator yet):
+Cases (trees are generated with fixed seeds into target/bench/trees/, configMapGenerator
+entries included):
   typical    one typical overlay of a small tree (20 apps x 3 overlays), one process,
              the way Argo CD's repo server calls the renderer
   overlays   every overlay of a 100 x 5 tree, one process per overlay, sequentially
              (timed by ../shared/tools/bench_kustomize.py; time = the sum over overlays)
   aggregate  one region aggregate (clusters/<region>) of the overlays tree, one process
   large      one app with N resources and a patch per agent, one process, N in --sizes
+  repo       the whole repository: `strata render --out-dir` over every overlay of the
+             overlays tree in ONE process, against kubectl once per overlay
+  single     one kustomization over one file of Deployments, Services, ConfigMaps and
+             hostNetwork DaemonSets (generated here, deterministic), at 1/5/10 MB and at
+             1k..100k resources: strata with and without validation, the parse+emit floor
+             (`strata debug roundtrip FILE`), kubectl (up to --kubectl-cap seconds), peak
+             RSS of each; drawn in docs/performance.svg with --plot
+
+strata runs with a ClusterProfile (target/bench/profile.yaml) that makes every rule a
+warning: every rule runs, and a finding in a generated tree does not stop the render
+(kubectl does not validate at all).
 
 Before timing, strata (and kubectl, for single-directory cases) renders every directory
 once; a strata failure is reported as "strata error" with its message instead of a time.
@@ -45,9 +56,11 @@ GEN = "gen_gitops_tree.py"
 BENCH = "bench_kustomize.py"
 
 FULL = {"typical": (20, 3), "overlays": (100, 5), "sizes": [250, 1000, 2000], "repeat": 3,
-        "passes": 2}
-QUICK = {"typical": (20, 3), "overlays": (6, 2), "sizes": [50, 200], "repeat": 2, "passes": 2}
-ALL_CASES = ["typical", "overlays", "aggregate", "large"]
+        "passes": 2, "mb": [1, 5, 10], "counts": [1000, 3000, 10000, 30000, 100000],
+        "kubectl_cap": 300}
+QUICK = {"typical": (20, 3), "overlays": (6, 2), "sizes": [50, 200], "repeat": 2, "passes": 2,
+         "mb": [0.1], "counts": [1000], "kubectl_cap": 10}
+ALL_CASES = ["typical", "overlays", "aggregate", "large", "repo", "single"]
 SEED = 1
 
 
@@ -209,7 +222,7 @@ def strata_version(strata):
 
 def generate(tools, out, apps, overlays, lo=None, hi=None, seed=SEED):
     argv = [sys.executable, os.path.join(tools, GEN), "--apps", str(apps), "--overlays",
-            str(overlays), "--out", out, "--seed", str(seed), "--no-generators"]
+            str(overlays), "--out", out, "--seed", str(seed)]
     if lo is not None:
         argv += ["--min-resources", str(lo), "--max-resources", str(hi)]
     r = subprocess.run(argv, capture_output=True, text=True)
@@ -246,7 +259,369 @@ class Ctx:
 
 
 def cmd_for(ctx, tool, d):
-    return [ctx.strata, "render", d] if tool == "strata" else [ctx.kubectl, "kustomize", d]
+    if tool == "strata":
+        return [ctx.strata, "render", "--cluster", ctx.profile, d]
+    return [ctx.kubectl, "kustomize", d]
+
+
+def write_profile(ctx, path):
+    """A ClusterProfile that turns every rule (as `strata rules` lists them) into a warning."""
+    codes = re.findall(r"^([A-Z]{2}\d{3})\s", sh([ctx.strata, "rules"]), re.M)
+    with open(path, "w") as f:
+        f.write("apiVersion: strata.dev/v1alpha1\nkind: ClusterProfile\nmetadata:\n"
+                "  name: bench\nspec:\n  rules:\n")
+        f.writelines("    %s: warning\n" % c for c in codes)
+    return path
+
+
+# ---------------------------------------------------------------- single-file and repo cases
+
+BIG_DEPLOY = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: %(app)s
+  labels:
+    app.kubernetes.io/name: %(app)s
+    app.kubernetes.io/part-of: bench
+  annotations:
+    bench.example.com/revision: "%(v)d"
+spec:
+  replicas: %(n)d
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: %(app)s
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: %(app)s
+    spec:
+      containers:
+      - name: main
+        image: registry.example.com/bench/%(app)s:1.%(v)d.0
+        args: ["--port=8080", "--log-level=info"]
+        ports:
+        - name: http
+          containerPort: 8080
+        env:
+        - name: APP_NAME
+          value: %(app)s
+        - name: CONFIG_PATH
+          value: /etc/%(app)s/config.yaml
+        resources:
+          requests:
+            cpu: 100m
+            memory: 128Mi
+          limits:
+            memory: 256Mi
+        readinessProbe:
+          httpGet:
+            path: /healthz
+            port: http
+        volumeMounts:
+        - name: config
+          mountPath: /etc/%(app)s
+      volumes:
+      - name: config
+        configMap:
+          name: %(app)s-config
+"""
+BIG_SERVICE = """apiVersion: v1
+kind: Service
+metadata:
+  name: %(app)s
+  labels:
+    app.kubernetes.io/name: %(app)s
+spec:
+  selector:
+    app.kubernetes.io/name: %(app)s
+  ports:
+  - name: http
+    port: %(port)d
+    targetPort: http
+"""
+BIG_CONFIGMAP = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: %(app)s-%(suffix)s
+  labels:
+    app.kubernetes.io/name: %(app)s
+data:
+  config.yaml: |
+    listen: 0.0.0.0:8080
+    upstream: http://%(app)s-backend:9000
+    retries: %(r)d
+  LOG_LEVEL: info
+  FEATURE_FLAGS: "alpha,beta"
+"""
+BIG_DAEMONSET = """apiVersion: apps/v1
+kind: DaemonSet
+metadata:
+  name: %(app)s-agent
+  labels:
+    app.kubernetes.io/name: %(app)s-agent
+spec:
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: %(app)s-agent
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: %(app)s-agent
+    spec:
+      hostNetwork: true
+      dnsPolicy: ClusterFirstWithHostNet
+      tolerations:
+      - operator: Exists
+      containers:
+      - name: agent
+        image: registry.example.com/bench/agent:2.%(v)d.1
+        ports:
+        - name: metrics
+          containerPort: %(port)d
+        resources:
+          requests:
+            cpu: 50m
+            memory: 64Mi
+"""
+BIG_KUSTOMIZATION = """apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+namespace: bench
+labels:
+- pairs:
+    bench.example.com/tier: large
+resources:
+- resources.yaml
+"""
+
+def big_doc(i):
+    """The i-th resource of the single-file case: per app a Deployment, a Service, a ConfigMap,
+    and for one app in ten a hostNetwork DaemonSet on a port of its own (so the host-port
+    rules have claims to compare, but no conflicts)."""
+    a, k = divmod(i, 4)
+    app = "app-%05d" % a
+    if k == 0:
+        return BIG_DEPLOY % {"app": app, "n": a % 5 + 1, "v": a % 13}
+    if k == 1:
+        return BIG_SERVICE % {"app": app, "port": 8000 + a % 1000}
+    if k == 2 or a % 10:
+        return BIG_CONFIGMAP % {"app": app, "r": a % 7, "suffix": "config" if k == 2 else "env"}
+    return BIG_DAEMONSET % {"app": app, "v": a % 11, "port": 20000 + (a // 10) % 9000}
+
+def write_big(d, nbytes=None, nres=None):
+    """Writes the single-file kustomization: `nres` resources, or as many as make `nbytes`.
+    Deterministic; returns (resources, bytes)."""
+    os.makedirs(d, exist_ok=True)
+    parts, size, i = [], 0, 0
+    while (nres is not None and i < nres) or (nbytes is not None and size < nbytes):
+        doc = big_doc(i)
+        parts.append(doc)
+        size += len(doc) + 4
+        i += 1
+    with open(os.path.join(d, "resources.yaml"), "w") as f:
+        f.write("---\n".join(parts))
+    with open(os.path.join(d, "kustomization.yaml"), "w") as f:
+        f.write(BIG_KUSTOMIZATION)
+    return i, size
+
+
+def time_runs(argv, runs, timeout=None):
+    """Median wall time and peak RSS of `runs` runs (one run if the first exceeds 20 s)."""
+    walls, rss = [], []
+    for i in range(runs):
+        r = run_once(argv, timeout=timeout)
+        if r["rc"] != 0:
+            return {"error": "exit %s: %s" % (r["rc"], first_lines(r["err"], 3)),
+                    "timeout": r["rc"] == "timeout", "wall": r["wall"]}
+        walls.append(r["wall"])
+        rss.append(r["maxrss_kb"])
+        if r["wall"] > 20:
+            break
+    s = stats(walls)
+    s["rss_kb"] = max(rss)
+    return s
+
+
+def single_file_case(ctx, trees, label, nbytes=None, nres=None):
+    d = os.path.join(trees, "single-%s" % label)
+    n, size = write_big(d, nbytes=nbytes, nres=nres)
+    src = os.path.join(d, "resources.yaml")
+    row = {"id": "single-%s" % label, "resources": n, "bytes": size}
+    runs = ctx.repeat if size < 20 * 2**20 else 1
+    cmds = {"strata": cmd_for(ctx, "strata", d),
+            "strata_novalidate": [ctx.strata, "render", "--no-validate", d],
+            "floor": [ctx.strata, "debug", "roundtrip", src]}
+    for key, argv in cmds.items():
+        log("single %s (%d resources, %.1f MB): %s" % (label, n, size / 2**20.0, key))
+        run_once(argv)  # warm the page cache
+        row[key] = time_runs(argv, max(runs, 3) if size < 2**20 else runs)
+    if ctx.kubectl:
+        if ctx.kubectl_cap and nres and nres > ctx.kubectl_max_res:
+            row["kubectl"] = {"error": "skipped (above --kubectl-max-resources)"}
+        else:
+            log("single %s: kubectl (cap %ss)" % (label, ctx.kubectl_cap))
+            row["kubectl"] = time_runs(cmd_for(ctx, "kubectl", d), 1 if size > 2**20 else 2,
+                                       timeout=ctx.kubectl_cap)
+    return row
+
+
+def repo_case(ctx, tree, kubectl_row=None):
+    """Every overlay in one `strata render --out-dir` process, against kubectl per overlay
+    (the overlays case's kubectl total when it ran, else bench_kustomize.py here)."""
+    dirs = [os.path.join(tree, d) for d in read_list(tree, "overlays.txt")]
+    out = os.path.join(ctx.out, "repo-out")
+    argv = [ctx.strata, "render", "--cluster", ctx.profile, "--out-dir", out] + dirs
+    row = {"id": "repo", "dirs": len(dirs)}
+    log("repo: strata render --out-dir over %d overlays, one process" % len(dirs))
+    run_once(argv)
+    row["strata"] = time_runs(argv, max(ctx.repeat, 3))
+    if kubectl_row and "median" in kubectl_row:
+        row["kubectl"] = kubectl_row
+    elif ctx.kubectl:
+        js = os.path.join(ctx.out, "repo-kubectl.json")
+        template = " ".join(shlex.quote(a) for a in cmd_for(ctx, "kubectl", "{dir}"))
+        r = subprocess.run([sys.executable, os.path.join(ctx.tools_dir, BENCH), "--tree", tree,
+                            "--set", "overlays", "--repeat", "1", "--cmd", template, "--json",
+                            js, "--label", "repo-kubectl"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, text=True)
+        if r.returncode == 0:
+            res = json.load(open(js))
+            row["kubectl"] = stats([p["total_s"] for p in res["passes"]])
+        else:
+            row["kubectl"] = {"error": first_lines(r.stderr, 3)}
+    return row
+
+
+def ratio(a, b):
+    if a and b and "median" in a and "median" in b and b["median"] > 0:
+        return a["median"] / b["median"]
+    return None
+
+
+def fmt_cell(r):
+    if not r:
+        return "n/a"
+    if "median" not in r:
+        if r.get("timeout"):
+            return "> %s (cap)" % fmt_s(r["wall"])
+        return r.get("error", "n/a").splitlines()[0][:60]
+    return fmt_s(r["median"])
+
+
+def report_extra(ctx, single, repo):
+    L = []
+    if repo:
+        k, s = repo.get("kubectl"), repo.get("strata")
+        L += ["", "## Whole repository: one `strata render --out-dir` process vs kubectl per "
+              "overlay", "",
+              "| overlays | kubectl, one process per overlay (sum) | strata --out-dir, one "
+              "process | ratio | strata peak RSS |", "|---|---|---|---|---|",
+              "| %d | %s | %s | %s | %s |" % (repo["dirs"], fmt_cell(k), fmt_cell(s),
+                                             "%.0f×" % ratio(k, s) if ratio(k, s) else "n/a",
+                                             fmt_rss(s and s.get("rss_kb")))]
+    if single:
+        L += ["", "## One kustomization over one file", "",
+              "| resources | MB | kubectl | strata | ratio | strata --no-validate | "
+              "validation share | parse+emit floor | throughput vs floor | kubectl RSS | "
+              "strata RSS | strata RSS / input |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        for r in single:
+            k, s, nv, fl = r.get("kubectl"), r.get("strata"), r.get("strata_novalidate"), \
+                r.get("floor")
+            rt = ratio(k, s)
+            if rt is None and k and k.get("timeout") and s and "median" in s:
+                rt_s = "≥ %.0f×" % (k["wall"] / s["median"])
+            else:
+                rt_s = "%.0f×" % rt if rt else "n/a"
+            share = (1 - nv["median"] / s["median"]) if s and nv and "median" in s \
+                and "median" in nv else None
+            thr = ratio(fl, s)
+            mb = r["bytes"] / 2**20.0
+            L.append("| %d | %.2f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["resources"], mb, fmt_cell(k), fmt_cell(s), rt_s, fmt_cell(nv),
+                "%.0f%%" % (100 * share) if share is not None else "n/a", fmt_cell(fl),
+                "%.0f%%" % (100 * thr) if thr else "n/a",
+                fmt_rss(k and k.get("rss_kb")), fmt_rss(s and s.get("rss_kb")),
+                "%.1f×" % (s["rss_kb"] * 1024 / r["bytes"]) if s and "rss_kb" in s else "n/a"))
+        L += ["", "validation share = 1 − (render --no-validate) / render; throughput vs floor "
+              "= floor time / render time (parse+emit alone = 100%)."]
+    return "\n".join(L) + "\n"
+
+
+# ---------------------------------------------------------------- plot (plain SVG)
+
+def svg_plot(single, path, title):
+    """Time and peak RSS against input size, log-log, every tool: a two-panel SVG."""
+    import math
+    pts = sorted(single, key=lambda r: r["bytes"])
+    series = [("kubectl", "kubectl kustomize", "#d62728"), ("strata", "strata render", "#1f77b4"),
+              ("strata_novalidate", "strata --no-validate", "#2ca02c"),
+              ("floor", "parse+emit floor", "#7f7f7f")]
+    W, H, M = 1000, 430, 70
+    pw = (W - 3 * M) / 2.0
+    ph = H - 2 * M
+    out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+           'font-family="sans-serif" font-size="12">' % (W, H),
+           '<rect width="100%%" height="100%%" fill="white"/>',
+           '<text x="%d" y="22" font-size="15" text-anchor="middle">%s</text>' % (W / 2, title)]
+    xs = [p["bytes"] / 2**20.0 for p in pts]
+    xlo, xhi = math.floor(math.log10(min(xs))), math.ceil(math.log10(max(xs)))
+    for panel, (key, ylabel, conv) in enumerate([
+            ("median", "wall time (s)", lambda r: r["median"]),
+            ("rss_kb", "peak RSS (MiB)", lambda r: r["rss_kb"] / 1024.0)]):
+        x0 = M + panel * (pw + M)
+        vals = [conv(p[s]) for p in pts for s, _, _ in series
+                if p.get(s) and key in p[s]]
+        if not vals:
+            continue
+        ylo, yhi = math.floor(math.log10(min(vals))), math.ceil(math.log10(max(vals)))
+        if yhi == ylo:
+            yhi += 1
+        X = lambda v: x0 + (math.log10(v) - xlo) / float(xhi - xlo) * pw
+        Y = lambda v: M + ph - (math.log10(v) - ylo) / float(yhi - ylo) * ph
+        out.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="none" stroke="#333"/>'
+                   % (x0, M, pw, ph))
+        for e in range(xlo, xhi + 1):
+            x = X(10 ** e)
+            out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>'
+                       % (x, M, x, M + ph))
+            out.append('<text x="%.1f" y="%d" text-anchor="middle">%g</text>'
+                       % (x, M + ph + 16, 10 ** e))
+        for e in range(ylo, yhi + 1):
+            y = Y(10 ** e)
+            out.append('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/>'
+                       % (x0, y, x0 + pw, y))
+            out.append('<text x="%.1f" y="%.1f" text-anchor="end">%g</text>'
+                       % (x0 - 5, y + 4, 10 ** e))
+        out.append('<text x="%.1f" y="%d" text-anchor="middle">input size (MB of YAML, '
+                   'log)</text>' % (x0 + pw / 2, M + ph + 36))
+        out.append('<text transform="translate(%.1f,%.1f) rotate(-90)" text-anchor="middle">'
+                   '%s, log</text>' % (x0 - 45, M + ph / 2, ylabel))
+        for s, name, color in series:
+            if key == "rss_kb" and s == "strata_novalidate":
+                continue
+            line = [(X(p["bytes"] / 2**20.0), Y(conv(p[s]))) for p in pts
+                    if p.get(s) and key in p[s]]
+            if not line:
+                continue
+            out.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>'
+                       % (color, " ".join("%.1f,%.1f" % xy for xy in line)))
+            out += ['<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"/>' % (x, y, color)
+                    for x, y in line]
+        if key == "rss_kb":  # the 3x-input line of the memory target
+            line = [(X(x), Y(3 * x)) for x in xs if 3 * x >= 10 ** ylo]
+            if line:
+                out.append('<polyline fill="none" stroke="#000" stroke-dasharray="5,4" '
+                           'points="%s"/>' % " ".join("%.1f,%.1f" % xy for xy in line))
+    ly = H - 14
+    legend = [(n, c, "") for _, n, c in series] + [("3 × input", "#000", "5,4")]
+    for i, (name, color, dash) in enumerate(legend):
+        lx = M + i * 180
+        out.append('<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2" '
+                   'stroke-dasharray="%s"/>' % (lx, ly - 4, lx + 24, ly - 4, color, dash))
+        out.append('<text x="%d" y="%d">%s</text>' % (lx + 30, ly, name))
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
 
 
 def check(ctx, tool, dirs):
@@ -440,6 +815,17 @@ def main():
     ap.add_argument("--no-hyperfine", action="store_true", help="use the Python timer")
     ap.add_argument("--timeout", type=float, default=900, help="per-process limit (s) for "
                     "check runs")
+    ap.add_argument("--mb", help="comma-separated sizes in MB for the single-file case "
+                    "(full: 1,5,10; quick: 0.1)")
+    ap.add_argument("--counts", help="comma-separated resource counts for the single-file "
+                    "case's memory curve (full: 1000,...,100000; quick: 1000)")
+    ap.add_argument("--kubectl-cap", type=float, help="seconds after which a kubectl run of "
+                    "the single-file case is stopped and reported as a lower bound "
+                    "(full 300, quick 10)")
+    ap.add_argument("--kubectl-max-resources", type=int, default=30000,
+                    help="no kubectl run above this many resources in the single-file case")
+    ap.add_argument("--plot", help="write the single-file curve as an SVG here "
+                    "(e.g. docs/performance.svg)")
     ap.add_argument("--strict", action="store_true",
                     help="exit 1 if strata fails on any generated tree")
     a = ap.parse_args()
@@ -481,6 +867,9 @@ def main():
         sys.stderr.write("bench: %s not found (build with cargo build --release)\n" % ctx.strata)
         return 1
 
+    ctx.profile = write_profile(ctx, os.path.join(ctx.out, "profile.yaml"))
+    ctx.kubectl_cap = a.kubectl_cap or cfg["kubectl_cap"]
+    ctx.kubectl_max_res = a.kubectl_max_resources
     ctx.no_kubectl = a.no_kubectl
     ctx.kubectl = None if a.no_kubectl else shutil.which("kubectl")
     if not ctx.kubectl:
@@ -505,6 +894,7 @@ def main():
     meta["timer"] += " for single processes, bench_kustomize.py for the overlays row"
 
     rows = []
+    repo = None
     t_start = time.perf_counter()
     if "typical" in cases:
         apps, ov = cfg["typical"]
@@ -515,7 +905,7 @@ def main():
         row = {"id": "typical", "tree": "one typical overlay (%s, tree %dx%d)"
                % (os.path.relpath(d, "apps"), apps, ov)}
         rows.append(single_case(ctx, row, os.path.join(tree, d)))
-    if "overlays" in cases or "aggregate" in cases:
+    if "overlays" in cases or "aggregate" in cases or "repo" in cases:
         apps, ov = cfg["overlays"]
         tree = os.path.join(trees, "apps-%dx%d" % (apps, ov))
         log("generating %s" % os.path.relpath(tree, ROOT))
@@ -528,6 +918,9 @@ def main():
             c = read_list(tree, "clusters.txt")[0]
             row = {"id": "aggregate", "tree": "region aggregate %s of %d apps" % (c, apps)}
             rows.append(single_case(ctx, row, os.path.join(tree, c)))
+        if "repo" in cases:
+            ov = next((r for r in rows if r["id"] == "overlays"), {})
+            repo = repo_case(ctx, tree, ov.get("kubectl"))
     if "large" in cases:
         for n in sizes:
             tree = os.path.join(trees, "large-%d" % n)
@@ -536,14 +929,27 @@ def main():
             d = read_list(tree, "overlays.txt")[0]
             row = {"id": "large-%d" % n, "tree": "one app, %d resources" % n}
             rows.append(single_case(ctx, row, os.path.join(tree, d)))
+    single = []
+    if "single" in cases:
+        mbs = [float(x) for x in a.mb.split(",")] if a.mb else cfg["mb"]
+        counts = [int(x) for x in a.counts.split(",")] if a.counts else cfg["counts"]
+        for mb in mbs:
+            single.append(single_file_case(ctx, trees, "%gMB" % mb, nbytes=int(mb * 2**20)))
+        for n in counts:
+            single.append(single_file_case(ctx, trees, "%dres" % n, nres=n))
     meta["elapsed_s"] = round(time.perf_counter() - t_start, 1)
 
     md = report(ctx, rows, meta)
+    md += report_extra(ctx, single, repo)
+    if a.plot and single:
+        svg_plot(single, a.plot, "strata vs kubectl kustomize: one kustomization over one file "
+                 "(%s, %s CPUs)" % (meta["date"][:10], meta["machine"]["nproc"]))
+        log("wrote %s" % a.plot)
     md += "\nBenchmark wall time (after build): %.0f s.\n" % meta["elapsed_s"]
     with open(os.path.join(ctx.out, "results.md"), "w") as f:
         f.write(md)
     with open(os.path.join(ctx.out, "results.json"), "w") as f:
-        json.dump({"meta": meta, "rows": rows}, f, indent=1)
+        json.dump({"meta": meta, "rows": rows, "repo": repo, "single": single}, f, indent=1)
     sys.stdout.write(md)
     log("wrote %s and results.json" % os.path.relpath(os.path.join(ctx.out, "results.md"), ROOT))
     failed = any(r.get("strata", {}).get("error") for r in rows)

@@ -2,6 +2,7 @@
 //! exit code; `main` only maps it to the process.
 
 pub mod argocd;
+pub mod debug;
 pub mod diff;
 pub mod fn_;
 pub mod render;
@@ -33,6 +34,9 @@ pub enum Command {
     Fn(fn_::FnArgs),
     /// Compare two renders of overlays (git revisions, directories, or inputs vs output).
     Diff(diff::DiffArgs),
+    /// Internal tools for benchmarking (not a stable interface).
+    #[command(hide = true)]
+    Debug(debug::DebugArgs),
 }
 
 /// Exit codes, as documented in README.
@@ -50,6 +54,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Diff(args) => diff::run(&args),
         Command::Argocd(args) => argocd::run(&args),
         Command::Fn(args) => fn_::run(&args),
+        Command::Debug(args) => debug::run(&args),
     }
 }
 

@@ -962,17 +962,31 @@ pub fn fix_back_references(set: &mut ResourceSet, extra: &[NameRefSpec]) {
     if moved.is_empty() {
         return;
     }
-    for r in set.iter_mut() {
-        let referrer_id = r.id();
-        for (referral, referrers) in &table {
-            let candidates: Vec<&Moved> = moved
+    // Per row of the table, the moved objects it concerns, indexed by their earlier names
+    // (in `moved` order): computed once, not per referring resource, so fixing references
+    // stays linear when every object moved (a `namespace:` over thousands of resources).
+    let rows: Vec<(&Vec<Referrer<'_>>, Candidates<'_>)> = table
+        .iter()
+        .filter_map(|(referral, referrers)| {
+            let mut by_name = Candidates::new();
+            for m in moved
                 .iter()
                 .filter(|m| m.previous.iter().any(|p| gvk_matches(*referral, p)))
-                .collect();
-            if candidates.is_empty() {
-                continue;
+            {
+                for p in &m.previous {
+                    let list = by_name.entry(p.name.as_str()).or_default();
+                    if !list.last().is_some_and(|l| std::ptr::eq(*l, m)) {
+                        list.push(m);
+                    }
+                }
             }
-            for &(g, v, k, path) in referrers {
+            (!by_name.is_empty()).then_some((referrers, by_name))
+        })
+        .collect();
+    for r in set.iter_mut() {
+        let referrer_id = r.id();
+        for (referrers, by_name) in &rows {
+            for &(g, v, k, path) in referrers.iter() {
                 if !gvk_matches((g, v, k), &referrer_id) {
                     continue;
                 }
@@ -985,19 +999,10 @@ pub fn fix_back_references(set: &mut ResourceSet, extra: &[NameRefSpec]) {
                 } else {
                     None
                 };
-                let candidates: Vec<&Moved> = candidates
-                    .iter()
-                    .copied()
-                    .filter(|m| {
-                        role_ref_kind
-                            .as_deref()
-                            .is_none_or(|rk| m.previous.iter().any(|p| p.kind == rk))
-                    })
-                    .collect();
                 let segments = split_path(path);
                 let mut obj = Value::Object(std::mem::take(&mut r.obj));
                 walk(&mut obj, &segments, &mut |field| {
-                    fix_field(field, &referrer_id, &candidates)
+                    fix_field(field, &referrer_id, by_name, role_ref_kind.as_deref())
                 });
                 if let Value::Object(o) = obj {
                     r.obj = o;
@@ -1006,6 +1011,9 @@ pub fn fix_back_references(set: &mut ResourceSet, extra: &[NameRefSpec]) {
         }
     }
 }
+
+/// The moved objects a row of the table concerns, by each of their earlier names.
+type Candidates<'a> = std::collections::HashMap<&'a str, Vec<&'a Moved>>;
 
 /// Splits a field-spec path at `/`, except `\/`.
 fn split_path(path: &str) -> Vec<String> {
@@ -1045,11 +1053,26 @@ fn walk(value: &mut Value, segments: &[String], f: &mut dyn FnMut(&mut Value)) {
 }
 
 /// Points one referring field (a name, or a mapping with `name` and `namespace`) at the
-/// referred object's current name.
-fn fix_field(field: &mut Value, referrer: &ResId, candidates: &[&Moved]) {
+/// referred object's current name. Only the candidates once named so can be chosen (and, for
+/// a `roleRef`, only those once of its kind).
+fn fix_field(
+    field: &mut Value,
+    referrer: &ResId,
+    by_name: &Candidates<'_>,
+    role_ref_kind: Option<&str>,
+) {
+    let named = |name: &str| -> Vec<&Moved> {
+        by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|m| role_ref_kind.is_none_or(|rk| m.previous.iter().any(|p| p.kind == rk)))
+            .collect()
+    };
     match field {
         Value::String(name) => {
-            if let Some(m) = select(name, None, referrer, candidates) {
+            if let Some(m) = select(name, None, referrer, &named(name)) {
                 *name = m.current.name.clone();
             }
         }
@@ -1062,7 +1085,7 @@ fn fix_field(field: &mut Value, referrer: &ResId, candidates: &[&Moved]) {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            if let Some(m) = select(&name, Some(&ns), referrer, candidates) {
+            if let Some(m) = select(&name, Some(&ns), referrer, &named(&name)) {
                 map.insert("name".into(), Value::String(m.current.name.clone()));
                 if !m.current.namespace.is_empty() {
                     map.insert(

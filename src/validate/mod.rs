@@ -118,10 +118,32 @@ impl Report {
     }
 }
 
-/// What a rule sees.
+/// What a rule sees: the set, the profile, and what several rules need, computed once.
 pub struct Input<'a> {
     pub resources: &'a [Resource],
     pub profile: &'a ClusterProfile,
+    /// The pod-bearing resources, with their host ports.
+    pub workloads: Vec<rules::Workload<'a>>,
+    /// The core v1 Namespaces of the set by name (the first of a name).
+    pub namespaces: std::collections::HashMap<&'a str, &'a Resource>,
+}
+
+impl<'a> Input<'a> {
+    pub fn new(resources: &'a [Resource], profile: &'a ClusterProfile) -> Self {
+        let mut namespaces = std::collections::HashMap::new();
+        for r in resources
+            .iter()
+            .filter(|r| r.kind() == "Namespace" && r.api_version() == "v1")
+        {
+            namespaces.entry(r.name()).or_insert(r);
+        }
+        Input {
+            resources,
+            profile,
+            workloads: rules::workloads(resources),
+            namespaces,
+        }
+    }
 }
 
 /// A rule: its documentation and its check.
@@ -138,7 +160,7 @@ pub fn registry() -> Vec<Rule> {
 /// Runs every rule (with the profile's severity overrides and the resources' suppressions)
 /// and resolves each finding to file, line and column, using `loader` for the source text.
 pub fn validate(resources: &[Resource], profile: &ClusterProfile, loader: &Loader) -> Report {
-    let input = Input { resources, profile };
+    let input = Input::new(resources, profile);
     let mut report = Report::default();
     let mut locator = Locator::default();
     for rule in registry() {

@@ -41,6 +41,7 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
     let results: Vec<Mutex<Option<Rendered>>> =
         args.dirs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
+    let bar = progress_bar(args.dirs.len());
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(args.dirs.len());
@@ -52,10 +53,12 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
                     let Some(dir) = args.dirs.get(i) else { break };
                     let r = render_one(&builder, args, dir);
                     *results[i].lock().expect("result slot") = Some(r);
+                    bar.inc(1);
                 }
             });
         }
     });
+    bar.finish_and_clear();
     let mut code = exit::OK;
     let mut tree = Vec::new();
     for ((dir, folder), slot) in args.dirs.iter().zip(&folders).zip(results) {
@@ -83,6 +86,21 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
             exit::ERROR
         }
     }
+}
+
+/// A progress bar on stderr when it is a terminal (hidden otherwise: logs and pipes stay clean).
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {pos}/{len} overlays rendered ({elapsed})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
 }
 
 /// OUT may be missing, empty, or a tree strata wrote before.

@@ -8,7 +8,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::workloads;
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
 
 pub const GN001: Rule = Rule {
@@ -177,7 +176,7 @@ fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
         }
     }
     // Port numbers: the types take any 32-bit integer, the API server only 1-65535.
-    for w in workloads(input.resources) {
+    for w in input.workloads.iter() {
         for (cpath, c) in w.containers() {
             let Some(Value::Array(ports)) = c.get("ports") else {
                 continue;

@@ -2,7 +2,6 @@
 
 use serde_json::Value;
 
-use super::workloads;
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
 
 pub const HN001: Rule = Rule {
@@ -20,10 +19,7 @@ pub const HN001: Rule = Rule {
 };
 
 fn hn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    for w in workloads(input.resources)
-        .iter()
-        .filter(|w| w.host_network())
-    {
+    for w in input.workloads.iter().filter(|w| w.host_network()) {
         let policy = w.pod.get("dnsPolicy").and_then(Value::as_str);
         if matches!(policy, None | Some("ClusterFirst")) {
             let path = if policy.is_some() {
@@ -97,10 +93,7 @@ fn visible_port(c: &serde_json::Map<String, Value>) -> Option<String> {
 }
 
 fn hn002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    for w in workloads(input.resources)
-        .iter()
-        .filter(|w| w.host_network())
-    {
+    for w in input.workloads.iter().filter(|w| w.host_network()) {
         for (cpath, c) in w.containers() {
             // Init and debug containers run to completion or on demand; they rarely listen.
             if !cpath.contains("/containers/") {
@@ -148,10 +141,7 @@ pub const HN003: Rule = Rule {
 };
 
 fn hn003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    for w in workloads(input.resources)
-        .iter()
-        .filter(|w| w.host_network())
-    {
+    for w in input.workloads.iter().filter(|w| w.host_network()) {
         for (cpath, c) in w.containers() {
             let Some(Value::Array(ports)) = c.get("ports") else {
                 continue;
@@ -197,10 +187,7 @@ pub const HN004: Rule = Rule {
 };
 
 fn hn004(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    for w in workloads(input.resources)
-        .iter()
-        .filter(|w| w.host_network())
-    {
+    for w in input.workloads.iter().filter(|w| w.host_network()) {
         let Some(Value::Array(sysctls)) =
             w.pod.get("securityContext").and_then(|s| s.get("sysctls"))
         else {

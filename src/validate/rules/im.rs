@@ -2,7 +2,6 @@
 
 use serde_json::Value;
 
-use super::workloads;
 use crate::transform::images::split;
 use crate::transform::substitution::placeholders;
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
@@ -101,7 +100,7 @@ pub const IM002: Rule = Rule {
 };
 
 fn im002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    for w in workloads(input.resources) {
+    for w in input.workloads.iter() {
         for (cpath, c) in w.containers() {
             let Some(image) = c.get("image").and_then(Value::as_str) else {
                 continue;

@@ -43,6 +43,8 @@ pub struct Workload<'a> {
     /// JSON pointer of the pod spec.
     pub base: String,
     pub pod: &'a Map<String, Value>,
+    /// The host ports, computed once (every PT rule, PS001 and RO002 ask for them).
+    ports: Vec<HostPort>,
 }
 
 impl Workload<'_> {
@@ -67,7 +69,11 @@ impl Workload<'_> {
 
     /// The host ports the pod claims: (hostIP, protocol, port, JSON pointer of the field).
     /// Under hostNetwork every containerPort is a host port.
-    pub fn host_ports(&self) -> Vec<HostPort> {
+    pub fn host_ports(&self) -> &[HostPort] {
+        &self.ports
+    }
+
+    fn compute_host_ports(&self) -> Vec<HostPort> {
         let hn = self.host_network();
         let mut out = Vec::new();
         for (cpath, c) in self.containers() {
@@ -149,12 +155,15 @@ pub fn workloads(resources: &[Resource]) -> Vec<Workload<'_>> {
         .filter_map(|(index, r)| {
             let path = workloads::pod_spec_path(r)?;
             let pod = workloads::pod_spec(r)?;
-            Some(Workload {
+            let mut w = Workload {
                 index,
                 r,
                 base: workloads::pointer(path),
                 pod,
-            })
+                ports: Vec::new(),
+            };
+            w.ports = w.compute_host_ports();
+            Some(w)
         })
         .collect()
 }

@@ -2,7 +2,6 @@
 
 use serde_json::Value;
 
-use super::workloads;
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
 
 pub const PS001: Rule = Rule {
@@ -22,7 +21,7 @@ pub const PS001: Rule = Rule {
 };
 
 fn ps001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
-    for w in workloads(input.resources) {
+    for w in input.workloads.iter() {
         let host = [
             ("hostNetwork", "host network"),
             ("hostPID", "host PID namespace"),
@@ -42,16 +41,12 @@ fn ps001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
         } else {
             w.r.namespace()
         };
-        let from_set = input
-            .resources
-            .iter()
-            .find(|r| r.kind() == "Namespace" && r.api_version() == "v1" && r.name() == ns)
-            .map(|r| {
-                r.labels()
-                    .into_iter()
-                    .find(|(k, _)| *k == "pod-security.kubernetes.io/enforce")
-                    .map(|(_, v)| v.to_string())
-            });
+        let from_set = input.namespaces.get(ns).map(|r| {
+            r.labels()
+                .into_iter()
+                .find(|(k, _)| *k == "pod-security.kubernetes.io/enforce")
+                .map(|(_, v)| v.to_string())
+        });
         let (level, source) = match from_set {
             Some(Some(level)) => (Some(level), format!("the Namespace {ns} in this render")),
             // A Namespace without an enforce label gets the cluster's default level (the API

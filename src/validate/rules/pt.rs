@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::{HostPort, nodes, workloads};
+use super::{HostPort, nodes};
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
 
 pub const PT001: Rule = Rule {
@@ -25,19 +25,19 @@ fn overlaps(a: &HostPort, b: &HostPort) -> bool {
 }
 
 fn pt001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    let ws = workloads(input.resources);
+    let ws = &input.workloads;
     // Claims bucketed by (protocol, port): only claims in one bucket are compared, so the rule
     // is linear in the number of claims unless many workloads share one port.
-    let mut buckets: HashMap<(String, u16), Vec<(usize, HostPort)>> = HashMap::new();
+    let mut buckets: HashMap<(&str, u16), Vec<(usize, &HostPort)>> = HashMap::new();
     for (wi, w) in ws.iter().enumerate() {
         for hp in w.host_ports() {
             buckets
-                .entry((hp.protocol.clone(), hp.port))
+                .entry((hp.protocol.as_str(), hp.port))
                 .or_default()
                 .push((wi, hp));
         }
     }
-    let mut keys: Vec<&(String, u16)> = buckets.keys().collect();
+    let mut keys: Vec<&(&str, u16)> = buckets.keys().collect();
     keys.sort();
     for key in keys {
         let claims = &buckets[key];
@@ -99,7 +99,7 @@ fn pt002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
     if !input.profile.given {
         assumed.push("no ClusterProfile: reserved ports are the defaults (22, 53, 80, 443, 2379-2380, 6443, 9099, 9890, 10248-10259, 30000-32767)".into());
     }
-    for w in workloads(input.resources) {
+    for w in input.workloads.iter() {
         for hp in w.host_ports() {
             if let Some((a, b)) = input.profile.is_reserved(hp.port) {
                 let range = if a == b {
@@ -140,7 +140,7 @@ pub const PT003: Rule = Rule {
 };
 
 fn pt003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    for w in workloads(input.resources) {
+    for w in input.workloads.iter() {
         for hp in w.host_ports() {
             if input.profile.is_allowed(hp.port) == Some(false) {
                 out.push(Finding {

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use super::{Workload, nodes, workloads};
+use super::{Workload, nodes};
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
 
 pub const RO001: Rule = Rule {
@@ -39,15 +39,15 @@ fn claims_host_ports(w: &Workload<'_>) -> bool {
 }
 
 fn ro001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
-    for w in workloads(input.resources) {
+    for w in input.workloads.iter() {
         let Some(replicas) = w.replicas() else {
             continue;
         };
-        if !w.host_network() && !claims_host_ports(&w) {
+        if !w.host_network() && !claims_host_ports(w) {
             continue;
         }
         let replicas_path = "/spec/replicas".to_string();
-        match nodes::eligible_nodes(&w, input.profile) {
+        match nodes::eligible_nodes(w, input.profile) {
             Some(n) if replicas > u64::from(n) => out.push(Finding {
                 code: "RO001",
                 severity: None,
@@ -69,7 +69,7 @@ fn ro001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
                     "no node count in the ClusterProfile: RO001 cannot compare replicas with nodes"
                         .into(),
                 );
-                if replicas > 1 && !one_per_node(&w) {
+                if replicas > 1 && !one_per_node(w) {
                     out.push(Finding {
                         code: "RO001",
                         severity: Some(Severity::Warning),
@@ -121,7 +121,7 @@ fn resolve(v: Option<&Value>, total: u64, default_percent: u64, round_up: bool) 
 }
 
 fn ro002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    for w in workloads(input.resources) {
+    for w in input.workloads.iter() {
         if w.host_ports().is_empty() {
             continue;
         }
@@ -172,7 +172,7 @@ fn ro002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                 if surge == 0 {
                     continue;
                 }
-                let Some(n) = nodes::eligible_nodes(&w, input.profile) else {
+                let Some(n) = nodes::eligible_nodes(w, input.profile) else {
                     continue;
                 };
                 if replicas > u64::from(n) {

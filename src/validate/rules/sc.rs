@@ -2,7 +2,6 @@
 
 use serde_json::Value;
 
-use super::workloads;
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
 
 /// The annotation that records why a workload needs host access.
@@ -25,10 +24,7 @@ pub const SC001: Rule = Rule {
 };
 
 fn sc001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    for w in workloads(input.resources)
-        .iter()
-        .filter(|w| w.host_network())
-    {
+    for w in input.workloads.iter().filter(|w| w.host_network()) {
         if w.r
             .annotations()
             .iter()
