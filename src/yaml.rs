@@ -148,91 +148,22 @@ pub struct Positions {
 
 impl Positions {
     pub fn of(src: &str) -> Positions {
-        enum Frame {
-            Map {
-                pointer: String,
-                key: Option<String>,
-            },
-            Seq {
-                pointer: String,
-                next: usize,
-            },
+        Positions {
+            docs: node_positions(src, 0, usize::MAX),
         }
+    }
+
+    /// The node positions of just the document whose root node starts on `line` (1-based),
+    /// as document 0: parses that document's text only, so locating fields in a few
+    /// documents of a large file costs those documents, not the file. `None` when the text
+    /// from that line on does not parse as that document (a `%TAG` directive before it, or
+    /// lines broken by a lone `\r`): use [`Positions::of`] then.
+    pub fn of_document_at(src: &str, line_starts: &LineStarts, line: usize) -> Option<Positions> {
+        let start = *line_starts.0.get(line.checked_sub(1)?)?;
         let src = src.strip_prefix('\u{feff}').unwrap_or(src);
-        let mut parser = Parser::new_from_str(src);
-        let mut docs = Vec::new();
-        let mut current: HashMap<String, (usize, usize)> = HashMap::new();
-        let mut stack: Vec<Frame> = Vec::new();
-        // Whether the document's root is a null scalar (or absent): such documents are left
-        // out, as the builder leaves them out.
-        let mut root_null = true;
-        while let Some(Ok((event, span))) = parser.next_event() {
-            let pos = (span.start.line(), span.start.col() + 1);
-            match event {
-                Event::DocumentStart(..) => {
-                    current = HashMap::new();
-                    stack.clear();
-                    root_null = true;
-                }
-                Event::DocumentEnd if !root_null => {
-                    docs.push(std::mem::take(&mut current));
-                }
-                Event::MappingEnd | Event::SequenceEnd => {
-                    stack.pop();
-                }
-                Event::Scalar(..)
-                | Event::MappingStart(..)
-                | Event::SequenceStart(..)
-                | Event::Alias(_) => {
-                    // A mapping key: remember it (resolved as the builder resolves keys).
-                    if let Some(Frame::Map {
-                        key: key @ None, ..
-                    }) = stack.last_mut()
-                    {
-                        *key = Some(match &event {
-                            Event::Scalar(text, style, _, tag) => {
-                                match resolve_key(text, *style, tag.as_deref(), &span) {
-                                    Ok(Key::Plain(k, _)) => k,
-                                    _ => text.to_string(),
-                                }
-                            }
-                            _ => String::new(),
-                        });
-                        continue;
-                    }
-                    let pointer = match stack.last_mut() {
-                        None => {
-                            root_null = match &event {
-                                Event::Scalar(text, style, _, tag) => {
-                                    matches!(
-                                        resolve_scalar(text, *style, tag.as_deref(), &span),
-                                        Ok(Value::Null)
-                                    )
-                                }
-                                _ => false,
-                            };
-                            String::new()
-                        }
-                        Some(Frame::Map { pointer, key }) => {
-                            let k = key.take().unwrap_or_default();
-                            format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"))
-                        }
-                        Some(Frame::Seq { pointer, next }) => {
-                            *next += 1;
-                            format!("{pointer}/{}", *next - 1)
-                        }
-                    };
-                    current.entry(pointer.clone()).or_insert(pos);
-                    match event {
-                        Event::MappingStart(..) => stack.push(Frame::Map { pointer, key: None }),
-                        Event::SequenceStart(..) => stack.push(Frame::Seq { pointer, next: 0 }),
-                        _ => {}
-                    }
-                }
-                _ => {}
-            }
-        }
-        Positions { docs }
+        let mut docs = node_positions(src.get(start..)?, line - 1, 1);
+        let doc = docs.pop()?;
+        (doc.get("").map(|&(l, _)| l) == Some(line)).then(|| Positions { docs: vec![doc] })
     }
 
     /// The position of `path` in the `doc`-th document, or of its deepest existing ancestor.
@@ -263,6 +194,121 @@ impl Positions {
             pointer.truncate(cut);
         }
     }
+}
+
+/// Byte offset of the start of every line of a text (after a leading BOM), for
+/// [`Positions::of_document_at`].
+#[derive(Debug, Default)]
+pub struct LineStarts(Vec<usize>);
+
+impl LineStarts {
+    pub fn of(src: &str) -> LineStarts {
+        let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+        let mut starts = vec![0];
+        starts.extend(
+            src.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        LineStarts(starts)
+    }
+}
+
+/// One walk of the events of `src`: every node's position (JSON pointer -> line, column) in
+/// each non-empty document, counting documents exactly as [`parse_stream`] does; lines are
+/// shifted by `line_offset`; stops after `max_docs` documents or at the first syntax error.
+fn node_positions(
+    src: &str,
+    line_offset: usize,
+    max_docs: usize,
+) -> Vec<HashMap<String, (usize, usize)>> {
+    enum Frame {
+        Map {
+            pointer: String,
+            key: Option<String>,
+        },
+        Seq {
+            pointer: String,
+            next: usize,
+        },
+    }
+    let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+    let mut parser = Parser::new_from_str(src);
+    let mut docs = Vec::new();
+    let mut current: HashMap<String, (usize, usize)> = HashMap::new();
+    let mut stack: Vec<Frame> = Vec::new();
+    // Whether the document's root is a null scalar (or absent): such documents are left
+    // out, as the builder leaves them out.
+    let mut root_null = true;
+    while let Some(Ok((event, span))) = parser.next_event() {
+        let pos = (span.start.line() + line_offset, span.start.col() + 1);
+        match event {
+            Event::DocumentStart(..) => {
+                current = HashMap::new();
+                stack.clear();
+                root_null = true;
+            }
+            Event::DocumentEnd if !root_null => {
+                docs.push(std::mem::take(&mut current));
+                if docs.len() >= max_docs {
+                    break;
+                }
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                stack.pop();
+            }
+            Event::Scalar(..)
+            | Event::MappingStart(..)
+            | Event::SequenceStart(..)
+            | Event::Alias(_) => {
+                // A mapping key: remember it (resolved as the builder resolves keys).
+                if let Some(Frame::Map {
+                    key: key @ None, ..
+                }) = stack.last_mut()
+                {
+                    *key = Some(match &event {
+                        Event::Scalar(text, style, _, tag) => {
+                            match resolve_key(text, *style, tag.as_deref(), &span) {
+                                Ok(Key::Plain(k, _)) => k,
+                                _ => text.to_string(),
+                            }
+                        }
+                        _ => String::new(),
+                    });
+                    continue;
+                }
+                let pointer = match stack.last_mut() {
+                    None => {
+                        root_null = match &event {
+                            Event::Scalar(text, style, _, tag) => matches!(
+                                resolve_scalar(text, *style, tag.as_deref(), &span),
+                                Ok(Value::Null)
+                            ),
+                            _ => false,
+                        };
+                        String::new()
+                    }
+                    Some(Frame::Map { pointer, key }) => {
+                        let k = key.take().unwrap_or_default();
+                        format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"))
+                    }
+                    Some(Frame::Seq { pointer, next }) => {
+                        *next += 1;
+                        format!("{pointer}/{}", *next - 1)
+                    }
+                };
+                current.entry(pointer.clone()).or_insert(pos);
+                match event {
+                    Event::MappingStart(..) => stack.push(Frame::Map { pointer, key: None }),
+                    Event::SequenceStart(..) => stack.push(Frame::Seq { pointer, next: 0 }),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    docs
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1006,5 +1052,37 @@ mod tests {
         assert_eq!(locate(src, 0, &["a"]), Some((1, 4)));
         // A missing field falls back to its nearest ancestor.
         assert_eq!(locate(src, 1, &["spec", "list", "1", "nope"]), Some((7, 5)));
+    }
+
+    #[test]
+    fn one_document_is_located_alone_as_in_the_whole_file() {
+        let src = "\u{feff}a: 1\n---\n# c\nkind: K\nspec:\n  list:\n  - port: 1\n  - port: 2\n\
+                   ---\n  indented: {x: [1, 2]}\n";
+        let lines = LineStarts::of(src);
+        let whole = Positions::of(src);
+        let docs = parse_stream(src).unwrap();
+        assert_eq!(docs.len(), 3);
+        for (i, doc) in docs.iter().enumerate() {
+            let alone = Positions::of_document_at(src, &lines, doc.line).unwrap();
+            for pointer in ["", "/a", "/kind", "/spec/list/1/port", "/indented/x/1"] {
+                assert_eq!(
+                    alone.find_pointer(0, pointer),
+                    whole.find_pointer(i, pointer),
+                    "document {i}, {pointer}"
+                );
+            }
+        }
+        assert_eq!(
+            Positions::of_document_at(src, &lines, 4)
+                .unwrap()
+                .find_pointer(0, "/spec/list/1/port"),
+            Some((8, 11))
+        );
+        assert!(Positions::of_document_at(src, &lines, 99).is_none());
+        // A directive before the document: positions stay those of the whole file.
+        let tagged = "%TAG !e! tag:example.com,2000:\n---\n!e!x\nkind: K\n";
+        let line = parse_stream(tagged).unwrap()[0].line;
+        let alone = Positions::of_document_at(tagged, &LineStarts::of(tagged), line);
+        assert!(alone.is_none_or(|p| p.find_pointer(0, "/kind") == Some((4, 7))));
     }
 }

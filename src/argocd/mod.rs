@@ -25,7 +25,7 @@ use crate::load::kustomization;
 use crate::load::{self, Loader};
 use crate::transform::config::{self, Kind};
 use crate::transform::substitution::Overrides;
-use crate::validate::{self, ClusterProfile, Severity};
+use crate::validate::{self, ClusterProfile};
 
 /// Argo CD's default for ARGOCD_EXEC_TIMEOUT.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -294,10 +294,8 @@ pub fn generate(dir: &Path, env: &HashMap<String, String>) -> std::result::Resul
     {
         profile.spec.kubernetes_version = Some(v.trim_start_matches('v').to_string());
     }
-    let mut report = validate::validate(&set, &profile, &builder.loader);
+    let report = validate::errors(&set, &profile, &builder.loader);
     if report.errors() > 0 {
-        report.diagnostics.retain(|d| d.severity == Severity::Error);
-        report.assumptions.clear();
         let text = crate::report::render(
             &report,
             crate::report::Format::Human,

@@ -82,14 +82,8 @@ pub fn run(args: &RenderArgs) -> u8 {
                 return exit::ERROR;
             }
         };
-        let mut report = validate::validate(&set, &profile, &builder.loader);
+        let report = validate::errors(&set, &profile, &builder.loader);
         if report.errors() > 0 {
-            // Only the errors: they are why nothing is written. Warnings are for
-            // `strata validate`.
-            report
-                .diagnostics
-                .retain(|d| d.severity == validate::Severity::Error);
-            report.assumptions.clear();
             eprint!(
                 "{}",
                 report::render(&report, report::Format::Human, &builder.loader, false)

@@ -160,6 +160,18 @@ pub fn registry() -> Vec<Rule> {
 /// Runs every rule (with the profile's severity overrides and the resources' suppressions)
 /// and resolves each finding to file, line and column, using `loader` for the source text.
 pub fn validate(resources: &[Resource], profile: &ClusterProfile, loader: &Loader) -> Report {
+    run(resources, profile, loader, Severity::Warning)
+}
+
+/// Only the errors, for a render that stops on them: warnings are neither located nor kept,
+/// and no assumptions are reported (`strata validate` shows those).
+pub fn errors(resources: &[Resource], profile: &ClusterProfile, loader: &Loader) -> Report {
+    let mut report = run(resources, profile, loader, Severity::Error);
+    report.assumptions.clear();
+    report
+}
+
+fn run(resources: &[Resource], profile: &ClusterProfile, loader: &Loader, min: Severity) -> Report {
     let input = Input::new(resources, profile);
     let mut report = Report::default();
     let mut locator = Locator::default();
@@ -181,6 +193,9 @@ pub fn validate(resources: &[Resource], profile: &ClusterProfile, loader: &Loade
                 continue;
             }
             let severity = overridden.or(f.severity).unwrap_or(rule.doc.severity);
+            if severity < min {
+                continue;
+            }
             report.diagnostics.push(resolve(
                 f,
                 severity,
@@ -216,11 +231,22 @@ fn suppressed(r: &Resource, code: &str) -> bool {
         })
 }
 
-/// Finds fields in source files: each file's node positions are indexed once, however many
-/// diagnostics point into it (so locating is linear in the findings, not quadratic).
+/// Finds fields in source files. Only the documents that findings point into are parsed
+/// again (each once, however many findings it has), so locating costs the documents with
+/// findings, not the size of the files; the whole file is indexed once only when a document
+/// cannot be parsed on its own.
 #[derive(Default)]
 pub struct Locator {
-    files: HashMap<Arc<std::path::PathBuf>, Option<yaml::Positions>>,
+    files: HashMap<Arc<std::path::PathBuf>, Option<SourceIndex>>,
+}
+
+struct SourceIndex {
+    src: Arc<str>,
+    lines: yaml::LineStarts,
+    /// Positions by the line the document starts on.
+    docs: HashMap<usize, Option<yaml::Positions>>,
+    /// The whole file's positions, for documents that cannot be parsed alone.
+    whole: Option<yaml::Positions>,
 }
 
 impl Locator {
@@ -228,14 +254,28 @@ impl Locator {
     /// nearest ancestor; 1:1 of its document otherwise.
     pub fn locate(&mut self, r: &Resource, path: &str, loader: &Loader) -> Location {
         let file = r.origin.file.display().to_string();
-        let positions = self.files.entry(r.origin.file.clone()).or_insert_with(|| {
-            loader
-                .source(&r.origin.file)
-                .map(|src| yaml::Positions::of(&src))
+        let index = self.files.entry(r.origin.file.clone()).or_insert_with(|| {
+            loader.source(&r.origin.file).map(|src| SourceIndex {
+                lines: yaml::LineStarts::of(&src),
+                src,
+                docs: HashMap::new(),
+                whole: None,
+            })
         });
-        let pos = positions
-            .as_ref()
-            .and_then(|p| p.find_pointer(r.origin.doc_index, path));
+        let pos = index.as_mut().and_then(|ix| {
+            let line = r.origin.line;
+            let alone = ix
+                .docs
+                .entry(line)
+                .or_insert_with(|| yaml::Positions::of_document_at(&ix.src, &ix.lines, line));
+            match alone {
+                Some(p) => p.find_pointer(0, path),
+                None => ix
+                    .whole
+                    .get_or_insert_with(|| yaml::Positions::of(&ix.src))
+                    .find_pointer(r.origin.doc_index, path),
+            }
+        });
         let (line, column) = pos.unwrap_or((r.origin.line, 1));
         Location { file, line, column }
     }

@@ -167,11 +167,8 @@ fn render_one(builder: &Builder, args: &RenderArgs, dir: &Path) -> Rendered {
         }
         .map_err(|e| (e.to_string(), exit::ERROR))?
         .unwrap_or_else(ClusterProfile::assumed);
-        let mut rep = validate::validate(&set, &profile, &builder.loader);
+        let rep = validate::errors(&set, &profile, &builder.loader);
         if rep.errors() > 0 {
-            rep.diagnostics
-                .retain(|d| d.severity == validate::Severity::Error);
-            rep.assumptions.clear();
             let text = report::render(&rep, report::Format::Human, &builder.loader, false);
             return Err((text, exit::FINDINGS));
         }

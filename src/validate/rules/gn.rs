@@ -4,9 +4,9 @@
 //! typed round trip); declared ports must be valid port numbers.
 
 use k8s_openapi::api;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::de::value::MapDeserializer;
+use serde_json::{Map, Value};
 
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
 
@@ -26,112 +26,123 @@ pub const GN001: Rule = Rule {
     check: gn001,
 };
 
-/// Reads `v` as `T` and writes it back; the error names the JSON pointer of the bad field.
-fn round_trip<T: DeserializeOwned + Serialize>(v: &Value) -> Result<Value, (String, String)> {
-    let typed: T = serde_path_to_error::deserialize(v.clone()).map_err(|e| {
-        let mut pointer = String::new();
-        for seg in e.path().iter() {
-            match seg {
-                serde_path_to_error::Segment::Seq { index } => {
-                    pointer.push_str(&format!("/{index}"))
+/// How an object reads as its type: the first error (JSON pointer, message), or the JSON
+/// pointers of the fields the type does not have.
+type Reading = Result<Vec<String>, (String, String)>;
+
+/// Reads `v` as `T` straight from the value (no copy, nothing written back), noting every
+/// field the type's deserializer skips: those are the fields the API server does not know.
+fn read_as<T: DeserializeOwned>(v: &Map<String, Value>) -> Reading {
+    let mut unknown = Vec::new();
+    let fields =
+        MapDeserializer::<_, serde_json::Error>::new(v.iter().map(|(k, v)| (k.as_str(), v)));
+    let mut note = |path: serde_ignored::Path<'_>| unknown.push(pointer_of(&path));
+    let de = serde_ignored::Deserializer::new(fields, &mut note);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(_) => Ok(unknown),
+        Err(e) => {
+            let mut pointer = String::new();
+            for seg in e.path().iter() {
+                match seg {
+                    serde_path_to_error::Segment::Seq { index } => {
+                        pointer.push_str(&format!("/{index}"))
+                    }
+                    serde_path_to_error::Segment::Map { key } => push_key(&mut pointer, key),
+                    _ => {}
                 }
-                serde_path_to_error::Segment::Map { key } => {
-                    pointer.push('/');
-                    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                }
-                _ => {}
             }
+            Err((pointer, e.into_inner().to_string()))
         }
-        (pointer, e.into_inner().to_string())
-    })?;
-    serde_json::to_value(&typed).map_err(|e| (String::new(), e.to_string()))
+    }
 }
 
-/// The typed round trip of a built-in kind; `None` for kinds strata does not know the type of.
-fn typed(
-    group: &str,
-    version: &str,
-    kind: &str,
-    v: &Value,
-) -> Option<Result<Value, (String, String)>> {
+fn push_key(pointer: &mut String, key: &str) {
+    pointer.push('/');
+    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+}
+
+/// The value at a JSON pointer below an object.
+fn value_at<'v>(obj: &'v Map<String, Value>, pointer: &str) -> Option<&'v Value> {
+    let mut segs = pointer.split('/').skip(1);
+    let key = |s: &str| s.replace("~1", "/").replace("~0", "~");
+    let mut v = obj.get(&key(segs.next()?))?;
+    for seg in segs {
+        v = match v {
+            Value::Object(m) => m.get(&key(seg))?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// The JSON pointer of a path reported by `serde_ignored`.
+fn pointer_of(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}/{index}", pointer_of(parent)),
+        Path::Map { parent, key } => {
+            let mut p = pointer_of(parent);
+            push_key(&mut p, key);
+            p
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => pointer_of(parent),
+    }
+}
+
+/// How an object of a built-in kind reads as its type; `None` for kinds strata does not know
+/// the type of.
+fn typed(group: &str, version: &str, kind: &str, v: &Map<String, Value>) -> Option<Reading> {
     use api::*;
     Some(match (group, version, kind) {
-        ("", "v1", "Pod") => round_trip::<core::v1::Pod>(v),
-        ("", "v1", "Service") => round_trip::<core::v1::Service>(v),
-        ("", "v1", "ConfigMap") => round_trip::<core::v1::ConfigMap>(v),
-        ("", "v1", "Secret") => round_trip::<core::v1::Secret>(v),
-        ("", "v1", "ServiceAccount") => round_trip::<core::v1::ServiceAccount>(v),
-        ("", "v1", "Namespace") => round_trip::<core::v1::Namespace>(v),
-        ("", "v1", "PersistentVolumeClaim") => round_trip::<core::v1::PersistentVolumeClaim>(v),
-        ("", "v1", "ReplicationController") => round_trip::<core::v1::ReplicationController>(v),
-        ("apps", "v1", "Deployment") => round_trip::<apps::v1::Deployment>(v),
-        ("apps", "v1", "DaemonSet") => round_trip::<apps::v1::DaemonSet>(v),
-        ("apps", "v1", "StatefulSet") => round_trip::<apps::v1::StatefulSet>(v),
-        ("apps", "v1", "ReplicaSet") => round_trip::<apps::v1::ReplicaSet>(v),
-        ("batch", "v1", "Job") => round_trip::<batch::v1::Job>(v),
-        ("batch", "v1", "CronJob") => round_trip::<batch::v1::CronJob>(v),
-        ("rbac.authorization.k8s.io", "v1", "Role") => round_trip::<rbac::v1::Role>(v),
-        ("rbac.authorization.k8s.io", "v1", "RoleBinding") => {
-            round_trip::<rbac::v1::RoleBinding>(v)
-        }
-        ("rbac.authorization.k8s.io", "v1", "ClusterRole") => {
-            round_trip::<rbac::v1::ClusterRole>(v)
-        }
+        ("", "v1", "Pod") => read_as::<core::v1::Pod>(v),
+        ("", "v1", "Service") => read_as::<core::v1::Service>(v),
+        ("", "v1", "ConfigMap") => read_as::<core::v1::ConfigMap>(v),
+        ("", "v1", "Secret") => read_as::<core::v1::Secret>(v),
+        ("", "v1", "ServiceAccount") => read_as::<core::v1::ServiceAccount>(v),
+        ("", "v1", "Namespace") => read_as::<core::v1::Namespace>(v),
+        ("", "v1", "PersistentVolumeClaim") => read_as::<core::v1::PersistentVolumeClaim>(v),
+        ("", "v1", "ReplicationController") => read_as::<core::v1::ReplicationController>(v),
+        ("apps", "v1", "Deployment") => read_as::<apps::v1::Deployment>(v),
+        ("apps", "v1", "DaemonSet") => read_as::<apps::v1::DaemonSet>(v),
+        ("apps", "v1", "StatefulSet") => read_as::<apps::v1::StatefulSet>(v),
+        ("apps", "v1", "ReplicaSet") => read_as::<apps::v1::ReplicaSet>(v),
+        ("batch", "v1", "Job") => read_as::<batch::v1::Job>(v),
+        ("batch", "v1", "CronJob") => read_as::<batch::v1::CronJob>(v),
+        ("rbac.authorization.k8s.io", "v1", "Role") => read_as::<rbac::v1::Role>(v),
+        ("rbac.authorization.k8s.io", "v1", "RoleBinding") => read_as::<rbac::v1::RoleBinding>(v),
+        ("rbac.authorization.k8s.io", "v1", "ClusterRole") => read_as::<rbac::v1::ClusterRole>(v),
         ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding") => {
-            round_trip::<rbac::v1::ClusterRoleBinding>(v)
+            read_as::<rbac::v1::ClusterRoleBinding>(v)
         }
-        ("networking.k8s.io", "v1", "Ingress") => round_trip::<networking::v1::Ingress>(v),
-        ("networking.k8s.io", "v1", "NetworkPolicy") => {
-            round_trip::<networking::v1::NetworkPolicy>(v)
-        }
-        ("policy", "v1", "PodDisruptionBudget") => round_trip::<policy::v1::PodDisruptionBudget>(v),
+        ("networking.k8s.io", "v1", "Ingress") => read_as::<networking::v1::Ingress>(v),
+        ("networking.k8s.io", "v1", "NetworkPolicy") => read_as::<networking::v1::NetworkPolicy>(v),
+        ("policy", "v1", "PodDisruptionBudget") => read_as::<policy::v1::PodDisruptionBudget>(v),
         ("autoscaling", "v2", "HorizontalPodAutoscaler") => {
-            round_trip::<autoscaling::v2::HorizontalPodAutoscaler>(v)
+            read_as::<autoscaling::v2::HorizontalPodAutoscaler>(v)
         }
         _ => return None,
     })
 }
 
-/// Fields of `input` that the typed round trip lost: unknown to the type.
-fn unknown_fields(input: &Value, typed: &Value, path: &mut String, out: &mut Vec<String>) {
-    match (input, typed) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in a {
-                if v.is_null() {
-                    continue;
-                }
-                let len = path.len();
-                path.push('/');
-                path.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                match b.get(k) {
-                    Some(w) => unknown_fields(v, w, path, out),
-                    None => out.push(path.clone()),
-                }
-                path.truncate(len);
-            }
-        }
-        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
-            for (i, (v, w)) in a.iter().zip(b).enumerate() {
-                let len = path.len();
-                path.push_str(&format!("/{i}"));
-                unknown_fields(v, w, path, out);
-                path.truncate(len);
-            }
-        }
-        _ => {}
-    }
-}
-
 fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
     for (index, r) in input.resources.iter().enumerate() {
         let (group, version, kind) = r.gvk();
-        let mut value = Value::Object(r.obj.clone());
-        // Kubernetes reads `8.0` as the integer 8 (JSON has one number type); so do the
-        // typed reads.
-        crate::render::integral_floats_as_integers(&mut value);
-        let Some(result) = typed(group, version, kind, &value) else {
+        let Some(mut result) = typed(group, version, kind, &r.obj) else {
             continue;
         };
+        // Kubernetes reads `8.0` as the integer 8 (JSON has one number type); so does the
+        // typed read, on a copy, when the object does not read as it is.
+        if result.is_err() {
+            let mut value = Value::Object(r.obj.clone());
+            crate::render::integral_floats_as_integers(&mut value);
+            if let Value::Object(m) = &value {
+                result = typed(group, version, kind, m).unwrap_or(result);
+            }
+        }
         let id = r.id();
         match result {
             Err((path, msg)) => out.push(Finding {
@@ -150,9 +161,11 @@ fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                 other: None,
                 fix: None,
             }),
-            Ok(back) => {
-                let mut unknown = Vec::new();
-                unknown_fields(&value, &back, &mut String::new(), &mut unknown);
+            Ok(unknown) => {
+                // A field set to null is not sent; the API server never sees it.
+                let unknown = unknown
+                    .into_iter()
+                    .filter(|p| value_at(&r.obj, p).is_some_and(|v| !v.is_null()));
                 for path in unknown {
                     let field = path
                         .rsplit('/')
