@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
 use serde_json::{Map, Number, Value};
 use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 
@@ -64,6 +65,99 @@ impl std::fmt::Display for YamlError {
 /// between two `---`) are left out, as Kubernetes leaves them out.
 pub fn parse_stream(src: &str) -> Result<Vec<Document>, YamlError> {
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
+    // (The thread pool is only asked, and so started, for a large text.)
+    let pieces = if src.len() < PARALLEL_PARSE_MIN {
+        1
+    } else {
+        rayon::current_num_threads()
+    };
+    parse_in_pieces(src, pieces)
+}
+
+/// [`parse_stream`] on up to `pieces` threads.
+fn parse_in_pieces(src: &str, pieces: usize) -> Result<Vec<Document>, YamlError> {
+    let chunks = split_at_documents(src, pieces);
+    if chunks.len() > 1 {
+        let parsed: Result<Vec<Vec<Document>>, YamlError> = chunks
+            .par_iter()
+            .map(|&(start, end, line)| {
+                // Blank lines before, so that lines (and so errors and positions) count as
+                // in the whole text; a `---` after a piece that the next one follows, so
+                // that its last document ends as it ends there (before the next document's
+                // marker), not at the end of input.
+                let mut text = String::with_capacity(line + end - start + 4);
+                text.extend(std::iter::repeat_n('\n', line));
+                text.push_str(&src[start..end]);
+                if end < src.len() {
+                    text.push_str("---\n");
+                }
+                parse_whole(&text)
+            })
+            .collect();
+        // An error found in a piece is reported as the whole text reports it.
+        if let Ok(parts) = parsed {
+            return Ok(parts.into_iter().flatten().collect());
+        }
+    }
+    parse_whole(src)
+}
+
+/// Streams of this many documents or more are written on all cores.
+const PARALLEL_EMIT_MIN: usize = 200;
+
+/// Texts from this size on are parsed in pieces, one per thread.
+const PARALLEL_PARSE_MIN: usize = 1 << 20;
+
+/// Where a large stream can be cut into `pieces` runs of whole documents: `(start, end,
+/// lines before start)`, cut only before a `---` marker at the start of a line (YAML forbids
+/// one inside any node, so no node spans a cut). Small texts, and texts with a line starting
+/// with `%` (a directive applies to the documents after it), are one piece.
+fn split_at_documents(src: &str, pieces: usize) -> Vec<(usize, usize, usize)> {
+    let whole = vec![(0, src.len(), 0)];
+    if pieces < 2 || src.len() < PARALLEL_PARSE_MIN || src.starts_with('%') || src.contains("\n%") {
+        return whole;
+    }
+    let bytes = src.as_bytes();
+    let is_marker = |at: usize| {
+        bytes[at..].starts_with(b"---")
+            && matches!(bytes.get(at + 3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
+    };
+    let mut cuts = vec![(0, 0)];
+    let mut lines = 0;
+    let mut at = 0;
+    for k in 1..pieces {
+        let goal = src.len() * k / pieces;
+        // The first marker line at or after the goal.
+        let mut found = None;
+        while let Some(nl) = memchr_newline(&bytes[at..]) {
+            lines += 1;
+            at += nl + 1;
+            if at >= goal && at < bytes.len() && is_marker(at) {
+                found = Some(at);
+                break;
+            }
+        }
+        match found {
+            Some(cut) => cuts.push((cut, lines)),
+            None => break,
+        }
+    }
+    if cuts.len() < 2 {
+        return whole;
+    }
+    let mut out = Vec::with_capacity(cuts.len());
+    for (i, &(start, line)) in cuts.iter().enumerate() {
+        let end = cuts.get(i + 1).map_or(src.len(), |&(e, _)| e);
+        out.push((start, end, line));
+    }
+    out
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'\n')
+}
+
+fn parse_whole(src: &str) -> Result<Vec<Document>, YamlError> {
     let mut builder = Builder::new(src);
     let mut parser = Parser::new_from_str(src);
     while let Some(item) = parser.next_event() {
@@ -103,15 +197,24 @@ fn scan_error(e: ScanError) -> YamlError {
 }
 
 /// Writes values as a YAML stream, documents separated by `---`.
-pub fn to_yaml_stream<T: serde::Serialize>(docs: impl IntoIterator<Item = T>) -> String {
-    let mut out = String::new();
-    for (i, doc) in docs.into_iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
+pub fn to_yaml_stream<T: serde::Serialize + Sync>(docs: &[T]) -> String {
+    let write = |docs: &[T]| {
+        let mut out = String::new();
+        for (i, doc) in docs.iter().enumerate() {
+            if i > 0 {
+                out.push_str("---\n");
+            }
+            out.push_str(&to_yaml(doc));
         }
-        out.push_str(&to_yaml(&doc));
+        out
+    };
+    if docs.len() < PARALLEL_EMIT_MIN {
+        return write(docs);
     }
-    out
+    // Written in runs of documents, one run at a time per thread, joined in order.
+    let run = docs.len().div_ceil(rayon::current_num_threads() * 8).max(1);
+    let runs: Vec<String> = docs.par_chunks(run).map(write).collect();
+    runs.join("---\n")
 }
 
 /// Writes one value as a YAML document (block style, two-space indent, lists not indented
@@ -1084,5 +1187,39 @@ mod tests {
         let line = parse_stream(tagged).unwrap()[0].line;
         let alone = Positions::of_document_at(tagged, &LineStarts::of(tagged), line);
         assert!(alone.is_none_or(|p| p.find_pointer(0, "/kind") == Some((4, 7))));
+    }
+
+    #[test]
+    fn a_large_stream_parsed_in_pieces_reads_as_parsed_whole() {
+        // Documents that end in every way a cut could disturb: kept trailing blank lines
+        // (`|+`), a block scalar at the very end, content on the `---` line, a `...` end
+        // marker, comments and empty documents between.
+        let mut src = String::new();
+        let mut i = 0;
+        while src.len() < PARALLEL_PARSE_MIN + 4096 {
+            src.push_str(&format!(
+                "kind: A\nn: {i}\nkeep: |+\n  x\n\n\n---\n# c\n---\n--- {{kind: B, n: {i}}}\n\
+                 ---\nkind: C\nmode: 0644\nfold: >-\n  a\n  b\n...\n---\n"
+            ));
+            i += 1;
+        }
+        src.push_str("kind: D\nlast: |\n  end");
+        let whole = parse_whole(&src).unwrap();
+        for pieces in [2, 3, 7] {
+            assert!(split_at_documents(&src, pieces).len() > 1);
+            let parts = parse_in_pieces(&src, pieces).unwrap();
+            assert_eq!(parts.len(), whole.len(), "{pieces} pieces");
+            for (a, b) in parts.iter().zip(&whole) {
+                assert_eq!((a.line, &a.value), (b.line, &b.value), "{pieces} pieces");
+            }
+        }
+        assert_eq!(whole.last().unwrap().value["last"], json!("end"));
+        // An error far into the text is reported at the same place.
+        let bad = src.replacen("n: 9000\n", "n: 9000\n  bad: [\n", 1);
+        let expected = parse_whole(&bad).unwrap_err();
+        assert!(expected.line > 1000, "{expected:?}");
+        assert_eq!(parse_in_pieces(&bad, 4).unwrap_err(), expected);
+        // A directive keeps the text in one piece.
+        assert_eq!(split_at_documents(&format!("%YAML 1.1\n---\n{src}"), 4).len(), 1);
     }
 }

@@ -16,16 +16,11 @@ pub enum Format {
 /// The whole output text for a set of resources.
 pub fn to_string(resources: &[Resource], format: Format) -> String {
     match format {
-        Format::Yaml => yaml::to_yaml_stream(
-            resources
-                .iter()
-                .map(|r| &r.obj)
-                .map(|o| {
-                    // `Map` and `Value::Object` serialize the same; borrow without cloning.
-                    o as &serde_json::Map<String, Value>
-                })
-                .map(MapRef),
-        ),
+        Format::Yaml => {
+            // `Map` and `Value::Object` serialize the same; borrow without cloning.
+            let docs: Vec<MapRef<'_>> = resources.iter().map(|r| MapRef(&r.obj)).collect();
+            yaml::to_yaml_stream(&docs)
+        }
         Format::Json => {
             let mut out = String::new();
             for r in resources {

@@ -10,6 +10,7 @@ pub mod rules;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::load::Loader;
@@ -163,6 +164,13 @@ pub fn validate(resources: &[Resource], profile: &ClusterProfile, loader: &Loade
     run(resources, profile, loader, Severity::Warning)
 }
 
+/// A rule that ran: its severity override, findings and assumptions.
+type Checked = (Rule, Option<Severity>, Vec<Finding>, Vec<String>);
+
+/// From this many resources on, rules (and GN001's reads) run on all cores; below it, the
+/// threads would cost more than they save.
+pub(crate) const PARALLEL_MIN: usize = 200;
+
 /// Only the errors, for a render that stops on them: warnings are neither located nor kept,
 /// and no assumptions are reported (`strata validate` shows those).
 pub fn errors(resources: &[Resource], profile: &ClusterProfile, loader: &Loader) -> Report {
@@ -175,14 +183,25 @@ fn run(resources: &[Resource], profile: &ClusterProfile, loader: &Loader, min: S
     let input = Input::new(resources, profile);
     let mut report = Report::default();
     let mut locator = Locator::default();
-    for rule in registry() {
+    // The rules run side by side (each reads the whole set); their findings are then taken
+    // in code order, so the report does not depend on which rule finished first.
+    let check = |rule: Rule| {
         let overridden = match profile.severity_for(rule.doc.code) {
-            Some(None) => continue, // "off"
+            Some(None) => return None, // "off"
             Some(Some(s)) => Some(s),
             None => None,
         };
-        let mut findings = Vec::new();
-        (rule.check)(&input, &mut findings, &mut report.assumptions);
+        let (mut findings, mut assumptions) = (Vec::new(), Vec::new());
+        (rule.check)(&input, &mut findings, &mut assumptions);
+        Some((rule, overridden, findings, assumptions))
+    };
+    let checked: Vec<Checked> = if resources.len() < PARALLEL_MIN {
+        registry().into_iter().filter_map(check).collect()
+    } else {
+        registry().into_par_iter().filter_map(check).collect()
+    };
+    for (rule, overridden, findings, assumptions) in checked {
+        report.assumptions.extend(assumptions);
         for f in findings {
             if suppressed(&resources[f.resource], f.code)
                 || f.other

@@ -8,6 +8,9 @@ use serde::de::DeserializeOwned;
 use serde::de::value::MapDeserializer;
 use serde_json::{Map, Value};
 
+use rayon::prelude::*;
+
+use crate::model::Resource;
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
 
 pub const GN001: Rule = Rule {
@@ -128,65 +131,83 @@ fn typed(group: &str, version: &str, kind: &str, v: &Map<String, Value>) -> Opti
     })
 }
 
-fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    for (index, r) in input.resources.iter().enumerate() {
-        let (group, version, kind) = r.gvk();
-        let Some(mut result) = typed(group, version, kind, &r.obj) else {
-            continue;
-        };
-        // Kubernetes reads `8.0` as the integer 8 (JSON has one number type); so does the
-        // typed read, on a copy, when the object does not read as it is.
-        if result.is_err() {
-            let mut value = Value::Object(r.obj.clone());
-            crate::render::integral_floats_as_integers(&mut value);
-            if let Value::Object(m) = &value {
-                result = typed(group, version, kind, m).unwrap_or(result);
-            }
+/// GN001's typed read of one object.
+fn schema_findings(index: usize, r: &Resource) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let (group, version, kind) = r.gvk();
+    let Some(mut result) = typed(group, version, kind, &r.obj) else {
+        return Vec::new();
+    };
+    // Kubernetes reads `8.0` as the integer 8 (JSON has one number type); so does the
+    // typed read, on a copy, when the object does not read as it is.
+    if result.is_err() {
+        let mut value = Value::Object(r.obj.clone());
+        crate::render::integral_floats_as_integers(&mut value);
+        if let Value::Object(m) = &value {
+            result = typed(group, version, kind, m).unwrap_or(result);
         }
-        let id = r.id();
-        match result {
-            Err((path, msg)) => out.push(Finding {
-                code: "GN001",
-                severity: None,
-                message: format!(
-                    "{id}: {} does not read as {kind}: {msg}",
-                    if path.is_empty() {
-                        "the object".to_string()
-                    } else {
-                        path.clone()
-                    }
-                ),
-                resource: index,
-                path,
-                other: None,
-                fix: None,
-            }),
-            Ok(unknown) => {
-                // A field set to null is not sent; the API server never sees it.
-                let unknown = unknown
-                    .into_iter()
-                    .filter(|p| value_at(&r.obj, p).is_some_and(|v| !v.is_null()));
-                for path in unknown {
-                    let field = path
-                        .rsplit('/')
-                        .next()
-                        .unwrap_or("")
-                        .replace("~1", "/")
-                        .replace("~0", "~");
-                    out.push(Finding {
-                        code: "GN001",
-                        severity: None,
-                        message: format!("{id}: `{field}` is not a field of {kind} at {path}"),
-                        resource: index,
-                        path,
-                        other: None,
-                        fix: Some(format!(
-                            "check the spelling of `{field}` against `kubectl explain`"
-                        )),
-                    });
+    }
+    let id = r.id();
+    match result {
+        Err((path, msg)) => out.push(Finding {
+            code: "GN001",
+            severity: None,
+            message: format!(
+                "{id}: {} does not read as {kind}: {msg}",
+                if path.is_empty() {
+                    "the object".to_string()
+                } else {
+                    path.clone()
                 }
+            ),
+            resource: index,
+            path,
+            other: None,
+            fix: None,
+        }),
+        Ok(unknown) => {
+            // A field set to null is not sent; the API server never sees it.
+            let unknown = unknown
+                .into_iter()
+                .filter(|p| value_at(&r.obj, p).is_some_and(|v| !v.is_null()));
+            for path in unknown {
+                let field = path
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .replace("~1", "/")
+                    .replace("~0", "~");
+                out.push(Finding {
+                    code: "GN001",
+                    severity: None,
+                    message: format!("{id}: `{field}` is not a field of {kind} at {path}"),
+                    resource: index,
+                    path,
+                    other: None,
+                    fix: Some(format!(
+                        "check the spelling of `{field}` against `kubectl explain`"
+                    )),
+                });
             }
         }
+    }
+    out
+}
+
+fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
+    // Objects are read side by side; findings come out in resource order.
+    if input.resources.len() < crate::validate::PARALLEL_MIN {
+        for (index, r) in input.resources.iter().enumerate() {
+            out.extend(schema_findings(index, r));
+        }
+    } else {
+        let per_object: Vec<Vec<Finding>> = input
+            .resources
+            .par_iter()
+            .enumerate()
+            .map(|(index, r)| schema_findings(index, r))
+            .collect();
+        out.extend(per_object.into_iter().flatten());
     }
     // Port numbers: the types take any 32-bit integer, the API server only 1-65535.
     for w in input.workloads.iter() {
