@@ -15,6 +15,7 @@ pub mod image_registry;
 pub mod images;
 pub mod json_patch;
 pub mod merge_patch;
+pub mod openapi;
 pub mod metadata;
 pub mod names;
 pub mod namespace;
