@@ -42,12 +42,13 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::load::LoadedFile;
+use crate::load::kustomization::KustFile;
+use crate::load::{self, LoadedFile, Loader};
 use crate::yaml;
 
 /// The only built-in schema version of kustomize v5.5.
@@ -580,6 +581,50 @@ pub enum Spec {
     /// `version: v1.21.2`: the built-in schema.
     Builtin,
     Custom(Arc<CustomSchema>),
+}
+
+/// Custom schemas already parsed, by canonical path (kept across the renders of a builder).
+#[derive(Debug, Default)]
+pub struct SchemaCache(Mutex<HashMap<PathBuf, Arc<CustomSchema>>>);
+
+/// Reads a kustomization's `openapi` field: for `path`, the schema file (below the
+/// kustomization, as every file it reads), parsed. The field itself was checked when the
+/// kustomization was read.
+pub fn spec_of(kf: &KustFile, loader: &Loader, cache: &SchemaCache) -> Result<Spec> {
+    let Some(field) = &kf.spec.openapi else {
+        return Ok(Spec::Absent);
+    };
+    let Some(rel) = &field.path else {
+        return Ok(match &field.version {
+            Some(v) if !v.is_empty() => Spec::Builtin,
+            _ => Spec::Absent,
+        });
+    };
+    let at = || yaml::locate(&kf.file.src, 0, &["openapi", "path"]);
+    if load::is_remote(rel) {
+        return Err(Error::new(format!(
+            "openapi.path: remote schema `{rel}` is not supported: strata renders only what \
+             is in the repository"
+        ))
+        .in_file(kf.display())
+        .at_opt(at())
+        .help("download the schema into the repository and refer to it by a relative path"));
+    }
+    let path = load::resolve_within(loader, &kf.dir, rel, "openapi.path")
+        .map_err(|e| e.in_file(kf.display()).at_opt(at()))?;
+    if let Some(c) = cache.0.lock().expect("schema cache lock").get(&path) {
+        return Ok(Spec::Custom(c.clone()));
+    }
+    let file = loader.load(&path)?;
+    let schema = CustomSchema::parse(file, path.clone())
+        .map_err(|e| e.context(format!("in openapi.path of {}", kf.display().display())))?;
+    let schema = Arc::new(schema);
+    cache
+        .0
+        .lock()
+        .expect("schema cache lock")
+        .insert(path, schema.clone());
+    Ok(Spec::Custom(schema))
 }
 
 /// One step of the build that kustomize's schema state reacts to (recorded so that a cached
