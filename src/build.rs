@@ -294,6 +294,7 @@ impl Builder {
             set.extend(added);
         }
         config.merge(&transform::tconfig::load(kf, &self.loader)?);
+        config.merge(&transform::crds::load(kf, &self.loader)?);
         transform::generators::run(kf, &self.loader, set)?;
         for (i, rel) in kf.spec.components.iter().enumerate() {
             let idx = i.to_string();

@@ -941,3 +941,47 @@ fn openapi_ref_naming_no_definition() {
         run.stdout
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// CRD definitions (`crds:`)
+
+#[test]
+fn crds_file_missing() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\ncrds:\n- nope.json\n",
+    )
+    .file("app/cm.yaml", CM);
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "error: crds[0]: `nope.json` does not exist\n",
+            "  --> app/kustomization.yaml:4:3\n",
+        ],
+    );
+}
+
+#[test]
+fn crds_file_malformed_names_its_line() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\ncrds:\n- crd.yaml\n",
+    )
+    .file("app/cm.yaml", CM)
+    .file(
+        "app/crd.yaml",
+        "a.b/v1.MyKind:\n  Schema:\n    properties:\n    - kind\n",
+    );
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "error: invalid CRD definitions at `/a.b~1v1.MyKind/Schema/properties`: must be a mapping\n",
+            "  --> app/crd.yaml:4:7\n",
+            "  = in crds[0] of app/kustomization.yaml\n",
+        ],
+    );
+}

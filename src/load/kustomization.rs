@@ -69,9 +69,12 @@ pub struct Kustomization {
     pub configurations: Option<Value>,
     /// The schema strategic merge patches take merge keys from (`transform::openapi`).
     pub openapi: Option<OpenApiField>,
+    /// Files of legacy OpenAPI definitions whose `x-kubernetes-*` annotations add field
+    /// specs (`transform::crds`).
+    #[serde(default)]
+    pub crds: Vec<String>,
     // Known to kustomize, not supported by strata yet: each is an error when non-empty.
     pub vars: Option<Value>,
-    pub crds: Option<Value>,
     pub helm_charts: Option<Value>,
     pub helm_globals: Option<Value>,
     pub helm_chart_inflation_generator: Option<Value>,
@@ -498,8 +501,7 @@ fn normalize_fields(doc: Value) -> Value {
 impl KustFile {
     fn check_unsupported(&self) -> Result<()> {
         let s = &self.spec;
-        let fields: [(&str, &Option<Value>, &str); 7] = [
-            ("crds", &s.crds, "CRD field specs are not supported yet"),
+        let fields: [(&str, &Option<Value>, &str); 6] = [
             (
                 "helmCharts",
                 &s.helm_charts,

@@ -8,6 +8,7 @@
 
 pub mod builtin;
 pub mod config;
+pub mod crds;
 pub mod fieldspec;
 pub mod generators;
 pub mod host_network;
@@ -52,9 +53,9 @@ pub fn run_builtins(
     if let Some(ns) = kf.spec.namespace.as_deref().filter(|ns| !ns.is_empty()) {
         namespace::apply_scoped(ns, set, &config.namespace, oa)?;
     }
-    names::apply(kf, set)?;
-    metadata::apply_labels(kf, set)?;
-    metadata::apply_annotations(kf, set)?;
+    names::apply(kf, set, &config.name_prefix)?;
+    metadata::apply_labels(kf, set, &config.common_labels)?;
+    metadata::apply_annotations(kf, set, &config.common_annotations)?;
     patches::json6902(kf, loader, set)?;
     replicas::apply(kf, set)?;
     images::apply(kf, set)?;
