@@ -819,7 +819,11 @@ impl Tracker {
     /// The schemas a strategic merge patch applied now uses.
     pub fn schema(&self) -> Arc<SchemaSet> {
         let set = self.state.borrow_mut().schema();
-        self.log.borrow_mut().push(Event::Use(set.clone()));
+        let mut log = self.log.borrow_mut();
+        // A use right after the same use changes nothing (one per patched resource).
+        if !matches!(log.last(), Some(Event::Use(last)) if Arc::ptr_eq(last, &set)) {
+            log.push(Event::Use(set.clone()));
+        }
         set
     }
 
