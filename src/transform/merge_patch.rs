@@ -51,6 +51,16 @@
 //! * there is no fallback "merge on `name`" for unknown types;
 //! * lists such as `tolerations`, `envFrom`, `args`, `command` are replaced.
 //!
+//! # Custom schemas
+//!
+//! [`apply_with_schema`] takes the schemas a kustomization's `openapi` field puts in use
+//! (`transform::openapi`): nodes of a custom document (`Sch::Custom`, `$ref`s followed when
+//! a field is entered) next to the built-in types. A custom schema alone replaces the
+//! built-in one. With both loaded, kinds and definition names resolve in the schema loaded
+//! last first; when that is the custom one, built-in kinds are walked by definition name
+//! (`Sch::Builtin`, `defs.rs`) so that custom definitions replace the built-in ones they
+//! name inside them too, as in kustomize. A `$ref` naming no definition is an error.
+//!
 //! # Deliberate deviations (kustomize silently corrupts data there)
 //!
 //! * A patch element of a keyed list without its merge key (or not a map) is
