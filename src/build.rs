@@ -12,13 +12,28 @@ use crate::load::kustomization::{self, KustFile, KustKind};
 use crate::load::{self, Loader};
 use crate::model::{self, ResourceSet};
 use crate::transform;
+use crate::transform::openapi::{self, Tracker};
+
+/// A directory built once, kept for other renders: its output, and what it did to
+/// kustomize's schema state (`openapi`), so that it is reused only where its patches would
+/// see the same schemas.
+struct Built {
+    set: ResourceSet,
+    config: transform::tconfig::Config,
+    /// Its own `openapi` field.
+    spec: openapi::Spec,
+    /// The schema events of its build, after entering it.
+    events: Vec<openapi::Event>,
+}
 
 /// Builds kustomizations. With sharing on, each built directory is kept so that overlays
 /// sharing a base parse and transform it once; a single render keeps nothing and copies
 /// nothing.
 pub struct Builder {
     pub loader: Loader,
-    built: Mutex<HashMap<PathBuf, Arc<(ResourceSet, transform::tconfig::Config)>>>,
+    built: Mutex<HashMap<PathBuf, Arc<Built>>>,
+    /// Custom OpenAPI schemas read so far.
+    schemas: openapi::SchemaCache,
     share: bool,
     /// Values from outside the tree (`--set`, the environment) and the transforms' reports.
     pub ctx: Mutex<transform::Context>,
@@ -40,6 +55,7 @@ impl Builder {
         Builder {
             loader: Loader::with_sharing(share),
             built: Mutex::new(HashMap::new()),
+            schemas: openapi::SchemaCache::default(),
             share,
             ctx: Mutex::new(transform::Context::default()),
         }
@@ -67,7 +83,11 @@ impl Builder {
                 .error_at_key(&["kind"], "a Component cannot be rendered on its own")
                 .help("render an overlay that lists it under `components`"));
         }
-        let (mut set, config) = self.build_dir_with_config(&dir, &mut Vec::new())?;
+        // kustomize's schema state lives for one build: the top kustomization's `openapi`
+        // resets it.
+        let oa = Tracker::new();
+        oa.enter_top(&openapi::spec_of(&kf, &self.loader, &self.schemas)?);
+        let (mut set, config) = self.build_dir_with_config(&dir, &mut Vec::new(), &oa, true)?;
         transform::generators::add_hashes(&mut set);
         transform::references::fix_back_references(&mut set, &config.name_references);
         transform::vars::resolve(&mut set, &config).map_err(|e| e.in_file(kf.display()))?;
@@ -109,20 +129,43 @@ impl Builder {
     }
 
     /// Builds a directory holding a kustomization (not a component), cached.
-    fn build_dir(&self, dir: &Path, stack: &mut Vec<PathBuf>) -> Result<ResourceSet> {
-        self.build_dir_with_config(dir, stack).map(|(set, _)| set)
+    fn build_dir(&self, dir: &Path, stack: &mut Vec<PathBuf>, oa: &Tracker) -> Result<ResourceSet> {
+        self.build_dir_with_config(dir, stack, oa, false)
+            .map(|(set, _)| set)
     }
 
     /// Builds a directory, with the custom field specs (`configurations:`) it accumulated.
+    /// `top`: the directory being rendered, whose `openapi` field `render` has applied.
     fn build_dir_with_config(
         &self,
         dir: &Path,
         stack: &mut Vec<PathBuf>,
+        oa: &Tracker,
+        top: bool,
     ) -> Result<(ResourceSet, transform::tconfig::Config)> {
-        if let Some(built) = self.built.lock().expect("build cache lock").get(dir) {
-            return Ok(built.as_ref().clone());
+        let cached = self
+            .built
+            .lock()
+            .expect("build cache lock")
+            .get(dir)
+            .cloned();
+        let mut entered = false;
+        if let Some(built) = cached {
+            if !top {
+                oa.enter(&built.spec);
+                entered = true;
+            }
+            if oa.replay(&built.events) {
+                return Ok((built.set.clone(), built.config.clone()));
+            }
         }
         let kf = kustomization::read(&self.loader, dir)?;
+        // kustomize reads the schema file of every kustomization it enters, even when an
+        // earlier one already decided the schema.
+        let spec = openapi::spec_of(&kf, &self.loader, &self.schemas)?;
+        if !top && !entered {
+            oa.enter(&spec);
+        }
         if kf.kind == KustKind::Component {
             return Err(Error::new(format!(
                 "{} is a Component, listed under `resources`",
@@ -130,14 +173,20 @@ impl Builder {
             ))
             .help("list components under `components`"));
         }
+        let mark = oa.mark();
         let mut set = ResourceSet::new();
         let mut config = transform::tconfig::Config::default();
-        self.accumulate(&kf, &mut set, &mut config, stack)?;
+        self.accumulate(&kf, &mut set, &mut config, stack, oa)?;
         if self.share {
-            self.built
-                .lock()
-                .expect("build cache lock")
-                .insert(dir.to_path_buf(), Arc::new((set.clone(), config.clone())));
+            self.built.lock().expect("build cache lock").insert(
+                dir.to_path_buf(),
+                Arc::new(Built {
+                    set: set.clone(),
+                    config: config.clone(),
+                    spec,
+                    events: oa.events_since(mark),
+                }),
+            );
         }
         Ok((set, config))
     }
@@ -150,12 +199,13 @@ impl Builder {
         set: &mut ResourceSet,
         config: &mut transform::tconfig::Config,
         stack: &mut Vec<PathBuf>,
+        oa: &Tracker,
     ) -> Result<()> {
         if let Some(e) = self.cycle(stack, &kf.dir) {
             return Err(e.in_file(kf.display()));
         }
         stack.push(kf.dir.clone());
-        let result = self.accumulate_inner(kf, set, config, stack);
+        let result = self.accumulate_inner(kf, set, config, stack, oa);
         stack.pop();
         result
     }
@@ -182,6 +232,7 @@ impl Builder {
         set: &mut ResourceSet,
         config: &mut transform::tconfig::Config,
         stack: &mut Vec<PathBuf>,
+        oa: &Tracker,
     ) -> Result<()> {
         let mut ids = model::IdIndex::default();
         for r in set.iter() {
@@ -219,7 +270,9 @@ impl Builder {
                 if let Some(e) = self.cycle(stack, &path) {
                     return Err(at(e));
                 }
-                let (added, added_config) = self.build_dir_with_config(&path, stack).map_err(at)?;
+                let (added, added_config) = self
+                    .build_dir_with_config(&path, stack, oa, false)
+                    .map_err(at)?;
                 config.merge(&added_config);
                 added
             } else {
@@ -229,6 +282,8 @@ impl Builder {
                 self.loader.resources(&path).map_err(at)?
             };
             for r in &added {
+                // kustomize computes the scope of every resource it accumulates.
+                oa.saw(r.api_version(), r.kind());
                 ids.add(r).map_err(|e| {
                     e.context(format!(
                         "while adding {field}[{i}] of {}",
@@ -239,6 +294,7 @@ impl Builder {
             set.extend(added);
         }
         config.merge(&transform::tconfig::load(kf, &self.loader)?);
+        config.merge(&transform::crds::load(kf, &self.loader)?);
         transform::generators::run(kf, &self.loader, set)?;
         for (i, rel) in kf.spec.components.iter().enumerate() {
             let idx = i.to_string();
@@ -269,14 +325,24 @@ impl Builder {
                 ))
                 .help("list it under `resources`, or give it `kind: Component`")));
             }
-            self.accumulate(&ckf, set, config, stack).map_err(at)?;
+            oa.enter(&openapi::spec_of(&ckf, &self.loader, &self.schemas).map_err(at)?);
+            self.accumulate(&ckf, set, config, stack, oa).map_err(at)?;
         }
-        transform::run_builtins(kf, &self.loader, set, config)?;
-        if !kf.spec.transformers.is_empty() {
-            let build = |dir: &Path| self.build_dir(dir, &mut stack.clone());
+        // kustomize loads the `transformers` (entering their directories, reading their
+        // configs) before it runs the built-in transformers.
+        let configured = if kf.spec.transformers.is_empty() {
+            Vec::new()
+        } else {
+            let build = |dir: &Path| self.build_dir(dir, &mut stack.clone(), oa);
             let configured = transform::config::load(kf, &self.loader, &build)?;
+            // Transformer configs are resources of kinds outside kustomize's scope table.
+            oa.other_kind();
+            configured
+        };
+        transform::run_builtins(kf, &self.loader, set, config, oa)?;
+        if !configured.is_empty() {
             let mut ctx = self.ctx.lock().expect("transform context lock");
-            transform::run_listed(&configured, &mut ctx, set)?;
+            transform::run_listed(&configured, &mut ctx, set, oa)?;
         }
         transform::vars::declare(kf, set, config)?;
         model::check_unique(set)

@@ -254,6 +254,11 @@ fn golden_outputs_match_upstream_renders() {
             "metallb__metallb/config/prometheus-frr",
             "metallb__metallb/config/manifests/metallb-frr-prometheus.yaml",
         ),
+        // The expected output written in kustomize's examples/customOpenAPIschema.md.
+        (
+            "kubernetes-sigs__kustomize/examples-from-markdown/customOpenAPIschema",
+            "kubernetes-sigs__kustomize/examples-from-markdown/customOpenAPIschema/out_expected.yaml",
+        ),
     ];
     let results = parallel_map(&cases, |(dir, golden)| {
         let expected = std::fs::read_to_string(corpus.join(golden))

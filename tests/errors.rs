@@ -790,3 +790,198 @@ fn var_naming_no_resource_and_ambiguous_vars() {
         ],
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// OpenAPI schemas (`openapi:`)
+
+const THING: &str =
+    "apiVersion: x.io/v1\nkind: Thing\nmetadata:\n  name: t\nspec:\n  items: [{name: a}]\n";
+
+#[test]
+fn openapi_with_both_path_and_version() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\nopenapi:\n  path: schema.json\n  version: v1.21.2\n",
+    )
+    .file("app/cm.yaml", CM)
+    .file("app/schema.json", "{}");
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "error: `openapi` has both `path` and `version`: kustomize cannot use both\n",
+            "  --> app/kustomization.yaml:3:1\n",
+        ],
+    );
+}
+
+#[test]
+fn openapi_version_not_built_in() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\nopenapi:\n  version: v1.14.1\n",
+    )
+    .file("app/cm.yaml", CM);
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "error: the OpenAPI version `v1.14.1` is not built into kustomize v5.5\n",
+            "  --> app/kustomization.yaml:4:12\n",
+            "the only built-in version is v1.21.2",
+        ],
+    );
+}
+
+#[test]
+fn openapi_field_misspelled() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\nopenapi:\n  pth: schema.json\n",
+    )
+    .file("app/cm.yaml", CM);
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "error: invalid kustomization: unknown field `pth` in `openapi`\n",
+            "  --> app/kustomization.yaml:4:3\n",
+            "did you mean `path`?",
+        ],
+    );
+}
+
+#[test]
+fn openapi_schema_file_missing_or_outside() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\nopenapi:\n  path: nope.json\n",
+    )
+    .file("app/cm.yaml", CM);
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "error: openapi.path: `nope.json` does not exist\n",
+            "  --> app/kustomization.yaml:4:9\n",
+        ],
+    );
+    t.file("schema.json", "{}").file(
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\nopenapi:\n  path: ../schema.json\n",
+    );
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "openapi.path: `../schema.json` resolves to",
+            "outside the kustomization directory",
+        ],
+    );
+}
+
+#[test]
+fn openapi_schema_file_malformed_names_its_line() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\nopenapi:\n  path: schema.yaml\n",
+    )
+    .file("app/cm.yaml", CM)
+    .file(
+        "app/schema.yaml",
+        "definitions:\n  x.Thing:\n    properties:\n      items:\n        type: array\n        x-kubernetes-patch-strategy: [merge]\n",
+    );
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "error: invalid OpenAPI schema at `/definitions/x.Thing/properties/items/x-kubernetes-patch-strategy`: must be a string, not a list\n",
+            "  --> app/schema.yaml:6:38\n",
+            "  = in openapi.path of app/kustomization.yaml\n",
+        ],
+    );
+}
+
+#[test]
+fn openapi_ref_naming_no_definition() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- thing.yaml\nopenapi:\n  path: schema.yaml\npatches:\n- patch: |-\n    apiVersion: x.io/v1\n    kind: Thing\n    metadata:\n      name: t\n    spec:\n      items: [{name: b}]\n",
+    )
+    .file("app/thing.yaml", THING)
+    .file(
+        "app/schema.yaml",
+        "definitions:\n  x.Thing:\n    x-kubernetes-group-version-kind:\n    - {group: x.io, version: v1, kind: Thing}\n    properties:\n      spec:\n        $ref: '#/definitions/x.ThingSpec'\n",
+    );
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "error: strategic merge failed: at spec: the OpenAPI schema has no definition `x.ThingSpec` (`$ref` at `/definitions/x.Thing/properties/spec/$ref` of app/schema.yaml, line 7); kustomize would silently give this field no merge keys\n",
+            "  --> app/kustomization.yaml:6:3\n",
+            "  = in patches[0] of app/kustomization.yaml\n",
+        ],
+    );
+    // With the definition, the list merges on its key.
+    t.file(
+        "app/schema.yaml",
+        "definitions:\n  x.Thing:\n    x-kubernetes-group-version-kind:\n    - {group: x.io, version: v1, kind: Thing}\n    properties:\n      spec:\n        $ref: '#/definitions/x.ThingSpec'\n  x.ThingSpec:\n    properties:\n      items:\n        type: array\n        x-kubernetes-patch-strategy: merge\n        x-kubernetes-patch-merge-key: name\n",
+    );
+    let run = t.render(&["app"]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout.contains("  items:\n  - name: b\n  - name: a\n"),
+        "{}",
+        run.stdout
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// CRD definitions (`crds:`)
+
+#[test]
+fn crds_file_missing() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\ncrds:\n- nope.json\n",
+    )
+    .file("app/cm.yaml", CM);
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "error: crds[0]: `nope.json` does not exist\n",
+            "  --> app/kustomization.yaml:4:3\n",
+        ],
+    );
+}
+
+#[test]
+fn crds_file_malformed_names_its_line() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\ncrds:\n- crd.yaml\n",
+    )
+    .file("app/cm.yaml", CM)
+    .file(
+        "app/crd.yaml",
+        "a.b/v1.MyKind:\n  Schema:\n    properties:\n    - kind\n",
+    );
+    let err = t.fails("app");
+    has(
+        &err,
+        &[
+            "error: invalid CRD definitions at `/a.b~1v1.MyKind/Schema/properties`: must be a mapping\n",
+            "  --> app/crd.yaml:4:7\n",
+            "  = in crds[0] of app/kustomization.yaml\n",
+        ],
+    );
+}

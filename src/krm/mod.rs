@@ -215,7 +215,8 @@ pub fn run(input: &str) -> Output {
                         overrides: transform::substitution::Overrides::from_env(Default::default()),
                         ..Default::default()
                     };
-                    match transform::run_listed(std::slice::from_ref(&c), &mut ctx, &mut set) {
+                    let oa = transform::openapi::Tracker::new();
+                    match transform::run_listed(std::slice::from_ref(&c), &mut ctx, &mut set, &oa) {
                         Err(e) => results.push(error_result(&e)),
                         Ok(()) => {
                             for r in &set {

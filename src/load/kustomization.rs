@@ -67,10 +67,14 @@ pub struct Kustomization {
     pub replacements: Option<Value>,
     /// Read by `transform::tconfig`.
     pub configurations: Option<Value>,
+    /// The schema strategic merge patches take merge keys from (`transform::openapi`).
+    pub openapi: Option<OpenApiField>,
+    /// Files of legacy OpenAPI definitions whose `x-kubernetes-*` annotations add field
+    /// specs (`transform::crds`).
+    #[serde(default)]
+    pub crds: Vec<String>,
     // Known to kustomize, not supported by strata yet: each is an error when non-empty.
     pub vars: Option<Value>,
-    pub crds: Option<Value>,
-    pub openapi: Option<Value>,
     pub helm_charts: Option<Value>,
     pub helm_globals: Option<Value>,
     pub helm_chart_inflation_generator: Option<Value>,
@@ -80,6 +84,14 @@ pub struct Kustomization {
     #[serde(default)]
     pub validators: Vec<String>,
     pub build_metadata: Option<Value>,
+}
+
+/// `openapi:`: a custom schema file, or the built-in schema's version.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenApiField {
+    pub path: Option<String>,
+    pub version: Option<String>,
 }
 
 /// An entry of `patches` or `patchesJson6902`.
@@ -489,13 +501,7 @@ fn normalize_fields(doc: Value) -> Value {
 impl KustFile {
     fn check_unsupported(&self) -> Result<()> {
         let s = &self.spec;
-        let fields: [(&str, &Option<Value>, &str); 8] = [
-            ("crds", &s.crds, "custom schemas are not supported yet"),
-            (
-                "openapi",
-                &s.openapi,
-                "custom schemas are not supported yet",
-            ),
+        let fields: [(&str, &Option<Value>, &str); 6] = [
             (
                 "helmCharts",
                 &s.helm_charts,
@@ -537,6 +543,38 @@ impl KustFile {
                     .help(format!(
                         "remove `{name}` from this kustomization, or render this tree with kustomize"
                     )));
+            }
+        }
+        if let Some(oa) = &s.openapi {
+            match (&oa.path, &oa.version) {
+                (Some(_), Some(_)) => {
+                    return Err(self
+                        .error_at_key(
+                            &["openapi"],
+                            "`openapi` has both `path` and `version`: kustomize cannot use both",
+                        )
+                        .help(
+                            "keep `path` for a custom schema, or `version` for the built-in one",
+                        ));
+                }
+                (Some(p), None) if p.is_empty() => {
+                    return Err(self.error_at(&["openapi", "path"], "`openapi.path` is empty"));
+                }
+                (None, Some(v))
+                    if !v.is_empty() && v != crate::transform::openapi::BUILTIN_VERSION =>
+                {
+                    return Err(self
+                        .error_at(
+                            &["openapi", "version"],
+                            format!("the OpenAPI version `{v}` is not built into kustomize v5.5"),
+                        )
+                        .help(format!(
+                            "the only built-in version is {}; for other types give a schema file \
+                             with `openapi.path`",
+                            crate::transform::openapi::BUILTIN_VERSION
+                        )));
+                }
+                _ => {}
             }
         }
         if self.kind == KustKind::Component && s.sort_options.is_some() {

@@ -311,7 +311,7 @@ pub fn parse(
 }
 
 /// Runs one builtin config over `set`.
-pub fn apply(b: &Builtin, set: &mut ResourceSet) -> Result<()> {
+pub fn apply(b: &Builtin, set: &mut ResourceSet, oa: &super::openapi::Tracker) -> Result<()> {
     match b {
         Builtin::Pairs { pairs, specs } => super::metadata::add_pairs(pairs, specs, set),
         Builtin::Rename { prefix, suffix } => {
@@ -323,7 +323,7 @@ pub fn apply(b: &Builtin, set: &mut ResourceSet) -> Result<()> {
             if namespace.is_empty() {
                 return Ok(());
             }
-            super::namespace::apply(namespace, set, extra)
+            super::namespace::apply_scoped(namespace, set, extra, oa)
         }
         Builtin::ValueAdd { value, targets } => {
             for (sel, path, pos) in targets {
@@ -344,8 +344,8 @@ pub fn apply(b: &Builtin, set: &mut ResourceSet) -> Result<()> {
         }
         Builtin::Kust(kf) => {
             let loader = Loader::default();
-            super::patches::strategic_merge(kf, &loader, set)?;
-            super::patches::patches(kf, &loader, set)?;
+            super::patches::strategic_merge(kf, &loader, set, oa)?;
+            super::patches::patches(kf, &loader, set, oa)?;
             super::patches::json6902(kf, &loader, set)?;
             super::replicas::apply(kf, set)?;
             super::images::apply(kf, set)

@@ -51,6 +51,16 @@
 //! * there is no fallback "merge on `name`" for unknown types;
 //! * lists such as `tolerations`, `envFrom`, `args`, `command` are replaced.
 //!
+//! # Custom schemas
+//!
+//! [`apply_with_schema`] takes the schemas a kustomization's `openapi` field puts in use
+//! (`transform::openapi`): nodes of a custom document (`Sch::Custom`, `$ref`s followed when
+//! a field is entered) next to the built-in types. A custom schema alone replaces the
+//! built-in one. With both loaded, kinds and definition names resolve in the schema loaded
+//! last first; when that is the custom one, built-in kinds are walked by definition name
+//! (`Sch::Builtin`, `defs.rs`) so that custom definitions replace the built-in ones they
+//! name inside them too, as in kustomize. A `$ref` naming no definition is an error.
+//!
 //! # Deliberate deviations (kustomize silently corrupts data there)
 //!
 //! * A patch element of a keyed list without its merge key (or not a map) is
@@ -77,6 +87,12 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde_json::{Map, Value};
+
+use super::openapi::{self, CustomSchema, ListMerge, NodeId, RefTarget, Reference, SchemaSet};
+
+mod defs;
+
+use defs::NamedRule;
 
 // ---------------------------------------------------------------------------
 // Public API
@@ -209,6 +225,17 @@ pub fn apply(
     patch: &Value,
     ctx: &SmpContext<'_>,
 ) -> std::result::Result<Outcome, MergePatchError> {
+    apply_with_schema(target, patch, ctx, &openapi::BUILTIN)
+}
+
+/// [`apply`] with the schemas `set` in use instead of kustomize's built-in one (a custom
+/// `openapi` schema, see `transform::openapi`).
+pub fn apply_with_schema(
+    target: &mut Value,
+    patch: &Value,
+    ctx: &SmpContext<'_>,
+    set: &SchemaSet,
+) -> std::result::Result<Outcome, MergePatchError> {
     let Value::Object(pm) = patch else {
         return Err(MergePatchError::new(format!(
             "a strategic merge patch must be a mapping, not {}",
@@ -228,9 +255,13 @@ pub fn apply(
         Some(Directive::Replace) => return Ok(Outcome::Merged),
         Some(Directive::Merge) | None => {}
     }
-    let schema = match builtin_type(ctx.api_version, ctx.kind) {
-        Some(t) => Schema::Known(t),
-        None => resolve(Schema::Unknown, Some(tm), Some(pm)),
+    let unknown = Schema {
+        set,
+        node: Sch::Unknown,
+    };
+    let schema = match kind_schema(set, ctx.api_version, ctx.kind) {
+        Some(t) => unknown.with(t),
+        None => resolve(unknown, Some(tm), Some(pm)),
     };
     merge_map(tm, pm, schema)?;
     Ok(Outcome::Merged)
@@ -460,85 +491,367 @@ fn builtin_type(api_version: &str, kind: &str) -> Option<Ty> {
         .map(|&(_, t)| t)
 }
 
-/// Schema knowledge at a node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Schema {
-    /// No schema (custom resources, unknown fields): lists are replaced, but
-    /// a map carrying a built-in apiVersion/kind picks up that schema.
-    Unknown,
-    Known(Ty),
+/// A built-in definition by name (`io.k8s.api.core.v1.PodSpec`): its index.
+fn builtin_def(name: &str) -> Option<u16> {
+    defs::DEFINITIONS
+        .binary_search_by(|(n, _)| (*n).cmp(name))
+        .ok()
+        .and_then(|i| u16::try_from(i).ok())
 }
 
-const INERT: Schema = Schema::Known(Ty::Inert);
+/// The schema of built-in definition `index` with the schemas in use: its merge type, or,
+/// when a custom schema loaded after the built-in one may replace definitions it refers
+/// to, the definition itself (walked by name).
+fn builtin_node(set: &SchemaSet, index: u16) -> Sch {
+    let ty = defs::DEFINITIONS[usize::from(index)].1;
+    if ty == Ty::Inert || !by_name(set) {
+        Sch::Known(ty)
+    } else {
+        Sch::Builtin(index)
+    }
+}
+
+/// Whether built-in definitions are walked by name: a custom schema was loaded after the
+/// built-in one, so its definitions replace built-in ones of the same name everywhere.
+fn by_name(set: &SchemaSet) -> bool {
+    set.builtin && set.custom.is_some() && set.custom_last
+}
+
+/// A definition by name in the schemas in use, the one loaded last first.
+fn named(set: &SchemaSet, name: &str) -> Option<Result<Sch>> {
+    let custom = || {
+        set.custom
+            .as_deref()
+            .and_then(|c| c.definition(name).map(|id| (c, id)))
+    };
+    let builtin = || set.builtin.then(|| builtin_def(name)).flatten();
+    if set.custom_last {
+        if let Some((c, id)) = custom() {
+            return Some(deref(set, c, id));
+        }
+        builtin().map(|i| Ok(builtin_node(set, i)))
+    } else {
+        if let Some(i) = builtin() {
+            return Some(Ok(builtin_node(set, i)));
+        }
+        custom().map(|(c, id)| deref(set, c, id))
+    }
+}
+
+/// What is known at a node: nothing, a built-in type, or a node of the custom schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sch {
+    /// No schema (custom resources without a custom schema, unknown fields): lists are
+    /// replaced, but a map carrying the apiVersion/kind of a kind with a schema picks up that
+    /// schema.
+    Unknown,
+    Known(Ty),
+    /// A built-in definition walked by name (index into `defs::DEFINITIONS`); see
+    /// [`by_name`].
+    Builtin(u16),
+    /// A node of the custom schema, its `$ref`s followed (except at a kind's root, where
+    /// kyaml does not follow them either).
+    Custom(NodeId),
+}
+
+/// Schema knowledge at a node, with the schemas in use.
+#[derive(Debug, Clone, Copy)]
+struct Schema<'s> {
+    set: &'s SchemaSet,
+    node: Sch,
+}
+
+impl<'s> Schema<'s> {
+    fn with(self, node: Sch) -> Schema<'s> {
+        Schema {
+            set: self.set,
+            node,
+        }
+    }
+
+    fn inert(self) -> Schema<'s> {
+        self.with(Sch::Known(Ty::Inert))
+    }
+
+    fn is_inert(self) -> bool {
+        self.node == Sch::Known(Ty::Inert)
+    }
+
+    fn custom(self) -> &'s CustomSchema {
+        self.set
+            .custom
+            .as_deref()
+            .expect("a custom schema node comes with its schema")
+    }
+}
+
+/// The schema of a kind: kustomize's kustomization schema (always loaded last), then the
+/// built-in and custom schemas in use, the one loaded last first.
+fn kind_schema(set: &SchemaSet, api_version: &str, kind: &str) -> Option<Sch> {
+    if api_version == "kustomize.config.k8s.io/v1beta1" && kind == "Kustomization" {
+        return Some(Sch::Known(Ty::Kustomization));
+    }
+    let builtin = || {
+        if !set.builtin {
+            return None;
+        }
+        let t = builtin_type(api_version, kind)?;
+        if !by_name(set) {
+            return Some(Sch::Known(t));
+        }
+        let i = defs::KIND_DEFINITIONS
+            .binary_search_by(|(a, k, _)| (*a, *k).cmp(&(api_version, kind)))
+            .ok()?;
+        builtin_def(defs::KIND_DEFINITIONS[i].2).map(|d| builtin_node(set, d))
+    };
+    let custom = || {
+        set.custom
+            .as_ref()
+            .and_then(|c| c.kind(api_version, kind))
+            .map(Sch::Custom)
+    };
+    if set.custom_last {
+        custom().or_else(builtin)
+    } else {
+        builtin().or_else(custom)
+    }
+}
+
+/// Longest `$ref` chain followed before giving up (a chain that long is a cycle).
+const MAX_REFS: usize = 64;
+
+/// Follows the `$ref`s of custom node `id` to the schema they name.
+fn deref(set: &SchemaSet, c: &CustomSchema, mut id: NodeId) -> Result<Sch> {
+    for _ in 0..MAX_REFS {
+        let Some(r) = &c.node_at(id).reference else {
+            return Ok(Sch::Custom(id));
+        };
+        match lookup_ref(set, c, r)? {
+            Sch::Custom(next) => id = next,
+            other => return Ok(other),
+        }
+    }
+    Err(MergePatchError::new(format!(
+        "the OpenAPI schema's `$ref`s form a cycle (through {})",
+        c.describe(
+            &c.node_at(id)
+                .reference
+                .as_ref()
+                .map_or(Vec::new(), |r| r.at.clone())
+        )
+    )))
+}
+
+/// The schema a `$ref` names: a definition of the custom schema or of the built-in one
+/// (when loaded), the one loaded last first.
+fn lookup_ref(set: &SchemaSet, c: &CustomSchema, r: &Reference) -> Result<Sch> {
+    let RefTarget::Definition { name, rest } = &r.target else {
+        return Err(MergePatchError::new(format!(
+            "`$ref: {}` at {} is not a reference to a definition of the schema \
+             (`#/definitions/NAME`); kustomize would give this field no schema",
+            r.text,
+            c.describe(&r.at)
+        )));
+    };
+    let custom = || c.definition(name).map(Sch::Custom);
+    let builtin = || {
+        set.builtin
+            .then(|| builtin_def(name))
+            .flatten()
+            .map(|i| builtin_node(set, i))
+    };
+    let found = if set.custom_last {
+        custom().or_else(builtin)
+    } else {
+        builtin().or_else(custom)
+    };
+    match found {
+        Some(Sch::Custom(d)) => c.follow(d, rest).map(Sch::Custom).ok_or_else(|| {
+            MergePatchError::new(format!(
+                "`$ref: {}` at {} leads to no schema inside definition `{name}`",
+                r.text,
+                c.describe(&r.at)
+            ))
+        }),
+        Some(t @ (Sch::Known(_) | Sch::Builtin(_))) if rest.is_empty() => Ok(t),
+        Some(_) => Err(MergePatchError::new(format!(
+            "`$ref: {}` at {} points inside the built-in definition `{name}`, which strata \
+             does not support; refer to a whole definition",
+            r.text,
+            c.describe(&r.at)
+        ))),
+        None => {
+            let hint = if builtin_def(name).is_some() {
+                " (kustomize does not add its built-in definitions to a custom schema here; \
+                 copy the definition into the schema file)"
+            } else {
+                ""
+            };
+            Err(MergePatchError::new(format!(
+                "the OpenAPI schema has no definition `{name}` (`$ref` at {}){hint}; kustomize \
+                 would silently give this field no merge keys",
+                c.describe(&r.at)
+            )))
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
-enum ListRule {
+enum Keys<'s> {
+    Static(&'static [&'static str]),
+    Custom(&'s [String]),
+}
+
+impl<'s> Keys<'s> {
+    fn strs(self) -> Cow<'s, [&'s str]> {
+        match self {
+            Keys::Static(k) => Cow::Borrowed(k),
+            Keys::Custom(k) => Cow::Owned(k.iter().map(String::as_str).collect()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ListRule<'s> {
     Replace,
-    Keyed(&'static [&'static str]),
+    Keyed(Keys<'s>),
     Primitive,
 }
 
 /// How to treat a field's value: schema if it is a map, list rule and
 /// element schema if it is a list.
 #[derive(Debug, Clone, Copy)]
-struct Slot {
-    obj: Schema,
-    list: ListRule,
-    elem: Schema,
+struct Slot<'s> {
+    obj: Schema<'s>,
+    list: ListRule<'s>,
+    elem: Schema<'s>,
 }
 
-fn elem_slot(schema: Schema) -> Slot {
-    Slot {
+/// The slot of a value whose own schema is `schema` (a list element, or a field whose
+/// schema was found): a custom node brings its list rule and element schema.
+fn elem_slot(schema: Schema<'_>) -> Result<Slot<'_>> {
+    let Sch::Custom(id) = schema.node else {
+        return Ok(Slot {
+            obj: schema,
+            list: ListRule::Replace,
+            elem: schema.inert(),
+        });
+    };
+    let c = schema.custom();
+    let n = c.node_at(id);
+    let list = match &n.list {
+        ListMerge::Replace => ListRule::Replace,
+        ListMerge::Keyed(k) => ListRule::Keyed(Keys::Custom(k)),
+        ListMerge::Primitive => ListRule::Primitive,
+    };
+    let elem = match n.items {
+        Some(i) => schema.with(deref(schema.set, c, i)?),
+        None => schema.with(Sch::Unknown),
+    };
+    Ok(Slot {
         obj: schema,
-        list: ListRule::Replace,
-        elem: INERT,
-    }
+        list,
+        elem,
+    })
 }
 
-fn field_slot(parent: Schema, field: &str) -> Slot {
-    let t = match parent {
-        Schema::Unknown => {
-            return Slot {
-                obj: Schema::Unknown,
+fn field_slot<'s>(parent: Schema<'s>, field: &str) -> Result<Slot<'s>> {
+    let t = match parent.node {
+        Sch::Unknown => {
+            return Ok(Slot {
+                obj: parent,
                 list: ListRule::Replace,
-                elem: Schema::Unknown,
+                elem: parent,
+            });
+        }
+        Sch::Known(Ty::Inert) => return elem_slot(parent),
+        Sch::Known(t) => t,
+        Sch::Builtin(i) => return builtin_field_slot(parent, i, field),
+        Sch::Custom(id) => {
+            // kyaml: the field's schema, else the map's value schema; none makes the field
+            // unknown (a nested resource then picks up its kind's schema).
+            let c = parent.custom();
+            let n = c.node_at(id);
+            return match n.properties.get(field).copied().or(n.additional) {
+                Some(f) => elem_slot(parent.with(deref(parent.set, c, f)?)),
+                None => field_slot(parent.with(Sch::Unknown), field),
             };
         }
-        Schema::Known(Ty::Inert) => return elem_slot(INERT),
-        Schema::Known(t) => t,
     };
-    match FIELDS.iter().find(|(ty, f, _)| *ty == t && *f == field) {
-        Some(&(_, _, Rule::Object(c))) => elem_slot(Schema::Known(c)),
-        // A map where the schema wants a list has no schema below it.
-        Some(&(_, _, Rule::Keyed(keys, e))) => Slot {
-            obj: Schema::Unknown,
-            list: ListRule::Keyed(keys),
-            elem: Schema::Known(e),
+    Ok(
+        match FIELDS.iter().find(|(ty, f, _)| *ty == t && *f == field) {
+            Some(&(_, _, Rule::Object(c))) => elem_slot(parent.with(Sch::Known(c)))?,
+            // A map where the schema wants a list has no schema below it.
+            Some(&(_, _, Rule::Keyed(keys, e))) => Slot {
+                obj: parent.with(Sch::Unknown),
+                list: ListRule::Keyed(Keys::Static(keys)),
+                elem: parent.with(Sch::Known(e)),
+            },
+            Some(&(_, _, Rule::Primitive)) => Slot {
+                obj: parent.with(Sch::Unknown),
+                list: ListRule::Primitive,
+                elem: parent.inert(),
+            },
+            None => elem_slot(parent.inert())?,
         },
-        Some(&(_, _, Rule::Primitive)) => Slot {
-            obj: Schema::Unknown,
-            list: ListRule::Primitive,
-            elem: INERT,
-        },
-        None => elem_slot(INERT),
-    }
+    )
 }
 
-/// Where the schema is unknown, a map with a built-in apiVersion/kind (target
-/// first, then patch) selects that type's schema.
-fn resolve(s: Schema, a: Option<&Map<String, Value>>, b: Option<&Map<String, Value>>) -> Schema {
-    if s != Schema::Unknown {
+/// A field of a built-in definition walked by name: the definition it refers to is looked
+/// up in the schemas in use (a custom one may replace it).
+fn builtin_field_slot<'s>(parent: Schema<'s>, index: u16, field: &str) -> Result<Slot<'s>> {
+    let name = defs::DEFINITIONS[usize::from(index)].0;
+    let lo = defs::NAMED_FIELDS.partition_point(|(d, _, _)| *d < name);
+    let row = defs::NAMED_FIELDS[lo..]
+        .iter()
+        .take_while(|(d, _, _)| *d == name)
+        .find(|(_, f, _)| *f == field);
+    let set = parent.set;
+    let node = |target: &str| -> Result<Sch> {
+        named(set, target).unwrap_or_else(|| {
+            Err(MergePatchError::new(format!(
+                "internal: built-in definition `{target}` is missing"
+            )))
+        })
+    };
+    Ok(match row {
+        None => elem_slot(parent.inert())?,
+        Some((_, _, NamedRule::Object(target))) => elem_slot(parent.with(node(target)?))?,
+        Some((_, _, NamedRule::Keyed(keys, elem))) => Slot {
+            obj: parent.with(Sch::Unknown),
+            list: ListRule::Keyed(Keys::Static(keys)),
+            elem: match elem {
+                Some(e) => parent.with(node(e)?),
+                None => parent.inert(),
+            },
+        },
+        Some((_, _, NamedRule::Primitive)) => Slot {
+            obj: parent.with(Sch::Unknown),
+            list: ListRule::Primitive,
+            elem: parent.inert(),
+        },
+    })
+}
+
+/// Where the schema is unknown, a map with the apiVersion/kind of a kind with a schema
+/// (target first, then patch) selects that schema.
+fn resolve<'s>(
+    s: Schema<'s>,
+    a: Option<&Map<String, Value>>,
+    b: Option<&Map<String, Value>>,
+) -> Schema<'s> {
+    if s.node != Sch::Unknown {
         return s;
     }
     for m in [a, b].into_iter().flatten() {
         if let (Some(Value::String(av)), Some(Value::String(k))) =
             (m.get("apiVersion"), m.get("kind"))
-            && let Some(t) = builtin_type(av, k)
+            && let Some(t) = kind_schema(s.set, av, k)
         {
-            return Schema::Known(t);
+            return s.with(t);
         }
     }
-    Schema::Unknown
+    s
 }
 
 // ---------------------------------------------------------------------------
@@ -657,7 +970,7 @@ enum Act {
 // ---------------------------------------------------------------------------
 
 /// Merges `p` into the existing value `t`.
-fn merge_value(t: &mut Value, p: &Value, slot: Slot) -> Result<Act> {
+fn merge_value(t: &mut Value, p: &Value, slot: Slot<'_>) -> Result<Act> {
     if p.is_null() {
         return Ok(Act::Remove);
     }
@@ -676,7 +989,7 @@ fn merge_value(t: &mut Value, p: &Value, slot: Slot) -> Result<Act> {
         },
         (Value::Array(ta), Value::Array(pa)) => match slot.list {
             ListRule::Replace => Ok(Act::Replace(p.clone())),
-            ListRule::Keyed(keys) => merge_keyed(ta, pa, keys, slot.elem),
+            ListRule::Keyed(keys) => merge_keyed(ta, pa, &keys.strs(), slot.elem),
             ListRule::Primitive => merge_primitive(ta, pa),
         },
         (t, p) if t.is_object() || t.is_array() || p.is_object() || p.is_array() => {
@@ -692,12 +1005,16 @@ fn merge_value(t: &mut Value, p: &Value, slot: Slot) -> Result<Act> {
 
 /// Merges the fields of `pm` into `tm` (the map directive is already handled)
 /// and walks the target-only fields.
-fn merge_map(tm: &mut Map<String, Value>, pm: &Map<String, Value>, schema: Schema) -> Result<()> {
+fn merge_map(
+    tm: &mut Map<String, Value>,
+    pm: &Map<String, Value>,
+    schema: Schema<'_>,
+) -> Result<()> {
     for (k, pv) in pm {
         if k == DIRECTIVE {
             continue;
         }
-        let slot = field_slot(schema, k);
+        let slot = field_slot(schema, k).map_err(|e| e.at_key(k))?;
         match tm.get_mut(k.as_str()) {
             Some(tv) => match merge_value(tv, pv, slot).map_err(|e| e.at_key(k))? {
                 Act::Keep => {}
@@ -713,10 +1030,11 @@ fn merge_map(tm: &mut Map<String, Value>, pm: &Map<String, Value>, schema: Schem
             }
         }
     }
-    if schema != INERT {
+    if !schema.is_inert() {
         for (k, tv) in tm.iter_mut() {
             if !pm.contains_key(k.as_str()) {
-                touch_value(tv, field_slot(schema, k)).map_err(|e| e.at_key(k))?;
+                let slot = field_slot(schema, k).map_err(|e| e.at_key(k))?;
+                touch_value(tv, slot).map_err(|e| e.at_key(k))?;
             }
         }
     }
@@ -725,7 +1043,7 @@ fn merge_map(tm: &mut Map<String, Value>, pm: &Map<String, Value>, schema: Schem
 
 /// Normalises a patch value that has no counterpart in the target: applies
 /// its directives and drops its nulls. `None` means "nothing to add".
-fn add_value(p: &Value, slot: Slot) -> Result<Option<Value>> {
+fn add_value(p: &Value, slot: Slot<'_>) -> Result<Option<Value>> {
     match p {
         Value::Null => Ok(None),
         Value::Object(pm) => {
@@ -738,7 +1056,8 @@ fn add_value(p: &Value, slot: Slot) -> Result<Option<Value>> {
                 if k == DIRECTIVE {
                     continue;
                 }
-                if let Some(nv) = add_value(v, field_slot(schema, k)).map_err(|e| e.at_key(k))? {
+                let slot = field_slot(schema, k).map_err(|e| e.at_key(k))?;
+                if let Some(nv) = add_value(v, slot).map_err(|e| e.at_key(k))? {
                     out.insert(k.clone(), nv);
                 }
             }
@@ -752,7 +1071,9 @@ fn add_value(p: &Value, slot: Slot) -> Result<Option<Value>> {
                     return Ok(None);
                 }
                 Ok(Some(Value::Array(normalize_keyed(
-                    &items, keys, slot.elem,
+                    &items,
+                    &keys.strs(),
+                    slot.elem,
                 )?)))
             }
             ListRule::Primitive => {
@@ -771,28 +1092,30 @@ fn add_value(p: &Value, slot: Slot) -> Result<Option<Value>> {
 
 /// Walks a target value the patch does not mention. kustomize merges it with
 /// "nothing", which de-duplicates keyed and primitive merge lists.
-fn touch_value(t: &mut Value, slot: Slot) -> Result<()> {
+fn touch_value(t: &mut Value, slot: Slot<'_>) -> Result<()> {
     match t {
         Value::Object(tm) => {
             let schema = resolve(slot.obj, Some(tm), None);
-            if schema == INERT {
+            if schema.is_inert() {
                 return Ok(());
             }
             for (k, v) in tm.iter_mut() {
-                touch_value(v, field_slot(schema, k)).map_err(|e| e.at_key(k))?;
+                let slot = field_slot(schema, k).map_err(|e| e.at_key(k))?;
+                touch_value(v, slot).map_err(|e| e.at_key(k))?;
             }
             Ok(())
         }
         Value::Array(ta) => match slot.list {
             ListRule::Replace => Ok(()),
             ListRule::Keyed(keys) => {
+                let keys = keys.strs();
                 // Lists with unkeyed elements are left alone (kustomize would
                 // mangle them).
-                let Ok(dt) = tuples(ta.iter().enumerate(), keys, "resource") else {
+                let Ok(dt) = tuples(ta.iter().enumerate(), &keys, "resource") else {
                     return Ok(());
                 };
                 let d = std::mem::take(ta);
-                *ta = keyed_merge(d, dt, &[], Vec::new(), keys, slot.elem)?;
+                *ta = keyed_merge(d, dt, &[], Vec::new(), &keys, slot.elem)?;
                 Ok(())
             }
             ListRule::Primitive => {
@@ -866,12 +1189,7 @@ fn describe(keys: &[&str], t: &[String]) -> String {
         .join(",")
 }
 
-fn merge_keyed(
-    ta: &mut Vec<Value>,
-    pa: &[Value],
-    keys: &'static [&'static str],
-    elem: Schema,
-) -> Result<Act> {
+fn merge_keyed(ta: &mut Vec<Value>, pa: &[Value], keys: &[&str], elem: Schema<'_>) -> Result<Act> {
     let (dir, items) = list_directive(pa)?;
     match dir {
         Some(Directive::Delete) => return Ok(Act::Remove),
@@ -892,7 +1210,11 @@ fn merge_keyed(
 /// A keyed patch list with no target counterpart. kustomize merges it with
 /// itself: per key value, the first element decides whether the key is
 /// deleted; the others are then de-duplicated like target elements.
-fn normalize_keyed(items: &[(usize, &Value)], keys: &[&str], elem: Schema) -> Result<Vec<Value>> {
+fn normalize_keyed(
+    items: &[(usize, &Value)],
+    keys: &[&str],
+    elem: Schema<'_>,
+) -> Result<Vec<Value>> {
     let pt = tuples(items.iter().copied(), keys, "patch")?;
     let mut deleted: HashSet<&Tuple> = HashSet::new();
     let mut seen: HashSet<&Tuple> = HashSet::with_capacity(pt.len());
@@ -902,7 +1224,7 @@ fn normalize_keyed(items: &[(usize, &Value)], keys: &[&str], elem: Schema) -> Re
         if deleted.contains(t) {
             continue;
         }
-        match add_value(v, elem_slot(elem)).map_err(|e| e.at_index(i))? {
+        match add_value(v, elem_slot(elem)?).map_err(|e| e.at_index(i))? {
             None if first => {
                 deleted.insert(t);
             }
@@ -922,7 +1244,7 @@ fn keyed_merge(
     p: &[(usize, &Value)],
     pt: Vec<Tuple>,
     keys: &[&str],
-    elem: Schema,
+    elem: Schema<'_>,
 ) -> Result<Vec<Value>> {
     let valid: Vec<usize> = (0..keys.len())
         .filter(|&i| pt.iter().chain(&dt).any(|t| !t[i].is_empty()))
@@ -952,9 +1274,9 @@ fn merge_single(
     pt: &[Tuple],
     key: &str,
     col: usize,
-    elem: Schema,
+    elem: Schema<'_>,
 ) -> Result<Vec<Value>> {
-    let slot = elem_slot(elem);
+    let slot = elem_slot(elem)?;
     let mut d_idx: HashMap<&str, (usize, usize)> = HashMap::with_capacity(dt.len());
     for (i, t) in dt.iter().enumerate() {
         d_idx
@@ -1030,9 +1352,9 @@ fn merge_full(
     p: &[(usize, &Value)],
     pt: &[Tuple],
     keys: &[&str],
-    elem: Schema,
+    elem: Schema<'_>,
 ) -> Result<Vec<Value>> {
-    let slot = elem_slot(elem);
+    let slot = elem_slot(elem)?;
     let mut d_idx: HashMap<&Tuple, (usize, usize)> = HashMap::with_capacity(dt.len());
     for (i, t) in dt.iter().enumerate() {
         d_idx.entry(t).and_modify(|e| e.1 = i).or_insert((i, i));
@@ -1202,9 +1524,9 @@ fn simulate(
     p: &[(usize, &Value)],
     pt: Vec<Tuple>,
     keys: &[&str],
-    elem: Schema,
+    elem: Schema<'_>,
 ) -> Result<Vec<Value>> {
-    let slot = elem_slot(elem);
+    let slot = elem_slot(elem)?;
     // Unique tuples, patch first.
     let mut values: Vec<Tuple> = Vec::new();
     let mut seen: HashSet<&Tuple> = HashSet::new();
@@ -1332,7 +1654,7 @@ fn simulate(
 /// Removes the directives a kustomize walk of `v` would have honoured (and
 /// elided from the patch): `$patch` of every visited map — nothing below a
 /// deleted one — and list-wide directive elements of merge lists.
-fn consume_directives(v: &mut Value, slot: Slot) {
+fn consume_directives(v: &mut Value, slot: Slot<'_>) {
     match v {
         Value::Object(m) => {
             let d = m.get(DIRECTIVE).map(parse_directive);
@@ -1344,7 +1666,10 @@ fn consume_directives(v: &mut Value, slot: Slot) {
             }
             let schema = resolve(slot.obj, None, Some(m));
             for (k, c) in m.iter_mut() {
-                consume_directives(c, field_slot(schema, k));
+                // The merge walked this path already, so its schema resolves.
+                if let Ok(slot) = field_slot(schema, k) {
+                    consume_directives(c, slot);
+                }
             }
         }
         Value::Array(a) => {
@@ -1366,7 +1691,9 @@ fn consume_directives(v: &mut Value, slot: Slot) {
                 return;
             }
             for e in a.iter_mut() {
-                consume_directives(e, elem_slot(slot.elem));
+                if let Ok(slot) = elem_slot(slot.elem) {
+                    consume_directives(e, slot);
+                }
             }
         }
         _ => {}
@@ -2250,5 +2577,478 @@ mod tests {
         }
         assert_eq!(builtin_type("apps/v1", "Deployment"), Some(Ty::Workload));
         assert_eq!(builtin_type("apps/v1beta1", "Deployment"), None);
+    }
+}
+
+/// Merge keys from custom OpenAPI schemas (`transform::openapi`). Expected results were
+/// checked with kubectl kustomize (the same cases run as fixture trees
+/// `tests/fixtures/trees/openapi-*`).
+#[cfg(test)]
+mod custom_schema_tests {
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::transform::openapi::schema_from;
+
+    fn schema(v: Value) -> Arc<CustomSchema> {
+        Arc::new(schema_from(v).expect("a valid schema"))
+    }
+
+    fn run(set: &SchemaSet, mut target: Value, patch: Value) -> Result<Value> {
+        let av = target["apiVersion"].as_str().unwrap_or("").to_string();
+        let k = target["kind"].as_str().unwrap_or("").to_string();
+        let ctx = SmpContext {
+            api_version: &av,
+            kind: &k,
+        };
+        apply_with_schema(&mut target, &patch, &ctx, set)?;
+        Ok(target)
+    }
+
+    fn names(list: &Value, key: &str) -> Vec<String> {
+        list.as_array()
+            .expect("a list")
+            .iter()
+            .map(|e| scalar_text(&e[key]).into_owned())
+            .collect()
+    }
+
+    /// The schema of kustomize's `customOpenAPIschema` example, trimmed: MyResource's
+    /// template is a PodTemplateSpec whose containers merge on `name` and whose ports merge
+    /// on `containerPort` + `protocol`.
+    fn docs_schema() -> Value {
+        json!({"definitions": {
+            "v1alpha1.MyResource": {
+                "type": "object",
+                "properties": {
+                    "spec": {"type": "object", "properties": {
+                        "template": {"$ref": "#/definitions/io.k8s.api.core.v1.PodTemplateSpec"}}}
+                },
+                "x-kubernetes-group-version-kind": [
+                    {"group": "example.com", "kind": "MyResource", "version": "v1alpha1"}]
+            },
+            "io.k8s.api.core.v1.PodTemplateSpec": {"type": "object", "properties": {
+                "spec": {"$ref": "#/definitions/io.k8s.api.core.v1.PodSpec"}}},
+            "io.k8s.api.core.v1.PodSpec": {"type": "object", "properties": {
+                "containers": {"type": "array",
+                    "items": {"$ref": "#/definitions/io.k8s.api.core.v1.Container"},
+                    "x-kubernetes-patch-merge-key": "name",
+                    "x-kubernetes-patch-strategy": "merge"}}},
+            "io.k8s.api.core.v1.Container": {"type": "object", "properties": {
+                "ports": {"type": "array",
+                    "items": {"$ref": "#/definitions/io.k8s.api.core.v1.ContainerPort"},
+                    "x-kubernetes-list-map-keys": ["containerPort", "protocol"],
+                    "x-kubernetes-list-type": "map",
+                    "x-kubernetes-patch-merge-key": "containerPort",
+                    "x-kubernetes-patch-strategy": "merge"}}},
+            "io.k8s.api.core.v1.ContainerPort": {"type": "object"}
+        }})
+    }
+
+    fn my_resource(containers: Value) -> Value {
+        json!({"apiVersion": "example.com/v1alpha1", "kind": "MyResource",
+               "metadata": {"name": "service"},
+               "spec": {"template": {"spec": {"containers": containers}}}})
+    }
+
+    fn deployment(spec: Value) -> Value {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+               "spec": {"template": {"spec": spec}}})
+    }
+
+    #[test]
+    fn custom_schema_gives_a_custom_kind_its_merge_keys() {
+        let set = SchemaSet::custom(schema(docs_schema()));
+        let out = run(
+            &set,
+            my_resource(json!([
+                {"name": "server", "image": "server", "command": "example",
+                 "ports": [{"name": "grpc", "protocol": "TCP", "containerPort": 8080},
+                           {"name": "dns", "protocol": "UDP", "containerPort": 53}]},
+                {"name": "other", "image": "other"}])),
+            my_resource(json!([
+                {"name": "server", "image": "nginx",
+                 "ports": [{"protocol": "TCP", "containerPort": 53, "name": "dns-tcp"},
+                           {"protocol": "UDP", "containerPort": 53, "name": "dns2"}]}])),
+        )
+        .unwrap();
+        let cs = &out["spec"]["template"]["spec"]["containers"];
+        assert_eq!(names(cs, "name"), ["server", "other"]);
+        assert_eq!(cs[0]["image"], json!("nginx"));
+        assert_eq!(cs[0]["command"], json!("example"));
+        // kubectl-confirmed: new ports first, then the target's in place (53/UDP merged).
+        assert_eq!(names(&cs[0]["ports"], "name"), ["dns-tcp", "grpc", "dns2"]);
+        // Without the schema the same patch replaces the containers.
+        let out = run(
+            &openapi::BUILTIN,
+            my_resource(json!([{"name": "server", "image": "server"}, {"name": "other"}])),
+            my_resource(json!([{"name": "server", "image": "nginx"}])),
+        )
+        .unwrap();
+        assert_eq!(
+            out["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "server", "image": "nginx"}])
+        );
+    }
+
+    #[test]
+    fn a_custom_schema_alone_leaves_builtin_kinds_without_merge_keys() {
+        let set = SchemaSet::custom(schema(docs_schema()));
+        let out = run(
+            &set,
+            deployment(json!({"containers": [{"name": "a", "image": "a"}, {"name": "b"}]})),
+            deployment(json!({"containers": [{"name": "b", "image": "b2"}]})),
+        )
+        .unwrap();
+        assert_eq!(
+            out["spec"]["template"]["spec"]["containers"],
+            json!([{"name": "b", "image": "b2"}])
+        );
+        // kustomize's kustomization schema stays loaded.
+        let out = run(
+            &set,
+            json!({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                   "metadata": {"name": "k"},
+                   "configMapGenerator": [{"name": "a", "literals": ["x=1"]}, {"name": "b"}]}),
+            json!({"configMapGenerator": [{"name": "b", "literals": ["y=2"]}]}),
+        )
+        .unwrap();
+        assert_eq!(names(&out["configMapGenerator"], "name"), ["b", "a"]);
+    }
+
+    /// MyResource's template refers to built-in definitions the file does not define.
+    fn schema_referring_to_builtin() -> Arc<CustomSchema> {
+        schema(json!({"definitions": {
+            "v1alpha1.MyResource": {
+                "properties": {"spec": {"properties": {
+                    "template": {"$ref": "#/definitions/io.k8s.api.core.v1.PodTemplateSpec"}}}},
+                "x-kubernetes-group-version-kind": [
+                    {"group": "example.com", "kind": "MyResource", "version": "v1alpha1"}]
+            },
+            // Replaces the built-in PodSpec where the custom schema wins: containers merge
+            // on `image`, volumes are replaced.
+            "io.k8s.api.core.v1.PodSpec": {"properties": {
+                "containers": {"type": "array", "items": {"type": "object"},
+                    "x-kubernetes-patch-strategy": "merge",
+                    "x-kubernetes-patch-merge-key": "image"}}}
+        }}))
+    }
+
+    #[test]
+    fn refs_reach_builtin_definitions_when_the_builtin_schema_is_loaded() {
+        let c = schema_referring_to_builtin();
+        // Built-in loaded last: its PodTemplateSpec and PodSpec (containers and env by name).
+        let set = SchemaSet::both(c.clone(), false);
+        let t = my_resource(json!([
+            {"name": "a", "image": "ia", "env": [{"name": "X", "value": "1"}]},
+            {"name": "b", "image": "ib"}]));
+        let out = run(
+            &set,
+            t.clone(),
+            my_resource(json!([{"name": "a", "env": [{"name": "Y", "value": "2"}]}])),
+        )
+        .unwrap();
+        let cs = &out["spec"]["template"]["spec"]["containers"];
+        assert_eq!(names(cs, "name"), ["a", "b"]);
+        assert_eq!(names(&cs[0]["env"], "name"), ["Y", "X"]);
+        // Custom loaded last: the built-in PodTemplateSpec, but the custom PodSpec in it.
+        let set = SchemaSet::both(c.clone(), true);
+        let out = run(
+            &set,
+            t,
+            my_resource(json!([{"name": "c", "image": "ia", "env": [{"name": "Y"}]}])),
+        )
+        .unwrap();
+        let cs = &out["spec"]["template"]["spec"]["containers"];
+        assert_eq!(names(cs, "name"), ["c", "b"]);
+        // Env has no merge key in the custom Container (none is defined): replaced.
+        assert_eq!(cs[0]["env"], json!([{"name": "Y"}]));
+        // Without the built-in schema the reference names nothing: an error.
+        let e = run(
+            &SchemaSet::custom(c),
+            my_resource(json!([{"name": "a"}])),
+            my_resource(json!([{"name": "b"}])),
+        )
+        .unwrap_err();
+        assert_eq!(e.path(), "spec.template");
+        assert!(
+            e.message()
+                .contains("no definition `io.k8s.api.core.v1.PodTemplateSpec`")
+                && e.message().contains("schema.json, line ")
+                && e.message()
+                    .contains("kustomize does not add its built-in definitions"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn custom_definitions_loaded_last_replace_builtin_ones_inside_builtin_kinds() {
+        let c = schema_referring_to_builtin();
+        let t = deployment(json!({
+            "containers": [{"name": "a", "image": "img1"}, {"name": "b", "image": "img2"}],
+            "volumes": [{"name": "v1", "emptyDir": {}}]}));
+        let p = deployment(json!({
+            "containers": [{"name": "c", "image": "img2"}],
+            "volumes": [{"name": "v2", "emptyDir": {}}]}));
+        let out = run(&SchemaSet::both(c.clone(), true), t.clone(), p.clone()).unwrap();
+        let ps = &out["spec"]["template"]["spec"];
+        assert_eq!(names(&ps["containers"], "name"), ["c", "a"]);
+        assert_eq!(names(&ps["volumes"], "name"), ["v2"]);
+        // Built-in loaded last: the built-in PodSpec.
+        let out = run(&SchemaSet::both(c, false), t, p).unwrap();
+        let ps = &out["spec"]["template"]["spec"];
+        assert_eq!(names(&ps["containers"], "name"), ["c", "a", "b"]);
+        assert_eq!(names(&ps["volumes"], "name"), ["v2", "v1"]);
+    }
+
+    fn thing_schema() -> Arc<CustomSchema> {
+        let item = json!({"$ref": "#/definitions/x.Item"});
+        let list = |strategy: Option<&str>, typed: bool| {
+            let mut l = json!({"items": item.clone(), "x-kubernetes-patch-merge-key": "name"});
+            if let Some(s) = strategy {
+                l["x-kubernetes-patch-strategy"] = json!(s);
+            }
+            if typed {
+                l["type"] = json!("array");
+            }
+            l
+        };
+        schema(json!({"definitions": {
+            "x.Thing": {
+                "x-kubernetes-group-version-kind": [{"group": "x.io", "version": "v1", "kind": "Thing"}],
+                "properties": {"spec": {"properties": {
+                    "merged": list(Some("merge"), true),
+                    "replaced": list(Some("replace"), true),
+                    "retained": list(Some("retainKeys"), true),
+                    "mergedRetained": list(Some("merge,retainKeys"), true),
+                    "untyped": list(Some("merge"), false),
+                    "plain": list(None, true),
+                    "tags": {"type": "array", "items": {"type": "string"},
+                             "x-kubernetes-patch-strategy": "merge"},
+                    "refWithStrategy": {"$ref": "#/definitions/x.PlainList",
+                        "x-kubernetes-patch-strategy": "merge",
+                        "x-kubernetes-patch-merge-key": "name"},
+                    "buckets": {"additionalProperties": {"properties": {
+                        "entries": {"type": "array", "x-kubernetes-patch-strategy": "merge",
+                                    "x-kubernetes-patch-merge-key": "k"}}}}
+                }}}
+            },
+            "x.PlainList": {"type": "array", "items": item.clone()},
+            "x.Item": {"properties": {"subs": {"type": "array", "items": {"type": "object"},
+                "x-kubernetes-patch-strategy": "merge", "x-kubernetes-patch-merge-key": "id"}}}
+        }}))
+    }
+
+    fn thing(spec: Value) -> Value {
+        json!({"apiVersion": "x.io/v1", "kind": "Thing", "metadata": {"name": "t"}, "spec": spec})
+    }
+
+    #[test]
+    fn patch_strategies_list_keys_and_element_schemas() {
+        let set = SchemaSet::custom(thing_schema());
+        let two = || json!([{"name": "one", "subs": [{"id": "s1"}]}, {"name": "two"}]);
+        let patch = || json!([{"name": "one", "subs": [{"id": "s2"}]}]);
+        let out = run(
+            &set,
+            thing(json!({
+                "merged": two(), "replaced": two(), "retained": two(), "mergedRetained": two(),
+                "untyped": two(), "plain": two(), "refWithStrategy": two(),
+                "tags": ["a", "b"],
+                "buckets": {"red": {"entries": [{"k": "a"}, {"k": "b", "v": 1}]}}
+            })),
+            thing(json!({
+                "merged": patch(), "replaced": patch(), "retained": patch(),
+                "mergedRetained": patch(), "untyped": patch(), "plain": patch(),
+                "refWithStrategy": patch(),
+                "tags": ["c", "a"],
+                "buckets": {"red": {"entries": [{"k": "b", "v": 2}]}}
+            })),
+        )
+        .unwrap();
+        let s = &out["spec"];
+        // `merge` (alone or with retainKeys) merges by key, element schema included.
+        for f in ["merged", "mergedRetained"] {
+            assert_eq!(names(&s[f], "name"), ["one", "two"], "{f}");
+            assert_eq!(names(&s[f][0]["subs"], "id"), ["s2", "s1"], "{f}");
+        }
+        // No `type: array`: merged by key, but the elements have no schema.
+        assert_eq!(names(&s["untyped"], "name"), ["one", "two"]);
+        assert_eq!(names(&s["untyped"][0]["subs"], "id"), ["s2"]);
+        // Other strategies, none, and a `$ref` (whose target has none): replaced.
+        for f in ["replaced", "retained", "plain", "refWithStrategy"] {
+            assert_eq!(s[f], patch(), "{f}");
+        }
+        assert_eq!(s["tags"], json!(["c", "a", "b"]));
+        assert_eq!(names(&s["buckets"]["red"]["entries"], "k"), ["b", "a"]);
+        assert_eq!(s["buckets"]["red"]["entries"][0]["v"], json!(2));
+    }
+
+    #[test]
+    fn an_unknown_field_holding_a_custom_kind_takes_its_schema() {
+        let set = SchemaSet::custom(schema(json!({"definitions": {
+            "t.Thing": {
+                "x-kubernetes-group-version-kind": [{"group": "t.io", "version": "v1", "kind": "Thing"}],
+                "properties": {"items": {"type": "array", "x-kubernetes-patch-strategy": "merge",
+                                         "x-kubernetes-patch-merge-key": "name"}}
+            },
+            "t.Wrapper": {
+                "x-kubernetes-group-version-kind": [{"group": "t.io", "version": "v1", "kind": "Wrapper"}],
+                "properties": {"spec": {"properties": {"known": {"type": "object"}}}}
+            }
+        }})));
+        let inner = || {
+            json!({"apiVersion": "t.io/v1", "kind": "Thing",
+                   "items": [{"name": "a"}, {"name": "b", "v": 2}]})
+        };
+        let out = run(
+            &set,
+            json!({"apiVersion": "t.io/v1", "kind": "Wrapper", "metadata": {"name": "w"},
+                   "spec": {"inner": inner(), "known": inner()}}),
+            json!({"spec": {"inner": {"items": [{"name": "b", "v": 3}]},
+                            "known": {"items": [{"name": "b", "v": 3}]}}}),
+        )
+        .unwrap();
+        assert_eq!(names(&out["spec"]["inner"]["items"], "name"), ["b", "a"]);
+        assert_eq!(
+            out["spec"]["known"]["items"],
+            json!([{"name": "b", "v": 3}])
+        );
+    }
+
+    #[test]
+    fn unusable_refs_are_errors() {
+        let kind = json!([{"group": "x.io", "version": "v1", "kind": "Thing"}]);
+        let with_ref = |r: Value, extra: Value| {
+            let mut defs = json!({"x.Thing": {"x-kubernetes-group-version-kind": kind.clone(),
+                "properties": {"spec": {"$ref": r}}}});
+            if let (Value::Object(d), Value::Object(e)) = (&mut defs, extra) {
+                d.extend(e);
+            }
+            SchemaSet::custom(schema(json!({"definitions": defs})))
+        };
+        let t = || thing(json!({"a": [1]}));
+        let p = || thing(json!({"a": [2]}));
+        let e = run(&with_ref(json!("#/definitions/nope"), json!({})), t(), p()).unwrap_err();
+        assert_eq!(e.path(), "spec");
+        assert!(e.message().contains("no definition `nope`"), "{e}");
+        assert!(!e.message().contains("built-in"), "{e}");
+        let e = run(&with_ref(json!("x.Spec"), json!({})), t(), p()).unwrap_err();
+        assert!(
+            e.message().contains("not a reference to a definition"),
+            "{e}"
+        );
+        let e = run(
+            &with_ref(
+                json!("#/definitions/x.A"),
+                json!({"x.A": {"$ref": "#/definitions/x.B"}, "x.B": {"$ref": "#/definitions/x.A"}}),
+            ),
+            t(),
+            p(),
+        )
+        .unwrap_err();
+        assert!(e.message().contains("cycle"), "{e}");
+        let e = run(
+            &with_ref(
+                json!("#/definitions/x.A/properties/nope"),
+                json!({"x.A": {"properties": {}}}),
+            ),
+            t(),
+            p(),
+        )
+        .unwrap_err();
+        assert!(e.message().contains("leads to no schema"), "{e}");
+        // A pointer into a definition's field works.
+        let out = run(
+            &with_ref(
+                json!("#/definitions/x.A/properties/inner"),
+                json!({"x.A": {"properties": {"inner": {"properties": {"a": {
+                    "type": "array", "x-kubernetes-patch-strategy": "merge"}}}}}}),
+            ),
+            t(),
+            p(),
+        )
+        .unwrap();
+        assert_eq!(out["spec"]["a"], json!([2, 1]));
+    }
+
+    #[test]
+    fn named_builtin_definitions_match_the_folded_table() {
+        // Every built-in definition walked by name behaves as its `Ty` (same fields, same
+        // rules, equivalent targets), so walking by name changes nothing until a custom
+        // definition replaces one.
+        fn same(name: &str, t: Ty, depth: usize) {
+            assert!(depth < 16, "{name}");
+            let lo = defs::NAMED_FIELDS.partition_point(|(d, _, _)| *d < name);
+            let named: Vec<_> = defs::NAMED_FIELDS[lo..]
+                .iter()
+                .take_while(|(d, _, _)| *d == name)
+                .collect();
+            let folded: Vec<_> = FIELDS.iter().filter(|(ty, _, _)| *ty == t).collect();
+            assert_eq!(named.len(), folded.len(), "{name} vs {t:?}");
+            for (_, f, r) in named {
+                let (_, _, fr) = folded
+                    .iter()
+                    .find(|(_, ff, _)| ff == f)
+                    .unwrap_or_else(|| panic!("{name}.{f} not in {t:?}"));
+                let ty_of =
+                    |n: &str| defs::DEFINITIONS[usize::from(builtin_def(n).expect("defined"))].1;
+                match (r, fr) {
+                    (NamedRule::Object(n), Rule::Object(c)) => {
+                        assert_eq!(ty_of(n), *c, "{name}.{f}");
+                        same(n, *c, depth + 1);
+                    }
+                    (NamedRule::Keyed(k, e), Rule::Keyed(fk, fe)) => {
+                        assert_eq!(k, fk, "{name}.{f}");
+                        match e {
+                            Some(n) => {
+                                assert_eq!(ty_of(n), *fe, "{name}.{f}");
+                                same(n, *fe, depth + 1);
+                            }
+                            None => assert_eq!(*fe, Ty::Inert, "{name}.{f}"),
+                        }
+                    }
+                    (NamedRule::Primitive, Rule::Primitive) => {}
+                    _ => panic!("{name}.{f}: {r:?} vs {fr:?}"),
+                }
+            }
+        }
+        assert!(defs::DEFINITIONS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert!(
+            defs::NAMED_FIELDS
+                .windows(2)
+                .all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1))
+        );
+        assert!(
+            defs::KIND_DEFINITIONS
+                .windows(2)
+                .all(|w| (w[0].0, w[0].1) < (w[1].0, w[1].1))
+        );
+        for (name, t) in defs::DEFINITIONS {
+            if *t != Ty::Inert {
+                same(name, *t, 0);
+            }
+        }
+        for (av, k, name) in defs::KIND_DEFINITIONS {
+            let d = builtin_def(name).expect("kind definition exists");
+            assert_eq!(
+                Some(defs::DEFINITIONS[usize::from(d)].1),
+                builtin_type(av, k),
+                "{av} {k}"
+            );
+        }
+        for (av, kinds) in KINDS {
+            for (k, _) in *kinds {
+                if *av != "kustomize.config.k8s.io/v1beta1" {
+                    assert!(
+                        defs::KIND_DEFINITIONS
+                            .iter()
+                            .any(|(a, kk, _)| a == av && kk == k),
+                        "{av} {k} has no definition name"
+                    );
+                }
+            }
+        }
     }
 }

@@ -20,14 +20,17 @@ fn owned(specs: &[&[fieldspec::FieldSpec]]) -> Vec<OwnedFieldSpec> {
         .collect()
 }
 
-/// The field specs of one `labels` entry.
-fn label_specs(entry: &LabelEntry) -> Vec<OwnedFieldSpec> {
+/// The field specs of one `labels` entry; `selectors`: the extra label selector fields
+/// (from `crds:`).
+fn label_specs(entry: &LabelEntry, selectors: &[OwnedFieldSpec]) -> Vec<OwnedFieldSpec> {
     let mut specs = if entry.include_selectors {
-        owned(&[
+        let mut s = owned(&[
             SELECTOR_LABELS,
             METADATA_LABELS,
             VOLUME_CLAIM_TEMPLATE_LABELS,
-        ])
+        ]);
+        s.extend(selectors.iter().cloned());
+        s
     } else if entry.include_templates {
         owned(&[METADATA_LABELS, VOLUME_CLAIM_TEMPLATE_LABELS])
     } else {
@@ -43,28 +46,41 @@ fn label_specs(entry: &LabelEntry) -> Vec<OwnedFieldSpec> {
     specs
 }
 
-pub fn apply_labels(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
+/// `selectors`: extra label selector fields (from `crds:`).
+pub fn apply_labels(
+    kf: &KustFile,
+    set: &mut ResourceSet,
+    selectors: &[OwnedFieldSpec],
+) -> Result<()> {
     if !kf.spec.common_labels.is_empty() {
-        let specs = owned(&[
+        let mut specs = owned(&[
             SELECTOR_LABELS,
             METADATA_LABELS,
             VOLUME_CLAIM_TEMPLATE_LABELS,
         ]);
+        specs.extend(selectors.iter().cloned());
         add_pairs(&kf.spec.common_labels, &specs, set)
             .map_err(|e| e.in_file(kf.display()).context("in commonLabels"))?;
     }
     for (i, entry) in kf.spec.labels.iter().enumerate() {
-        add_pairs(&entry.pairs, &label_specs(entry), set)
+        add_pairs(&entry.pairs, &label_specs(entry, selectors), set)
             .map_err(|e| e.in_file(kf.display()).context(format!("in labels[{i}]")))?;
     }
     Ok(())
 }
 
-pub fn apply_annotations(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
+/// `extra`: extra annotation fields (from `crds:`).
+pub fn apply_annotations(
+    kf: &KustFile,
+    set: &mut ResourceSet,
+    extra: &[OwnedFieldSpec],
+) -> Result<()> {
     if kf.spec.common_annotations.is_empty() {
         return Ok(());
     }
-    add_pairs(&kf.spec.common_annotations, &owned(&[ANNOTATIONS]), set)
+    let mut specs = owned(&[ANNOTATIONS]);
+    specs.extend(extra.iter().cloned());
+    add_pairs(&kf.spec.common_annotations, &specs, set)
         .map_err(|e| e.in_file(kf.display()).context("in commonAnnotations"))
 }
 

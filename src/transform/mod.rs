@@ -8,6 +8,7 @@
 
 pub mod builtin;
 pub mod config;
+pub mod crds;
 pub mod fieldspec;
 pub mod generators;
 pub mod host_network;
@@ -18,6 +19,7 @@ pub mod merge_patch;
 pub mod metadata;
 pub mod names;
 pub mod namespace;
+pub mod openapi;
 pub mod patches;
 pub mod references;
 pub mod replacements;
@@ -38,20 +40,22 @@ use crate::model::ResourceSet;
 
 /// Applies the built-in transformers of one kustomization to its accumulated resources.
 /// `config`: the custom field specs accumulated so far (`tconfig`).
+/// `oa`: the render's schema state (`openapi`).
 pub fn run_builtins(
     kf: &KustFile,
     loader: &Loader,
     set: &mut ResourceSet,
     config: &tconfig::Config,
+    oa: &openapi::Tracker,
 ) -> Result<()> {
-    patches::strategic_merge(kf, loader, set)?;
-    patches::patches(kf, loader, set)?;
+    patches::strategic_merge(kf, loader, set, oa)?;
+    patches::patches(kf, loader, set, oa)?;
     if let Some(ns) = kf.spec.namespace.as_deref().filter(|ns| !ns.is_empty()) {
-        namespace::apply(ns, set, &config.namespace)?;
+        namespace::apply_scoped(ns, set, &config.namespace, oa)?;
     }
-    names::apply(kf, set)?;
-    metadata::apply_labels(kf, set)?;
-    metadata::apply_annotations(kf, set)?;
+    names::apply(kf, set, &config.name_prefix)?;
+    metadata::apply_labels(kf, set, &config.common_labels)?;
+    metadata::apply_annotations(kf, set, &config.common_annotations)?;
     patches::json6902(kf, loader, set)?;
     replicas::apply(kf, set)?;
     images::apply(kf, set)?;
@@ -72,6 +76,7 @@ pub fn run_listed(
     configured: &[config::Configured],
     ctx: &mut Context,
     set: &mut ResourceSet,
+    oa: &openapi::Tracker,
 ) -> Result<()> {
     let mut substitutions = Vec::new();
     for t in configured {
@@ -83,7 +88,7 @@ pub fn run_listed(
             config::Kind::SecurityContext(spec) => security_context::apply(t, spec, set)?,
             config::Kind::Substitution(spec) => substitutions.push((t, spec)),
             config::Kind::Builtin(b) => {
-                builtin::apply(b, set).map_err(|e| e.context(format!("in {}", t.actor.what)))?
+                builtin::apply(b, set, oa).map_err(|e| e.context(format!("in {}", t.actor.what)))?
             }
         }
     }

@@ -6,6 +6,7 @@
 
 use serde_json::Value;
 
+use super::fieldspec::{self, OwnedFieldSpec};
 use crate::error::Result;
 use crate::load::kustomization::KustFile;
 use crate::model::{Resource, ResourceSet};
@@ -32,12 +33,45 @@ fn field<'a>(kf: &KustFile, v: &'a Option<Value>, name: &str) -> Result<&'a str>
     }
 }
 
-pub fn apply(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
+/// `prefixed`: other fields the prefix is added to (identities, from `crds:`).
+pub fn apply(kf: &KustFile, set: &mut ResourceSet, prefixed: &[OwnedFieldSpec]) -> Result<()> {
     let prefix = field(kf, &kf.spec.name_prefix, "namePrefix")?;
     let suffix = field(kf, &kf.spec.name_suffix, "nameSuffix")?;
     rename(set, prefix, "");
+    if !prefix.is_empty() {
+        prefix_fields(set, prefix, prefixed);
+    }
     rename(set, "", suffix);
     Ok(())
+}
+
+/// Adds `prefix` to the string fields `specs` name in the objects whose names are prefixed
+/// (kinds matched on their original identity, as kustomize's PrefixTransformer does).
+fn prefix_fields(set: &mut ResourceSet, prefix: &str, specs: &[OwnedFieldSpec]) {
+    for r in set.iter_mut().filter(|r| !skipped(r)) {
+        let org = r.previous_ids.first().cloned().unwrap_or_else(|| r.id());
+        let applies = |s: &&OwnedFieldSpec| {
+            (s.group.is_empty() || s.group == org.group)
+                && (s.version.is_empty() || s.version == org.version)
+                && (s.kind.is_empty() || s.kind == org.kind)
+        };
+        let specs: Vec<&OwnedFieldSpec> = specs.iter().filter(applies).collect();
+        if specs.is_empty() {
+            continue;
+        }
+        let mut obj = Value::Object(std::mem::take(&mut r.obj));
+        for s in specs {
+            let _ = fieldspec::visit::<()>(&mut obj, &s.path, false, &mut |v| {
+                if let Value::String(old) = v {
+                    *v = Value::String(format!("{prefix}{old}"));
+                }
+                Ok(())
+            });
+        }
+        if let Value::Object(o) = obj {
+            r.obj = o;
+        }
+    }
 }
 
 /// Adds `prefix` and `suffix` to the name of every object not skipped.

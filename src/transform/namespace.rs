@@ -5,18 +5,49 @@
 use serde_json::Value;
 
 use super::fieldspec::{self, NAMESPACE, OwnedFieldSpec};
-use super::scope;
+use super::{openapi, scope};
 use crate::error::Result;
 use crate::model::ResourceSet;
 
 /// `extra`: the `namespace` field specs of `configurations:`.
 pub fn apply(namespace: &str, set: &mut ResourceSet, extra: &[OwnedFieldSpec]) -> Result<()> {
+    apply_with(namespace, set, extra, None)
+}
+
+/// [`apply`] in a build, where a custom OpenAPI schema in use may say (in its `paths`) which
+/// kinds outside kustomize's precomputed table are cluster-scoped.
+pub fn apply_scoped(
+    namespace: &str,
+    set: &mut ResourceSet,
+    extra: &[OwnedFieldSpec],
+    oa: &openapi::Tracker,
+) -> Result<()> {
+    for r in set.iter() {
+        oa.saw(r.api_version(), r.kind());
+    }
+    let scopes = oa.scopes();
+    apply_with(namespace, set, extra, scopes.as_deref())
+}
+
+fn apply_with(
+    namespace: &str,
+    set: &mut ResourceSet,
+    extra: &[OwnedFieldSpec],
+    schema: Option<&openapi::CustomSchema>,
+) -> Result<()> {
     let mut specs: Vec<OwnedFieldSpec> = NAMESPACE.iter().map(Into::into).collect();
     specs.extend(extra.iter().cloned());
     for r in set.iter_mut() {
         let id = r.id();
         r.remember_id();
-        if !scope::is_cluster_scoped(&id.group, &id.kind) {
+        let from_schema = schema
+            .filter(|_| !openapi::precomputed(r.api_version(), r.kind()))
+            .and_then(|s| s.namespaced(r.api_version(), r.kind()));
+        let cluster_scoped = match from_schema {
+            Some(namespaced) => !namespaced,
+            None => scope::is_cluster_scoped(&id.group, &id.kind),
+        };
+        if !cluster_scoped {
             r.metadata_mut()
                 .insert("namespace".into(), Value::String(namespace.into()));
         }

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::json_patch;
 use super::merge_patch::{self, Outcome, SmpContext};
+use super::openapi::Tracker;
 use super::selector::Target;
 use crate::error::{Error, Result};
 use crate::load::kustomization::{KustFile, PatchEntry, PatchOptions};
@@ -91,7 +92,14 @@ impl Loaded<'_> {
     }
 }
 
-pub fn strategic_merge(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) -> Result<()> {
+/// `oa`: the render's schema state (`transform::openapi`), which gives strategic merge
+/// patches their merge keys.
+pub fn strategic_merge(
+    kf: &KustFile,
+    loader: &Loader,
+    set: &mut ResourceSet,
+    oa: &Tracker,
+) -> Result<()> {
     for (i, entry) in kf.spec.patches_strategic_merge.iter().enumerate() {
         let idx = i.to_string();
         let looks_inline = entry.contains('\n') || entry.trim_start().starts_with('{');
@@ -113,15 +121,15 @@ pub fn strategic_merge(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) ->
             actor: actor(kf, Field::StrategicMerge, i, &source),
             source,
         };
-        apply(&p, set)?;
+        apply(&p, set, oa)?;
     }
     Ok(())
 }
 
-pub fn patches(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) -> Result<()> {
+pub fn patches(kf: &KustFile, loader: &Loader, set: &mut ResourceSet, oa: &Tracker) -> Result<()> {
     for (i, entry) in kf.spec.patches.iter().enumerate() {
         let p = load_entry(kf, loader, Field::Patches, i, entry)?;
-        apply(&p, set)?;
+        apply(&p, set, oa)?;
     }
     Ok(())
 }
@@ -135,7 +143,8 @@ pub fn json6902(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) -> Result
         if !matches!(p.body, Body::Json6902(_)) {
             return Err(p.err("a patchesJson6902 entry must be a list of JSON patch operations"));
         }
-        apply(&p, set)?;
+        // A JSON patch uses no schema.
+        apply(&p, set, &Tracker::new())?;
     }
     Ok(())
 }
@@ -238,7 +247,7 @@ fn parse_inline(kf: &KustFile, at: &[&str], text: &str) -> Result<Vec<Value>> {
     }
 }
 
-fn apply(p: &Loaded<'_>, set: &mut ResourceSet) -> Result<()> {
+fn apply(p: &Loaded<'_>, set: &mut ResourceSet, oa: &Tracker) -> Result<()> {
     match &p.body {
         Body::Json6902(ops) => {
             let target = p.target.as_ref().expect("checked when loaded");
@@ -267,14 +276,20 @@ fn apply(p: &Loaded<'_>, set: &mut ResourceSet) -> Result<()> {
         }
         Body::Smp(docs) => {
             for (d, doc) in docs.iter().enumerate() {
-                apply_smp(p, d, doc, set)?;
+                apply_smp(p, d, doc, set, oa)?;
             }
             Ok(())
         }
     }
 }
 
-fn apply_smp(p: &Loaded<'_>, d: usize, patch: &Value, set: &mut ResourceSet) -> Result<()> {
+fn apply_smp(
+    p: &Loaded<'_>,
+    d: usize,
+    patch: &Value,
+    set: &mut ResourceSet,
+    oa: &Tracker,
+) -> Result<()> {
     let doc_note = |e: Error| {
         if d > 0 {
             e.context(format!("in document {} of the patch", d + 1))
@@ -311,7 +326,7 @@ fn apply_smp(p: &Loaded<'_>, d: usize, patch: &Value, set: &mut ResourceSet) -> 
                         }
                     }
                 }
-                if smp_one(p, r, &patch).map_err(doc_note)? == Outcome::DeleteResource {
+                if smp_one(p, r, &patch, oa).map_err(doc_note)? == Outcome::DeleteResource {
                     to_delete.push(i);
                 }
             }
@@ -324,6 +339,8 @@ fn apply_smp(p: &Loaded<'_>, d: usize, patch: &Value, set: &mut ResourceSet) -> 
                      say which resource it patches",
                 )));
             }
+            // kustomize computes the patch's identity (and so its kind's scope).
+            oa.saw(&api, &kind);
             let (group, version) = split_api_version(&api);
             let same_ns = |a: &str, b: &str| {
                 let norm = |s: &str| if s.is_empty() { "default" } else { s }.to_string();
@@ -350,7 +367,7 @@ fn apply_smp(p: &Loaded<'_>, d: usize, patch: &Value, set: &mut ResourceSet) -> 
                     continue;
                 }
                 matched += 1;
-                if smp_one(p, r, patch).map_err(doc_note)? == Outcome::DeleteResource {
+                if smp_one(p, r, patch, oa).map_err(doc_note)? == Outcome::DeleteResource {
                     to_delete.push(i);
                 }
             }
@@ -411,7 +428,7 @@ fn op_paths(ops: &::json_patch::Patch) -> Vec<String> {
     out
 }
 
-fn smp_one(p: &Loaded<'_>, r: &mut Resource, patch: &Value) -> Result<Outcome> {
+fn smp_one(p: &Loaded<'_>, r: &mut Resource, patch: &Value, oa: &Tracker) -> Result<Outcome> {
     let snapshot = Value::Object(r.obj.clone());
     let before = r.id();
     let api = r.api_version().to_string();
@@ -421,7 +438,8 @@ fn smp_one(p: &Loaded<'_>, r: &mut Resource, patch: &Value) -> Result<Outcome> {
         api_version: &api,
         kind: &kind,
     };
-    let result = merge_patch::apply(&mut value, patch, &ctx);
+    let schemas = oa.schema();
+    let result = merge_patch::apply_with_schema(&mut value, patch, &ctx, &schemas);
     if let Value::Object(obj) = value {
         r.obj = obj;
     }

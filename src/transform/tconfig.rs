@@ -22,6 +22,13 @@ use crate::yaml;
 pub struct Config {
     pub name_references: Vec<NameRefSpec>,
     pub namespace: Vec<OwnedFieldSpec>,
+    /// Extra label selector fields for `commonLabels` (and `labels` with
+    /// `includeSelectors`), from `crds:`.
+    pub common_labels: Vec<OwnedFieldSpec>,
+    /// Extra annotation fields for `commonAnnotations`, from `crds:`.
+    pub common_annotations: Vec<OwnedFieldSpec>,
+    /// Extra fields `namePrefix` prefixes, from `crds:`.
+    pub name_prefix: Vec<OwnedFieldSpec>,
     /// Custom `varReference` specs (kustomize's defaults are in `vars::default_specs`).
     pub var_reference: Vec<OwnedFieldSpec>,
     /// The `vars` declared so far, bound to their resources (`vars.rs`).
@@ -114,9 +121,16 @@ impl Config {
                 None => self.name_references.push(nr.clone()),
             }
         }
-        for s in &other.namespace {
-            if !self.namespace.iter().any(|x| same_spec(x, s)) {
-                self.namespace.push(s.clone());
+        for (mine, theirs) in [
+            (&mut self.namespace, &other.namespace),
+            (&mut self.common_labels, &other.common_labels),
+            (&mut self.common_annotations, &other.common_annotations),
+            (&mut self.name_prefix, &other.name_prefix),
+        ] {
+            for s in theirs {
+                if !mine.iter().any(|x| same_spec(x, s)) {
+                    mine.push(s.clone());
+                }
             }
         }
         for s in &other.var_reference {
