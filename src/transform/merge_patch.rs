@@ -1834,7 +1834,7 @@ mod tests {
         &v["spec"]["template"]["spec"]
     }
 
-    fn names(list: &Value, key: &str) -> Vec<String> {
+    pub(super) fn names(list: &Value, key: &str) -> Vec<String> {
         list.as_array()
             .expect("a list")
             .iter()
@@ -2589,6 +2589,7 @@ mod custom_schema_tests {
 
     use serde_json::{Value, json};
 
+    use super::tests::names;
     use super::*;
     use crate::transform::openapi::schema_from;
 
@@ -2605,14 +2606,6 @@ mod custom_schema_tests {
         };
         apply_with_schema(&mut target, &patch, &ctx, set)?;
         Ok(target)
-    }
-
-    fn names(list: &Value, key: &str) -> Vec<String> {
-        list.as_array()
-            .expect("a list")
-            .iter()
-            .map(|e| scalar_text(&e[key]).into_owned())
-            .collect()
     }
 
     /// The schema of kustomize's `customOpenAPIschema` example, trimmed: MyResource's
