@@ -39,6 +39,7 @@ import argparse
 import datetime
 import json
 import os
+import signal
 import platform
 import re
 import shlex
@@ -79,7 +80,9 @@ def run_once(argv, capture=False, timeout=None):
     """
     with tempfile.TemporaryFile() as outf, tempfile.TemporaryFile() as errf:
         t0 = time.perf_counter()
-        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+        # A process group of its own: a stopped run takes its children with it (argv may
+        # be GNU time wrapping the tool, and killing only `time` would leave the tool running).
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, start_new_session=True,
                              stdout=outf if capture else subprocess.DEVNULL, stderr=errf)
         timed_out = []
         timer = None
@@ -87,7 +90,7 @@ def run_once(argv, capture=False, timeout=None):
             def kill():
                 timed_out.append(True)
                 try:
-                    p.kill()
+                    os.killpg(p.pid, signal.SIGKILL)
                 except OSError:
                     pass
             timer = threading.Timer(timeout, kill)

@@ -1220,6 +1220,9 @@ mod tests {
         assert!(expected.line > 1000, "{expected:?}");
         assert_eq!(parse_in_pieces(&bad, 4).unwrap_err(), expected);
         // A directive keeps the text in one piece.
-        assert_eq!(split_at_documents(&format!("%YAML 1.1\n---\n{src}"), 4).len(), 1);
+        assert_eq!(
+            split_at_documents(&format!("%YAML 1.1\n---\n{src}"), 4).len(),
+            1
+        );
     }
 }
