@@ -24,6 +24,9 @@ const MARKER: &str = ".strata-render";
 /// What one overlay gave: its files, or the text of its errors and the exit code.
 type Rendered = Result<Vec<(String, String)>, (String, u8)>;
 
+/// Whether one overlay's files were staged, or the text of its errors and the exit code.
+type Outcome = Result<(), (String, u8)>;
+
 pub fn run(args: &RenderArgs, out: &Path) -> u8 {
     if let Err(e) = check_out(out) {
         eprintln!("error: {e}");
@@ -36,22 +39,48 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
             return exit::ERROR;
         }
     };
+    // One `--cluster` profile serves every overlay: read it once.
+    let cluster = match (&args.cluster, args.no_validate) {
+        (Some(path), false) => match ClusterProfile::read(path) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprint!("{e}");
+                return exit::ERROR;
+            }
+        },
+        _ => None,
+    };
+    let staging = match Staging::create(out) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot write beside {}: {e}", out.display());
+            return exit::ERROR;
+        }
+    };
     let overrides = Overrides::from_env(args.set.iter().cloned().collect());
     let builder = Builder::with_sharing(true).with_overrides(overrides);
-    let results: Vec<Mutex<Option<Rendered>>> =
-        args.dirs.iter().map(|_| Mutex::new(None)).collect();
+    let results: Vec<Mutex<Option<Outcome>>> = args.dirs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let bar = progress_bar(args.dirs.len());
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(args.dirs.len());
+    // Each overlay's files are written as soon as it renders, while the other threads
+    // render: the tree is staged beside OUT and only swapped in when every overlay made it.
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(dir) = args.dirs.get(i) else { break };
-                    let r = render_one(&builder, args, dir);
+                    let r = render_one(&builder, args, cluster.as_ref(), dir).and_then(|files| {
+                        staging.write(&folders[i], &files).map_err(|e| {
+                            (
+                                format!("error: cannot write {}: {e}\n", out.display()),
+                                exit::ERROR,
+                            )
+                        })
+                    });
                     *results[i].lock().expect("result slot") = Some(r);
                     bar.inc(1);
                 }
@@ -60,10 +89,9 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
     });
     bar.finish_and_clear();
     let mut code = exit::OK;
-    let mut tree = Vec::new();
-    for ((dir, folder), slot) in args.dirs.iter().zip(&folders).zip(results) {
+    for (dir, slot) in args.dirs.iter().zip(results) {
         match slot.into_inner().expect("result slot") {
-            Some(Ok(files)) => tree.push((folder.clone(), files)),
+            Some(Ok(())) => {}
             Some(Err((text, c))) => {
                 eprint!("{text}");
                 eprintln!("error: {} did not render", dir.display());
@@ -72,14 +100,18 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
             None => code = exit::ERROR,
         }
     }
+    // The parsed bases and built trees are not needed any more; the process ends soon, so
+    // freeing them one by one would only cost time.
+    std::mem::forget(builder);
     if code != exit::OK {
+        staging.discard();
         eprintln!(
             "error: nothing was written to {} (fix the overlays above)",
             out.display()
         );
         return code;
     }
-    match write_tree(out, &tree) {
+    match staging.commit() {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("error: cannot write {}: {e}", out.display());
@@ -155,19 +187,29 @@ fn folders(dirs: &[PathBuf]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-fn render_one(builder: &Builder, args: &RenderArgs, dir: &Path) -> Rendered {
+fn render_one(
+    builder: &Builder,
+    args: &RenderArgs,
+    cluster: Option<&ClusterProfile>,
+    dir: &Path,
+) -> Rendered {
     let set = builder
         .render(dir)
         .map_err(|e| (e.to_string(), exit::ERROR))?;
     super::report_notes(&set);
     if !args.no_validate {
-        let profile = match &args.cluster {
-            Some(path) => ClusterProfile::read(path).map(Some),
-            None => builder.profile_of(dir),
-        }
-        .map_err(|e| (e.to_string(), exit::ERROR))?
-        .unwrap_or_else(ClusterProfile::assumed);
-        let rep = validate::errors(&set, &profile, &builder.loader);
+        let own;
+        let profile = match cluster {
+            Some(p) => p,
+            None => {
+                own = builder
+                    .profile_of(dir)
+                    .map_err(|e| (e.to_string(), exit::ERROR))?
+                    .unwrap_or_else(ClusterProfile::assumed);
+                &own
+            }
+        };
+        let rep = validate::errors(&set, profile, &builder.loader);
         if rep.errors() > 0 {
             let text = report::render(&rep, report::Format::Human, &builder.loader, false);
             return Err((text, exit::FINDINGS));
@@ -211,50 +253,111 @@ fn files(set: &[Resource], format: Format) -> Vec<(String, String)> {
     out
 }
 
-/// Writes the tree beside `out`, then swaps it in.
-fn write_tree(out: &Path, tree: &[(String, Vec<(String, String)>)]) -> std::io::Result<()> {
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent)?;
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let pid = std::process::id();
-    let tmp = parent.join(format!(".{name}.strata-tmp-{pid}"));
-    let old = parent.join(format!(".{name}.strata-old-{pid}"));
-    let written = (|| {
+/// The new tree, written beside OUT (`.OUT.strata-tmp-PID`) and swapped in at the end.
+struct Staging {
+    out: PathBuf,
+    tmp: PathBuf,
+    /// The tree an earlier run wrote at OUT, if any: a file whose text is unchanged is
+    /// hard-linked from it instead of written again (it keeps its inode and mtime, and the
+    /// file system allocates nothing).
+    previous: Option<PathBuf>,
+}
+
+impl Staging {
+    fn create(out: &Path) -> std::io::Result<Staging> {
+        let parent = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent)?;
+        let tmp = parent.join(format!(
+            ".{}.strata-tmp-{}",
+            out_name(out),
+            std::process::id()
+        ));
         std::fs::create_dir(&tmp)?;
-        std::fs::write(tmp.join(MARKER), "written by strata render --out-dir\n")?;
-        for (folder, files) in tree {
-            let d = tmp.join(folder);
-            std::fs::create_dir_all(&d)?;
-            for (file, text) in files {
-                std::fs::write(d.join(file), text)?;
-            }
-        }
-        Ok(())
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    if out.exists() {
-        std::fs::rename(out, &old).inspect_err(|_| {
-            let _ = std::fs::remove_dir_all(&tmp);
-        })?;
-        if let Err(e) = std::fs::rename(&tmp, out) {
-            let _ = std::fs::rename(&old, out);
-            let _ = std::fs::remove_dir_all(&tmp);
+        let staging = Staging {
+            out: out.to_path_buf(),
+            tmp,
+            previous: out.join(MARKER).is_file().then(|| out.to_path_buf()),
+        };
+        if let Err(e) = std::fs::write(
+            staging.tmp.join(MARKER),
+            "written by strata render --out-dir\n",
+        ) {
+            staging.discard();
             return Err(e);
         }
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
-    } else {
-        std::fs::rename(&tmp, out).inspect_err(|_| {
-            let _ = std::fs::remove_dir_all(&tmp);
-        })
+        Ok(staging)
     }
+
+    /// Writes one overlay's files into its folder of the staged tree.
+    fn write(&self, folder: &str, files: &[(String, String)]) -> std::io::Result<()> {
+        let dir = self.tmp.join(folder);
+        std::fs::create_dir_all(&dir)?;
+        let before = self.previous.as_ref().map(|p| p.join(folder));
+        for (file, text) in files {
+            let path = dir.join(file);
+            if let Some(before) = &before {
+                let old = before.join(file);
+                if std::fs::read(&old).is_ok_and(|b| b == text.as_bytes())
+                    && std::fs::hard_link(&old, &path).is_ok()
+                {
+                    continue;
+                }
+            }
+            std::fs::write(&path, text)?;
+        }
+        Ok(())
+    }
+
+    fn discard(self) {
+        let _ = remove_tree(&self.tmp);
+    }
+
+    /// Swaps the staged tree in for OUT, then removes the tree it replaced.
+    fn commit(self) -> std::io::Result<()> {
+        let out = &self.out;
+        if !out.exists() {
+            return std::fs::rename(&self.tmp, out).inspect_err(|_| {
+                let _ = remove_tree(&self.tmp);
+            });
+        }
+        let old = self.tmp.with_file_name(format!(
+            ".{}.strata-old-{}",
+            out_name(out),
+            std::process::id()
+        ));
+        std::fs::rename(out, &old).inspect_err(|_| {
+            let _ = remove_tree(&self.tmp);
+        })?;
+        if let Err(e) = std::fs::rename(&self.tmp, out) {
+            let _ = std::fs::rename(&old, out);
+            let _ = remove_tree(&self.tmp);
+            return Err(e);
+        }
+        let _ = remove_tree(&old);
+        Ok(())
+    }
+}
+
+fn out_name(out: &Path) -> String {
+    out.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into())
+}
+
+/// `remove_dir_all`, with the entries of each folder removed on all cores (a tree of
+/// thousands of files is mostly waiting on the file system).
+fn remove_tree(dir: &Path) -> std::io::Result<()> {
+    use rayon::prelude::*;
+    let entries = std::fs::read_dir(dir)?.collect::<std::io::Result<Vec<_>>>()?;
+    entries.par_iter().try_for_each(|e| {
+        if e.file_type()?.is_dir() {
+            remove_tree(&e.path())
+        } else {
+            std::fs::remove_file(e.path())
+        }
+    })?;
+    std::fs::remove_dir(dir)
 }
