@@ -202,7 +202,7 @@ impl KustFile {
     pub fn error_at(&self, path: &[&str], message: impl Into<String>) -> Error {
         Error::new(message)
             .in_file(&self.file.display)
-            .at_opt(yaml::locate(&self.file.src, 0, path))
+            .at_opt(self.file.locate(0, path))
     }
 
     /// An error located at the key of a field (`namePrefix:`), not at its value, which may
@@ -407,7 +407,7 @@ pub fn read(loader: &Loader, dir: &Path) -> Result<KustFile> {
                 }
                 None => Error::new(format!("invalid kustomization: {inner}"))
                     .in_file(&file.display)
-                    .at_opt(yaml::locate(&file.src, 0, &refs)),
+                    .at_opt(file.locate(0, &refs)),
             });
         }
     };

@@ -21,6 +21,19 @@ pub struct LoadedFile {
     pub display: Arc<PathBuf>,
     pub src: String,
     pub docs: Vec<Document>,
+    /// Where its nodes start, indexed on first use (kustomizations are located into once
+    /// per patch, image and generator entry, and again by every overlay built on them).
+    pub positions: std::sync::OnceLock<crate::yaml::Positions>,
+}
+
+impl LoadedFile {
+    /// Where the node at `path` in document `doc` starts: `(line, column)`, 1-based, as
+    /// [`crate::yaml::locate`] finds it.
+    pub fn locate(&self, doc: usize, path: &[&str]) -> Option<(usize, usize)> {
+        self.positions
+            .get_or_init(|| crate::yaml::Positions::of(&self.src))
+            .find(doc, path)
+    }
 }
 
 /// Reads and parses files. Kustomizations and patches are parsed once and kept. Resource
@@ -78,6 +91,7 @@ impl Loader {
             display,
             src: src.to_string(),
             docs,
+            positions: Default::default(),
         });
         self.files
             .lock()

@@ -141,7 +141,7 @@ pub fn parse(
     let err = |path: &[&str], msg: String| {
         Error::new(msg)
             .in_file(&file.display)
-            .at_opt(crate::yaml::locate(&file.src, doc_index, path))
+            .at_opt(file.locate(doc_index, path))
     };
     let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
     let mut body: Map<String, Value> = value.as_object().cloned().unwrap_or_default();

@@ -296,6 +296,7 @@ pub fn load(
                         display: r.origin.file.clone(),
                         src: src.to_string(),
                         docs: Vec::new(),
+                        positions: Default::default(),
                     });
                     builtin(kf, loader, &file, r.origin.doc_index, &value)
                 } else {
@@ -340,7 +341,7 @@ fn builtin(
         .and_then(|m| m.get("name"))
         .and_then(Value::as_str)
         .unwrap_or("");
-    let line = yaml::locate(&file.src, doc_index, &[]).map_or(1, |(l, _)| l);
+    let line = file.locate(doc_index, &[]).map_or(1, |(l, _)| l);
     Ok(Configured {
         kind: Kind::Builtin(Arc::new(parsed)),
         actor: Arc::new(Actor {

@@ -27,7 +27,6 @@ use super::tconfig::{Config, NameRefSpec};
 use crate::error::{Error, Result};
 use crate::load::kustomization::KustFile;
 use crate::load::{self, LoadedFile, Loader};
-use crate::yaml;
 
 /// Reads the `crds:` files of a kustomization into field specs.
 pub fn load(kf: &KustFile, loader: &Loader) -> Result<Config> {
@@ -37,7 +36,7 @@ pub fn load(kf: &KustFile, loader: &Loader) -> Result<Config> {
         let what = format!("crds[{i}]");
         let path = load::resolve_within(loader, &kf.dir, rel, &what).map_err(|e| {
             e.in_file(kf.display())
-                .at_opt(yaml::locate(&kf.file.src, 0, &["crds", &idx]))
+                .at_opt(kf.file.locate(0, &["crds", &idx]))
         })?;
         let file = loader.load(&path)?;
         let one = read(&file).map_err(|(at, message)| {
@@ -47,7 +46,7 @@ pub fn load(kf: &KustFile, loader: &Loader) -> Result<Config> {
                 pointer(&at)
             ))
             .in_file(&file.display)
-            .at_opt(yaml::locate(&file.src, 0, &refs))
+            .at_opt(file.locate(0, &refs))
             .context(format!("in crds[{i}] of {}", kf.display().display()))
         })?;
         config.merge(&one);
@@ -252,11 +251,12 @@ mod tests {
 
     fn read_json(v: Value) -> std::result::Result<Config, Problem> {
         let src = serde_json::to_string_pretty(&v).unwrap();
-        let docs = yaml::parse_stream(&src).unwrap();
+        let docs = crate::yaml::parse_stream(&src).unwrap();
         read(&LoadedFile {
             display: Arc::new(PathBuf::from("crd.json")),
             src,
             docs,
+            positions: Default::default(),
         })
     }
 

@@ -260,7 +260,9 @@ pub fn generate(
         Value::Object(obj),
         Origin {
             file: Arc::new(kf.display().to_path_buf()),
-            line: crate::yaml::locate(&kf.file.src, 0, &[kind.field(), &i.to_string()])
+            line: kf
+                .file
+                .locate(0, &[kind.field(), &i.to_string()])
                 .map_or(1, |(l, _)| l),
             doc_index: 0,
         },

@@ -92,7 +92,7 @@ pub fn apply(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
     let actor = Arc::new(Actor {
         what: "images".into(),
         file: Arc::new(kf.display().to_path_buf()),
-        line: crate::yaml::locate(&kf.file.src, 0, &["images"]).map_or(1, |(l, _)| l),
+        line: kf.file.locate(0, &["images"]).map_or(1, |(l, _)| l),
     });
     for r in set.iter_mut() {
         let legacy = r.kind() != "CustomResourceDefinition";
@@ -163,7 +163,7 @@ fn image_fields(obj: &serde_json::Map<String, Value>) -> Vec<(String, String)> {
 impl<'a> Rule<'a> {
     fn new(entry: &'a ImageEntry) -> Self {
         // kustomize builds this pattern from the name as written (a regular expression).
-        let pattern = Regex::new(&format!(
+        let pattern = super::selector::compiled(&format!(
             "^{}(:[a-zA-Z0-9_.{{}}-]*)?(@[a-zA-Z0-9]+([.+_-][a-zA-Z0-9]+)*:[a-zA-Z0-9_.{{}}-]*)?$",
             entry.name
         ))

@@ -49,7 +49,6 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::load::kustomization::KustFile;
 use crate::load::{self, LoadedFile, Loader};
-use crate::yaml;
 
 /// The only built-in schema version of kustomize v5.5.
 pub const BUILTIN_VERSION: &str = "v1.21.2";
@@ -172,7 +171,7 @@ impl CustomSchema {
             };
             at_file(
                 Error::new(format!("invalid OpenAPI schema at {shown}: {}", p.message))
-                    .at_opt(yaml::locate(&file.src, 0, &refs)),
+                    .at_opt(file.locate(0, &refs)),
             )
         })?;
         Ok(schema)
@@ -382,7 +381,9 @@ impl CustomSchema {
     /// Where a node path is in the file: "`/definitions/X/properties/y` of FILE, line N".
     pub(crate) fn describe(&self, at: &[String]) -> String {
         let refs: Vec<&str> = at.iter().map(String::as_str).collect();
-        let line = yaml::locate(&self.file.src, 0, &refs)
+        let line = self
+            .file
+            .locate(0, &refs)
             .map(|(l, _)| format!(", line {l}"))
             .unwrap_or_default();
         format!("`{}` of {}{line}", pointer(at), self.file.display.display())
@@ -600,7 +601,7 @@ pub fn spec_of(kf: &KustFile, loader: &Loader, cache: &SchemaCache) -> Result<Sp
             _ => Spec::Absent,
         });
     };
-    let at = || yaml::locate(&kf.file.src, 0, &["openapi", "path"]);
+    let at = || kf.file.locate(0, &["openapi", "path"]);
     if load::is_remote(rel) {
         return Err(Error::new(format!(
             "openapi.path: remote schema `{rel}` is not supported: strata renders only what \
@@ -971,11 +972,12 @@ pub fn precomputed(api_version: &str, kind: &str) -> bool {
 #[cfg(test)]
 pub(crate) fn schema_from(v: Value) -> std::result::Result<CustomSchema, Error> {
     let src = serde_json::to_string_pretty(&v).expect("a JSON value serializes");
-    let docs = yaml::parse_stream(&src).expect("JSON is YAML");
+    let docs = crate::yaml::parse_stream(&src).expect("JSON is YAML");
     let file = Arc::new(LoadedFile {
         display: Arc::new(PathBuf::from("schema.json")),
         src,
         docs,
+        positions: Default::default(),
     });
     CustomSchema::parse(file, PathBuf::from("/schema.json"))
 }

@@ -57,7 +57,10 @@ struct Loaded<'k> {
 /// The provenance actor of a patch entry: the entry and its line in the kustomization.
 fn actor(kf: &KustFile, field: Field, index: usize, source: &Option<String>) -> Arc<Actor> {
     let idx = index.to_string();
-    let line = yaml::locate(&kf.file.src, 0, &[field.name(), &idx]).map_or(1, |(l, _)| l);
+    let line = kf
+        .file
+        .locate(0, &[field.name(), &idx])
+        .map_or(1, |(l, _)| l);
     let from = source
         .as_ref()
         .map(|s| format!(" ({s})"))
@@ -226,8 +229,7 @@ fn read_patch_file(
 ) -> Result<(Vec<Value>, Option<String>)> {
     let path = load::resolve_within(loader, &kf.dir, rel, what).map_err(|e| {
         let fname = what.split('[').next().unwrap_or(what);
-        e.in_file(kf.display())
-            .at_opt(yaml::locate(&kf.file.src, 0, &[fname]))
+        e.in_file(kf.display()).at_opt(kf.file.locate(0, &[fname]))
     })?;
     let file = loader.load(&path)?;
     let docs = file.docs.iter().map(|d| d.value.clone()).collect();

@@ -434,7 +434,10 @@ fn run(kf: &KustFile, r: &Loaded, set: &mut ResourceSet) -> Result<()> {
 
     let actor = {
         let idx = r.index.to_string();
-        let line = yaml::locate(&kf.file.src, 0, &["replacements", &idx]).map_or(1, |(l, _)| l);
+        let line = kf
+            .file
+            .locate(0, &["replacements", &idx])
+            .map_or(1, |(l, _)| l);
         let from = r
             .file
             .as_ref()

@@ -16,7 +16,7 @@ pub fn apply(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
         let actor = Arc::new(Actor {
             what: format!("replicas[{i}]"),
             file: Arc::new(kf.display().to_path_buf()),
-            line: crate::yaml::locate(&kf.file.src, 0, &["replicas", &idx]).map_or(1, |(l, _)| l),
+            line: kf.file.locate(0, &["replicas", &idx]).map_or(1, |(l, _)| l),
         });
         let mut matched = 0;
         for r in set.iter_mut() {

@@ -12,22 +12,58 @@ use crate::transform::scope;
 /// A compiled selector.
 #[derive(Debug, Clone)]
 pub struct Target {
-    group: Option<Regex>,
-    version: Option<Regex>,
-    kind: Option<Regex>,
-    name: Option<Regex>,
-    namespace: Option<Regex>,
+    group: Option<Pattern>,
+    version: Option<Pattern>,
+    kind: Option<Pattern>,
+    name: Option<Pattern>,
+    namespace: Option<Pattern>,
     labels: Vec<Requirement>,
     annotations: Vec<Requirement>,
 }
 
-fn anchored(field: &str, pattern: &Option<String>) -> Result<Option<Regex>, String> {
+/// A selector field: kustomize reads each as an anchored regular expression; most are plain
+/// names, which match only themselves and need no regex built.
+#[derive(Debug, Clone)]
+enum Pattern {
+    Literal(String),
+    Regex(Regex),
+}
+
+impl Pattern {
+    fn is_match(&self, s: &str) -> bool {
+        match self {
+            Pattern::Literal(l) => l == s,
+            Pattern::Regex(re) => re.is_match(s),
+        }
+    }
+}
+
+fn anchored(field: &str, pattern: &Option<String>) -> Result<Option<Pattern>, String> {
     match pattern.as_deref() {
         None | Some("") => Ok(None),
-        Some(p) => Regex::new(&format!("^(?:{p})$"))
-            .map(Some)
+        Some(p) if regex::escape(p) == p => Ok(Some(Pattern::Literal(p.to_string()))),
+        Some(p) => compiled(&format!("^(?:{p})$"))
+            .map(|re| Some(Pattern::Regex(re)))
             .map_err(|e| format!("`{field}: {p}` is not a valid regular expression: {e}")),
     }
+}
+
+/// `Regex::new`, remembered for the process: the overlays of one `--out-dir` run name the
+/// same patterns again and again, and building a regex costs far more than matching it.
+pub(crate) fn compiled(pattern: &str) -> Result<Regex, regex::Error> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(re) = cache.lock().expect("regex cache lock").get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = Regex::new(pattern)?;
+    cache
+        .lock()
+        .expect("regex cache lock")
+        .insert(pattern.to_string(), re.clone());
+    Ok(re)
 }
 
 impl Target {
@@ -63,7 +99,7 @@ impl Target {
                 ns
             }
         }
-        let m = |re: &Option<Regex>, s: &str| re.as_ref().is_none_or(|re| re.is_match(s));
+        let m = |p: &Option<Pattern>, s: &str| p.as_ref().is_none_or(|p| p.is_match(s));
         if !m(&self.namespace, effective(org_ns, cluster_scoped))
             && !m(&self.namespace, effective(cur_ns, cluster_scoped))
         {

@@ -15,7 +15,6 @@ use super::fieldspec::OwnedFieldSpec;
 use crate::error::{Error, Result};
 use crate::load::kustomization::KustFile;
 use crate::load::{self, Loader};
-use crate::yaml;
 
 /// Custom field specs accumulated for one build.
 #[derive(Debug, Clone, Default)]
@@ -181,7 +180,7 @@ pub fn load(kf: &KustFile, loader: &Loader) -> Result<Config> {
         let what = format!("configurations[{i}]");
         let path = load::resolve_within(loader, &kf.dir, rel, &what).map_err(|e| {
             e.in_file(kf.display())
-                .at_opt(yaml::locate(&kf.file.src, 0, &["configurations", &idx]))
+                .at_opt(kf.file.locate(0, &["configurations", &idx]))
         })?;
         let file = loader.load(&path)?;
         let at = |msg: String| -> Error {
