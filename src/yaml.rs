@@ -198,39 +198,55 @@ fn scan_error(e: ScanError) -> YamlError {
 
 /// Writes values as a YAML stream, documents separated by `---`.
 pub fn to_yaml_stream<T: serde::Serialize + Sync>(docs: &[T]) -> String {
-    let write = |docs: &[T]| {
+    to_yaml_parts(docs).concat()
+}
+
+/// The YAML stream of [`to_yaml_stream`] in consecutive parts, to be written one after the
+/// other: a large stream is written by all cores in runs of documents, and handing the runs
+/// over as they are saves joining them into one more copy of the output.
+pub fn to_yaml_parts<T: serde::Serialize + Sync>(docs: &[T]) -> Vec<String> {
+    let write = |first: bool, docs: &[T]| {
         let mut out = String::new();
         for (i, doc) in docs.iter().enumerate() {
-            if i > 0 {
+            if i > 0 || !first {
                 out.push_str("---\n");
             }
-            out.push_str(&to_yaml(doc));
+            write_yaml(&mut out, doc);
         }
         out
     };
     if docs.len() < PARALLEL_EMIT_MIN {
-        return write(docs);
+        return vec![write(true, docs)];
     }
-    // Written in runs of documents, one run at a time per thread, joined in order.
+    // Written in runs of documents, one run at a time per thread, kept in order.
     let run = docs.len().div_ceil(rayon::current_num_threads() * 8).max(1);
-    let runs: Vec<String> = docs.par_chunks(run).map(write).collect();
-    runs.join("---\n")
+    docs.par_chunks(run)
+        .enumerate()
+        .map(|(i, chunk)| write(i == 0, chunk))
+        .collect()
 }
 
 /// Writes one value as a YAML document (block style, two-space indent, lists not indented
 /// under their key, as kustomize writes them).
 pub fn to_yaml<T: serde::Serialize>(value: &T) -> String {
+    let mut s = String::new();
+    write_yaml(&mut s, value);
+    s
+}
+
+/// [`to_yaml`], appended to `out`.
+fn write_yaml<T: serde::Serialize>(out: &mut String, value: &T) {
     // Multi-line strings as literal blocks (`|`), as kustomize writes them; long single-line
     // strings (images, annotations) stay on one line rather than folded (`>`), which reads
     // badly in diffs.
     let mut options = serde_saphyr::SerializerOptions::default();
     options.folded_wrap_chars = usize::MAX;
-    let mut s = serde_saphyr::to_string_with_options(value, options)
+    let start = out.len();
+    serde_saphyr::to_fmt_writer_with_options(out, value, options)
         .unwrap_or_else(|e| unreachable!("a JSON value always serializes to YAML: {e}"));
-    if !s.ends_with('\n') {
-        s.push('\n');
+    if out.len() == start || !out.ends_with('\n') {
+        out.push('\n');
     }
-    s
 }
 
 /// Finds where the node at `path` (object keys and array indexes, in order) of the
@@ -1018,6 +1034,26 @@ fn parse_go_float(s: &str) -> Option<f64> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// A large stream is written in runs on all cores: the runs, one after the other, are
+    /// exactly the documents written one by one and joined by `---`.
+    #[test]
+    fn emitting_in_runs_is_emitting_one_by_one() {
+        let docs: Vec<Value> = (0..PARALLEL_EMIT_MIN * 3 + 7)
+            .map(|i| json!({"kind": "ConfigMap", "n": i, "s": format!("line\n{i}"), "e": {}}))
+            .collect();
+        let parts = to_yaml_parts(&docs);
+        assert!(parts.len() > 1);
+        let one_by_one: Vec<String> = docs.iter().map(to_yaml).collect();
+        assert_eq!(parts.concat(), one_by_one.join("---\n"));
+        assert_eq!(to_yaml_stream(&docs), one_by_one.join("---\n"));
+        let back: Vec<Value> = parse_stream(&parts.concat())
+            .unwrap()
+            .into_iter()
+            .map(|d| d.value)
+            .collect();
+        assert_eq!(back, docs);
+    }
 
     fn one(src: &str) -> Value {
         let docs = parse_stream(src).unwrap();

@@ -1,6 +1,6 @@
 //! `strata debug roundtrip FILE...` (hidden): the floor of the YAML stack, for the benchmark.
 //! Each file is only parsed with `yaml::parse_stream` and written back with
-//! `yaml::to_yaml_stream`, no kustomize build and no validation, so `bench/run.py` can compare
+//! `yaml::to_yaml_parts`, no kustomize build and no validation, so `bench/run.py` can compare
 //! a render's throughput with what parsing and emitting alone cost.
 
 use std::path::PathBuf;
@@ -49,10 +49,10 @@ fn roundtrip(files: &[PathBuf]) -> u8 {
             }
         }
     }
-    let text = yaml::to_yaml_stream(&values);
+    let text = yaml::to_yaml_parts(&values);
     // As `render`: the process ends next, so the tree is not freed piece by piece.
     std::mem::forget(values);
-    match super::write_stdout(&text) {
+    match super::write_stdout_parts(&text) {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("error: cannot write the output: {e}");

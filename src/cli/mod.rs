@@ -60,9 +60,18 @@ pub fn run(cli: Cli) -> u8 {
 
 /// Writes `text` to stdout; a closed pipe (`strata render | head`) is not an error.
 pub fn write_stdout(text: &str) -> std::io::Result<()> {
+    write_stdout_parts(&[text])
+}
+
+/// [`write_stdout`] for a text given in consecutive parts.
+pub fn write_stdout_parts(parts: &[impl AsRef<str>]) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    let written = parts
+        .iter()
+        .try_for_each(|p| out.write_all(p.as_ref().as_bytes()))
+        .and_then(|_| out.flush());
+    match written {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }
@@ -70,6 +79,14 @@ pub fn write_stdout(text: &str) -> std::io::Result<()> {
 
 /// Writes a file atomically: a temporary file beside it, then a rename.
 pub fn write_file_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    write_file_atomic_parts(path, &[text])
+}
+
+/// [`write_file_atomic`] for a text given in consecutive parts.
+pub fn write_file_atomic_parts(
+    path: &std::path::Path,
+    parts: &[impl AsRef<str>],
+) -> std::io::Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -79,7 +96,18 @@ pub fn write_file_atomic(path: &std::path::Path, text: &str) -> std::io::Result<
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.strata-tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
+    let written = (|| {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+        for p in parts {
+            f.write_all(p.as_ref().as_bytes())?;
+        }
+        f.flush()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })

@@ -98,12 +98,12 @@ pub fn run(args: &RenderArgs) -> u8 {
         let ctx = builder.ctx.lock().expect("transform context lock");
         eprint!("{}", render::explain(&set, &ctx.images.unmatched));
     }
-    let text = render::to_string(&set, args.format);
+    let text = render::to_parts(&set, args.format);
     // The process ends next: freeing a large resource tree piece by piece would only cost time.
     std::mem::forget(set);
     let written = match &args.output {
-        Some(path) => super::write_file_atomic(path, &text),
-        None => super::write_stdout(&text),
+        Some(path) => super::write_file_atomic_parts(path, &text),
+        None => super::write_stdout_parts(&text),
     };
     match written {
         Ok(()) => exit::OK,

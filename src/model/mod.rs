@@ -19,6 +19,44 @@ pub struct ResId {
     pub name: String,
 }
 
+/// A [`ResId`] borrowed from a resource ([`Resource::id_ref`]). It hashes as the `ResId`
+/// with the same fields does, so maps keyed by `ResId` can be searched with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IdRef<'a> {
+    pub group: &'a str,
+    pub version: &'a str,
+    pub kind: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+}
+
+impl IdRef<'_> {
+    pub fn owned(self) -> ResId {
+        ResId {
+            group: self.group.to_string(),
+            version: self.version.to_string(),
+            kind: self.kind.to_string(),
+            namespace: self.namespace.to_string(),
+            name: self.name.to_string(),
+        }
+    }
+
+    /// The same five fields as `id`.
+    pub fn is(&self, id: &ResId) -> bool {
+        self.group == id.group
+            && self.version == id.version
+            && self.kind == id.kind
+            && self.namespace == id.namespace
+            && self.name == id.name
+    }
+}
+
+impl indexmap::Equivalent<ResId> for IdRef<'_> {
+    fn equivalent(&self, key: &ResId) -> bool {
+        self.is(key)
+    }
+}
+
 impl ResId {
     /// Namespaces compare equal when both are "default" or empty, as kustomize compares them.
     pub fn same_namespace(&self, other: &str) -> bool {
@@ -260,13 +298,26 @@ impl Resource {
     }
 
     pub fn id(&self) -> ResId {
-        let (g, v) = split_api_version(self.api_version());
-        ResId {
-            group: g.to_string(),
-            version: v.to_string(),
-            kind: self.kind().to_string(),
-            namespace: self.namespace().to_string(),
-            name: self.name().to_string(),
+        self.id_ref().owned()
+    }
+
+    /// The identity, borrowed from the object: for comparing and looking up without
+    /// allocating five strings.
+    pub fn id_ref(&self) -> IdRef<'_> {
+        let (group, version) = split_api_version(self.api_version());
+        let metadata = self.metadata();
+        let meta = |key: &str| {
+            metadata
+                .and_then(|m| m.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
+        IdRef {
+            group,
+            version,
+            kind: self.kind(),
+            namespace: meta("namespace"),
+            name: meta("name"),
         }
     }
 
@@ -277,8 +328,9 @@ impl Resource {
 
     /// Records the current identity before a transform changes namespace or name.
     pub fn remember_id(&mut self) {
-        let id = self.id();
-        if self.previous_ids.last() != Some(&id) {
+        let id = self.id_ref();
+        if self.previous_ids.last().is_none_or(|last| !id.is(last)) {
+            let id = id.owned();
             self.previous_ids.push(id);
         }
     }
@@ -325,14 +377,14 @@ pub type ResourceSet = Vec<Resource>;
 /// identity (kustomize counts group, version, kind, namespace and name) in linear time.
 #[derive(Default)]
 pub struct IdIndex {
-    seen: std::collections::HashMap<ResId, Origin>,
+    seen: indexmap::IndexMap<ResId, Origin>,
 }
 
 impl IdIndex {
     pub fn add(&mut self, r: &Resource) -> Result<(), Error> {
-        let mut id = r.id();
+        let mut id = r.id_ref();
         if id.namespace == "default" {
-            id.namespace.clear();
+            id.namespace = "";
         }
         if let Some(first) = self.seen.get(&id) {
             return Err(Error::new(format!(
@@ -343,7 +395,7 @@ impl IdIndex {
             .at(r.origin.line, 1)
             .help("remove one of them, or give them different names or namespaces"));
         }
-        self.seen.insert(id, r.origin.clone());
+        self.seen.insert(id.owned(), r.origin.clone());
         Ok(())
     }
 }

@@ -15,11 +15,17 @@ pub enum Format {
 
 /// The whole output text for a set of resources.
 pub fn to_string(resources: &[Resource], format: Format) -> String {
+    to_parts(resources, format).concat()
+}
+
+/// [`to_string`] in consecutive parts, to write one after the other (a large YAML stream
+/// is written on all cores in runs).
+pub fn to_parts(resources: &[Resource], format: Format) -> Vec<String> {
     match format {
         Format::Yaml => {
             // `Map` and `Value::Object` serialize the same; borrow without cloning.
             let docs: Vec<MapRef<'_>> = resources.iter().map(|r| MapRef(&r.obj)).collect();
-            yaml::to_yaml_stream(&docs)
+            yaml::to_yaml_parts(&docs)
         }
         Format::Json => {
             let mut out = String::new();
@@ -29,7 +35,7 @@ pub fn to_string(resources: &[Resource], format: Format) -> String {
                 out.push_str(&serde_json::to_string_pretty(&v).expect("JSON values serialize"));
                 out.push('\n');
             }
-            out
+            vec![out]
         }
     }
 }

@@ -93,22 +93,24 @@ pub(crate) fn add_pairs(
         return Ok(());
     }
     for r in set.iter_mut() {
-        let id = r.id();
-        fieldspec::visit_resource(r, specs, None, &mut |v| {
+        let visited = fieldspec::visit_resource(r, specs, None, &mut |v| {
             if v.is_null() {
                 *v = Value::Object(Map::new());
             }
             let Value::Object(m) = v else {
-                return Err(Error::new(format!(
-                    "a label or annotation field of {id} is a {}, expected a mapping",
-                    kind_of(v)
-                )));
+                return Err(kind_of(v));
             };
             for (k, val) in pairs {
                 m.insert(k.clone(), Value::String(val.clone()));
             }
             Ok(())
-        })?;
+        });
+        if let Err(found) = visited {
+            return Err(Error::new(format!(
+                "a label or annotation field of {} is a {found}, expected a mapping",
+                r.id()
+            )));
+        }
     }
     Ok(())
 }

@@ -38,14 +38,16 @@ fn apply_with(
     let mut specs: Vec<OwnedFieldSpec> = NAMESPACE.iter().map(Into::into).collect();
     specs.extend(extra.iter().cloned());
     for r in set.iter_mut() {
-        let id = r.id();
         r.remember_id();
         let from_schema = schema
             .filter(|_| !openapi::precomputed(r.api_version(), r.kind()))
             .and_then(|s| s.namespaced(r.api_version(), r.kind()));
         let cluster_scoped = match from_schema {
             Some(namespaced) => !namespaced,
-            None => scope::is_cluster_scoped(&id.group, &id.kind),
+            None => {
+                let (group, _, kind) = r.gvk();
+                scope::is_cluster_scoped(group, kind)
+            }
         };
         if !cluster_scoped {
             r.metadata_mut()
@@ -62,8 +64,9 @@ fn apply_with(
             }
             Ok(())
         });
-        if id.group == "rbac.authorization.k8s.io"
-            && (id.kind == "RoleBinding" || id.kind == "ClusterRoleBinding")
+        let (group, _, kind) = r.gvk();
+        if group == "rbac.authorization.k8s.io"
+            && (kind == "RoleBinding" || kind == "ClusterRoleBinding")
             && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
         {
             for s in subjects.iter_mut().filter_map(Value::as_object_mut) {

@@ -983,7 +983,8 @@ pub fn fix_back_references(set: &mut ResourceSet, extra: &[NameRefSpec]) {
             (!by_name.is_empty()).then_some((referrers, by_name))
         })
         .collect();
-    for r in set.iter_mut() {
+    // Each resource's references are fixed on its own: on all cores for a large set.
+    let fix = |r: &mut crate::model::Resource| {
         let referrer_id = r.id();
         for (referrers, by_name) in &rows {
             for &(g, v, k, path) in referrers.iter() {
@@ -1009,6 +1010,12 @@ pub fn fix_back_references(set: &mut ResourceSet, extra: &[NameRefSpec]) {
                 }
             }
         }
+    };
+    if set.len() >= crate::validate::PARALLEL_MIN {
+        use rayon::prelude::*;
+        set.par_iter_mut().for_each(fix);
+    } else {
+        set.iter_mut().for_each(fix);
     }
 }
 

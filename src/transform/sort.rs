@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use crate::error::{Error, Result};
 use crate::load::kustomization::SortOptions;
-use crate::model::{ResId, ResourceSet};
+use crate::model::{IdRef, ResourceSet};
 
 const ORDER_FIRST: &[&str] = &[
     "Namespace",
@@ -64,33 +64,53 @@ pub fn apply(options: Option<&SortOptions>, set: &mut ResourceSet) -> Result<()>
                 }
                 0
             };
-            let mut keyed: Vec<(i64, String, String, _)> = std::mem::take(set)
-                .into_iter()
-                .map(|r| {
-                    let id = r.id();
-                    (rank(&id.kind), gvk_key(&id), id_key(&id), r)
-                })
-                .collect();
-            keyed.sort_by(|a, b| {
+            // Keys are built once per resource (on all cores for a large set), not per
+            // comparison.
+            let key = |r: crate::model::Resource| {
+                let id = r.id_ref();
+                let key = Key {
+                    rank: rank(id.kind),
+                    gvk: gvk_key(&id),
+                    id: id_key(&id),
+                    namespace: id.kind == "Namespace",
+                    core: id.group.is_empty(),
+                };
+                (key, r)
+            };
+            let mut keyed: Vec<(Key, crate::model::Resource)> =
+                if set.len() >= crate::validate::PARALLEL_MIN {
+                    use rayon::prelude::*;
+                    std::mem::take(set).into_par_iter().map(key).collect()
+                } else {
+                    std::mem::take(set).into_iter().map(key).collect()
+                };
+            keyed.sort_by(|(a, _), (b, _)| {
                 compare(
-                    a.0,
-                    &a.1,
-                    &a.2,
-                    b.0,
-                    &b.1,
-                    &b.2,
-                    a.3.kind() == "Namespace"
-                        && b.3.kind() == "Namespace"
-                        && (a.3.id().group.is_empty() || b.3.id().group.is_empty()),
+                    a.rank,
+                    &a.gvk,
+                    &a.id,
+                    b.rank,
+                    &b.gvk,
+                    &b.id,
+                    a.namespace && b.namespace && (a.core || b.core),
                 )
             });
-            set.extend(keyed.into_iter().map(|k| k.3));
+            set.extend(keyed.into_iter().map(|(_, r)| r));
             Ok(())
         }
         other => Err(Error::new(format!(
             "sortOptions.order must be `legacy` or `fifo`, not `{other}`"
         ))),
     }
+}
+
+/// What the legacy order compares, per resource.
+struct Key {
+    rank: i64,
+    gvk: String,
+    id: String,
+    namespace: bool,
+    core: bool,
 }
 
 fn compare(ra: i64, ga: &str, ia: &str, rb: i64, gb: &str, ib: &str, namespaces: bool) -> Ordering {
@@ -104,7 +124,7 @@ fn compare(ra: i64, ga: &str, ia: &str, rb: i64, gb: &str, ib: &str, namespaces:
     ia.cmp(ib)
 }
 
-fn gvk_key(id: &ResId) -> String {
+fn gvk_key(id: &IdRef) -> String {
     let or = |s: &str, d: &str| {
         if s.is_empty() {
             d.to_string()
@@ -114,14 +134,14 @@ fn gvk_key(id: &ResId) -> String {
     };
     format!(
         "{}_{}_{}",
-        or(&id.group, "~G"),
-        or(&id.version, "~V"),
-        or(&id.kind, "~K")
+        or(id.group, "~G"),
+        or(id.version, "~V"),
+        or(id.kind, "~K")
     )
 }
 
 /// kustomize's `legacyResIDSortString`: `kind.version.group|namespace|name`.
-fn id_key(id: &ResId) -> String {
+fn id_key(id: &IdRef) -> String {
     let or = |s: &str, d: &str| {
         if s.is_empty() {
             d.to_string()
@@ -131,10 +151,10 @@ fn id_key(id: &ResId) -> String {
     };
     format!(
         "{}.{}.{}|{}|{}",
-        or(&id.kind, "[noKind]"),
-        or(&id.version, "[noVer]"),
-        or(&id.group, "[noGrp]"),
-        or(&id.namespace, "~X"),
-        or(&id.name, "~N")
+        or(id.kind, "[noKind]"),
+        or(id.version, "[noVer]"),
+        or(id.group, "[noGrp]"),
+        or(id.namespace, "~X"),
+        or(id.name, "~N")
     )
 }
