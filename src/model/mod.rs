@@ -402,8 +402,33 @@ impl IdIndex {
 
 /// Rejects two resources with the same identity, naming both origins.
 pub fn check_unique(set: &[Resource]) -> Result<(), Error> {
-    let mut index = IdIndex::default();
-    set.iter().try_for_each(|r| index.add(r))
+    // The identities are read on all cores for a large set; the set outlives the check, so
+    // they are kept borrowed.
+    fn key(r: &Resource) -> IdRef<'_> {
+        let mut id = r.id_ref();
+        if id.namespace == "default" {
+            id.namespace = "";
+        }
+        id
+    }
+    let ids: Vec<IdRef<'_>> = if set.len() >= crate::validate::PARALLEL_MIN {
+        use rayon::prelude::*;
+        set.par_iter().map(key).collect()
+    } else {
+        set.iter().map(key).collect()
+    };
+    let mut seen: std::collections::HashMap<IdRef<'_>, usize> =
+        std::collections::HashMap::with_capacity(ids.len());
+    for (i, id) in ids.into_iter().enumerate() {
+        if let Some(&first) = seen.get(&id) {
+            // The same message as a duplicate found while accumulating.
+            let mut index = IdIndex::default();
+            index.add(&set[first])?;
+            return index.add(&set[i]);
+        }
+        seen.insert(id, i);
+    }
+    Ok(())
 }
 
 /// The JSON pointers where `after` differs from `before`: added, removed or changed fields,

@@ -92,7 +92,7 @@ pub(crate) fn add_pairs(
     if pairs.is_empty() {
         return Ok(());
     }
-    for r in set.iter_mut() {
+    let one = |r: &mut crate::model::Resource| -> Result<()> {
         let visited = fieldspec::visit_resource(r, specs, None, &mut |v| {
             if v.is_null() {
                 *v = Value::Object(Map::new());
@@ -105,12 +105,20 @@ pub(crate) fn add_pairs(
             }
             Ok(())
         });
-        if let Err(found) = visited {
-            return Err(Error::new(format!(
+        visited.map(|_| ()).map_err(|found| {
+            Error::new(format!(
                 "a label or annotation field of {} is a {found}, expected a mapping",
                 r.id()
-            )));
-        }
-    }
+            ))
+        })
+    };
+    // On all cores for a large set; the first error in set order is the one reported.
+    let results: Vec<Result<()>> = if set.len() >= crate::validate::PARALLEL_MIN {
+        use rayon::prelude::*;
+        set.par_iter_mut().map(one).collect()
+    } else {
+        set.iter_mut().map(one).collect()
+    };
+    results.into_iter().collect::<Result<Vec<()>>>()?;
     Ok(())
 }

@@ -37,7 +37,8 @@ fn apply_with(
 ) -> Result<()> {
     let mut specs: Vec<OwnedFieldSpec> = NAMESPACE.iter().map(Into::into).collect();
     specs.extend(extra.iter().cloned());
-    for r in set.iter_mut() {
+    // Each object is moved on its own: on all cores for a large set.
+    let one = |r: &mut crate::model::Resource| {
         r.remember_id();
         let from_schema = schema
             .filter(|_| !openapi::precomputed(r.api_version(), r.kind()))
@@ -75,6 +76,12 @@ fn apply_with(
                 }
             }
         }
+    };
+    if set.len() >= crate::validate::PARALLEL_MIN {
+        use rayon::prelude::*;
+        set.par_iter_mut().for_each(one);
+    } else {
+        set.iter_mut().for_each(one);
     }
     Ok(())
 }
