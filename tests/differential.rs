@@ -327,3 +327,61 @@ fn generated_gitops_trees_render_like_kubectl_kustomize() {
     );
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// A build large enough (640+ objects) that strata moves, labels, fixes references, sorts
+/// and checks identities on all cores: the same objects in the same order as kubectl, with
+/// `namespace:`, a name prefix and suffix, labels, annotations, a generated ConfigMap's hash
+/// suffix and every kind of reference to renamed objects.
+#[test]
+fn a_large_build_on_all_cores_renders_like_kubectl_kustomize() {
+    if !have_kubectl("a_large_build_on_all_cores_renders_like_kubectl_kustomize") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path().join("base");
+    let overlay = tmp.path().join("overlay");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::create_dir_all(&overlay).unwrap();
+    let mut all = String::from("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: old\n");
+    let mut subjects = String::new();
+    for i in 0..160 {
+        all += &format!(
+            "---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa-{i}\n\
+             ---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  idx: \"{i}\"\n\
+             ---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-{i}\n\
+             spec:\n  selector:\n    matchLabels:\n      app: app-{i}\n  template:\n    metadata:\n\
+             \x20     labels:\n        app: app-{i}\n    spec:\n      serviceAccountName: sa-{i}\n\
+             \x20     containers:\n      - name: c\n        image: nginx:1.27\n        envFrom:\n\
+             \x20       - configMapRef:\n            name: cm-{i}\n        - configMapRef:\n\
+             \x20           name: shared\n      volumes:\n      - name: v\n        configMap:\n\
+             \x20         name: cm-{i}\n\
+             ---\napiVersion: v1\nkind: Service\nmetadata:\n  name: app-{i}\nspec:\n\
+             \x20 selector:\n    app: app-{i}\n  ports:\n  - port: {}\n",
+            8000 + i
+        );
+        if i % 16 == 0 {
+            subjects += &format!("- kind: ServiceAccount\n  name: sa-{i}\n  namespace: old\n");
+        }
+    }
+    all += &format!(
+        "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n\
+         \x20 name: read\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n\
+         \x20 name: view\nsubjects:\n{subjects}- kind: ServiceAccount\n  name: default\n\
+         \x20 namespace: old\n"
+    );
+    std::fs::write(base.join("all.yaml"), all).unwrap();
+    std::fs::write(
+        base.join("kustomization.yaml"),
+        "resources:\n- all.yaml\nconfigMapGenerator:\n- name: shared\n  literals:\n  - a=1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        overlay.join("kustomization.yaml"),
+        "resources:\n- ../base\nnamespace: team\nnamePrefix: p-\nnameSuffix: -x\n\
+         labels:\n- pairs:\n    tier: agent\ncommonAnnotations:\n  owner: platform\n",
+    )
+    .unwrap();
+    let set = strata::build::Builder::new().render(&overlay).unwrap();
+    assert!(set.len() >= 640, "{} objects", set.len());
+    assert_eq!(outcome(&overlay), "same");
+}
