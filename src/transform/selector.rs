@@ -41,7 +41,11 @@ impl Pattern {
 fn anchored(field: &str, pattern: &Option<String>) -> Result<Option<Pattern>, String> {
     match pattern.as_deref() {
         None | Some("") => Ok(None),
-        Some(p) if regex::escape(p) == p => Ok(Some(Pattern::Literal(p.to_string()))),
+        // No character with a meaning outside a class (`-` is one only inside `[...]`, which
+        // needs `[`): the pattern is the name itself.
+        Some(p) if !p.contains(|c| r"\.+*?()|[]{}^$".contains(c)) => {
+            Ok(Some(Pattern::Literal(p.to_string())))
+        }
         Some(p) => compiled(&format!("^(?:{p})$"))
             .map(|re| Some(Pattern::Regex(re)))
             .map_err(|e| format!("`{field}: {p}` is not a valid regular expression: {e}")),
@@ -249,6 +253,44 @@ mod tests {
 
     fn sel(v: serde_json::Value) -> Target {
         Target::compile(&serde_json::from_value(v).unwrap()).unwrap()
+    }
+
+    /// A pattern read as a plain name matches exactly what the anchored regex matches.
+    #[test]
+    fn plain_names_match_as_their_regexes_do() {
+        let names = [
+            "node-exporter",
+            "a_b-1",
+            "x:y",
+            "Deployment",
+            "v1",
+            "a#b",
+            "a&b~c",
+            "é-1",
+        ];
+        let candidates = [
+            "node-exporter",
+            "node-exporterX",
+            "xnode-exporter",
+            "a_b-1",
+            "x:y",
+        ];
+        for p in names.iter().chain(&candidates) {
+            let Some(Pattern::Literal(_)) = anchored("name", &Some(p.to_string())).unwrap() else {
+                panic!("{p} is a plain name");
+            };
+            let re = Regex::new(&format!("^(?:{p})$")).unwrap();
+            for c in names.iter().chain(&candidates) {
+                let lit = anchored("name", &Some(p.to_string())).unwrap().unwrap();
+                assert_eq!(lit.is_match(c), re.is_match(c), "{p} vs {c}");
+            }
+        }
+        for p in ["apps.k8s.io", "a|b", "web-[0-9]+", "(?i)x", "a\\.b", "x*"] {
+            assert!(matches!(
+                anchored("name", &Some(p.to_string())).unwrap(),
+                Some(Pattern::Regex(_))
+            ));
+        }
     }
 
     #[test]
