@@ -200,5 +200,15 @@ fn a_rerender_reuses_unchanged_files_and_rewrites_the_rest() {
     std::fs::write(&a, "edited\n").unwrap();
     render();
     assert_eq!(std::fs::read_to_string(&a).unwrap(), a_text);
+
+    // A symlink put in its place, even to the same text, is replaced by a regular file.
+    let elsewhere = tmp.path().join("same.yaml");
+    std::fs::write(&elsewhere, &a_text).unwrap();
+    std::fs::remove_file(&a).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &a).unwrap();
+    render();
+    assert!(std::fs::symlink_metadata(&a).unwrap().file_type().is_file());
+    assert_eq!(std::fs::read_to_string(&a).unwrap(), a_text);
+    std::fs::remove_file(&elsewhere).unwrap();
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 2);
 }

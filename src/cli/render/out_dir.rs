@@ -300,7 +300,10 @@ impl Staging {
             let path = dir.join(file);
             if let Some(before) = &before {
                 let old = before.join(file);
-                if std::fs::read(&old).is_ok_and(|b| b == text.as_bytes())
+                // Only a regular file (a link to a symlink put there by hand would be the
+                // symlink, not the text).
+                if std::fs::symlink_metadata(&old).is_ok_and(|m| m.file_type().is_file())
+                    && std::fs::read(&old).is_ok_and(|b| b == text.as_bytes())
                     && std::fs::hard_link(&old, &path).is_ok()
                 {
                     continue;
