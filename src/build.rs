@@ -235,9 +235,7 @@ impl Builder {
         oa: &Tracker,
     ) -> Result<()> {
         let mut ids = model::IdIndex::default();
-        for r in set.iter() {
-            ids.add(r)?;
-        }
+        ids.add_from(set, 0)?;
         let entries = kf
             .spec
             .resources
@@ -281,17 +279,16 @@ impl Builder {
                         .map_err(at)?;
                 self.loader.resources(&path).map_err(at)?
             };
-            for r in &added {
-                // kustomize computes the scope of every resource it accumulates.
-                oa.saw(r.api_version(), r.kind());
-                ids.add(r).map_err(|e| {
-                    e.context(format!(
-                        "while adding {field}[{i}] of {}",
-                        kf.display().display()
-                    ))
-                })?;
-            }
+            let start = set.len();
             set.extend(added);
+            // kustomize computes the scope of every resource it accumulates.
+            oa.saw_all(&set[start..]);
+            ids.add_from(set, start).map_err(|e| {
+                e.context(format!(
+                    "while adding {field}[{i}] of {}",
+                    kf.display().display()
+                ))
+            })?;
         }
         config.merge(&transform::tconfig::load(kf, &self.loader)?);
         config.merge(&transform::crds::load(kf, &self.loader)?);

@@ -288,10 +288,7 @@ impl Positions {
     /// The position of `path` in the `doc`-th document, or of its deepest existing ancestor.
     pub fn find(&self, doc: usize, path: &[&str]) -> Option<(usize, usize)> {
         let map = self.docs.get(doc)?;
-        let mut pointer: String = path
-            .iter()
-            .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
-            .collect();
+        let mut pointer = crate::model::pointer::of_keys(path);
         loop {
             if let Some(pos) = map.get(&pointer) {
                 return Some(*pos);
@@ -409,8 +406,12 @@ fn node_positions(
                         String::new()
                     }
                     Some(Frame::Map { pointer, key }) => {
-                        let k = key.take().unwrap_or_default();
-                        format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"))
+                        let mut child = pointer.clone();
+                        crate::model::pointer::push_key(
+                            &mut child,
+                            &key.take().unwrap_or_default(),
+                        );
+                        child
                     }
                     Some(Frame::Seq { pointer, next }) => {
                         *next += 1;

@@ -342,6 +342,68 @@ fn two_resources_with_the_same_identity_name_both_origins() {
     );
 }
 
+/// `n` ConfigMaps `cm-0` .. `cm-{n-1}`, one per document, each 4 lines long after `---`.
+fn many_config_maps(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\n"))
+        .collect()
+}
+
+#[test]
+fn in_a_large_file_the_first_duplicate_in_file_order_is_reported() {
+    // 600 documents: identities are hashed on all cores; of two duplicates, the earlier one
+    // in the file is reported, against its first definition.
+    let mut text = many_config_maps(600);
+    text.push_str("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-7\n");
+    text.push_str("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-3\n");
+    let t = Tree::new();
+    t.file("app/kustomization.yaml", kust(&["many.yaml"]))
+        .file("app/many.yaml", text);
+    let err = t.fails("app");
+    assert_eq!(
+        err,
+        "error: two resources have the same identity: ConfigMap v1 cm-7 (first read at app/many.yaml:37)\n\
+         \x20 --> app/many.yaml:3002:1\n\
+         \x20 = while adding resources[0] of app/kustomization.yaml\n\
+         \x20 = help: remove one of them, or give them different names or namespaces\n"
+    );
+}
+
+#[test]
+fn in_a_large_file_the_first_bad_document_in_file_order_is_reported() {
+    // Documents are checked on all cores; the error is the first one in the file.
+    let mut text = many_config_maps(300);
+    text.push_str("---\napiVersion: v1\nmetadata:\n  name: no-kind\n");
+    text.push_str(&many_config_maps(300).replace("cm-", "more-"));
+    text.push_str("---\n- a list\n");
+    let t = Tree::new();
+    t.file("app/kustomization.yaml", kust(&["many.yaml"]))
+        .file("app/many.yaml", text);
+    let err = t.fails("app");
+    assert!(
+        err.starts_with("error: the document has no `kind`\n  --> app/many.yaml:1502:1\n"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_large_render_that_fails_validation_writes_nothing() {
+    // From 200 objects the output is written while validation runs; a validation error
+    // must still leave stdout empty.
+    let mut text = many_config_maps(250);
+    text.push_str(
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: left\ndata:\n  registry: registry-<REGION_ID>-vpc.example.com\n",
+    );
+    let t = Tree::new();
+    t.file("app/kustomization.yaml", kust(&["many.yaml"]))
+        .file("app/many.yaml", text);
+    let run = t.render(&["app"]);
+    assert_eq!(run.code, Some(1), "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert!(run.stderr.contains("IM001"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+}
+
 #[test]
 fn remote_url_resource() {
     let t = Tree::new();

@@ -70,6 +70,7 @@ pub fn run(args: &RenderArgs) -> u8 {
         }
     };
     report_notes(&set);
+    let mut text = None;
     if !args.no_validate {
         let profile = match &args.cluster {
             Some(path) => ClusterProfile::read(path).map(Some),
@@ -82,7 +83,18 @@ pub fn run(args: &RenderArgs) -> u8 {
                 return exit::ERROR;
             }
         };
-        let report = validate::errors(&set, &profile, &builder.loader);
+        // A large set is validated while it is written out: both only read it, and the
+        // text is thrown away if validation fails.
+        let report = if set.len() >= validate::PARALLEL_MIN {
+            let (report, written) = rayon::join(
+                || validate::errors(&set, &profile, &builder.loader),
+                || render::to_parts(&set, args.format),
+            );
+            text = Some(written);
+            report
+        } else {
+            validate::errors(&set, &profile, &builder.loader)
+        };
         if report.errors() > 0 {
             eprint!(
                 "{}",
@@ -98,7 +110,7 @@ pub fn run(args: &RenderArgs) -> u8 {
         let ctx = builder.ctx.lock().expect("transform context lock");
         eprint!("{}", render::explain(&set, &ctx.images.unmatched));
     }
-    let text = render::to_parts(&set, args.format);
+    let text = text.unwrap_or_else(|| render::to_parts(&set, args.format));
     // The process ends next: freeing a large resource tree piece by piece would only cost time.
     std::mem::forget(set);
     let written = match &args.output {

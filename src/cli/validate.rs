@@ -124,9 +124,9 @@ fn load_all(
     if !plain.is_empty() || groups.is_empty() {
         // Manifest directories often hold alternatives (one object per cloud, per variant):
         // validate the first definition of an identity and say which ones were left out.
-        let mut index = crate::model::IdIndex::default();
+        let mut seen = std::collections::HashSet::new();
         plain.retain(|r| {
-            let first = index.add(r).is_ok();
+            let first = seen.insert(r.unique_id().owned());
             if !first {
                 eprintln!(
                     "warning: {} is defined again at {}; validating the first definition only",

@@ -240,8 +240,7 @@ fn strip_paths(v: &mut Value, path: &mut String, globs: &GlobSet) {
         Value::Object(m) => {
             m.retain(|k, child| {
                 let len = path.len();
-                path.push('/');
-                path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                crate::model::pointer::push_key(path, k);
                 let keep = !globs.is_match(path.as_str());
                 if keep {
                     strip_paths(child, path, globs);
@@ -254,7 +253,7 @@ fn strip_paths(v: &mut Value, path: &mut String, globs: &GlobSet) {
             let mut i = 0;
             a.retain_mut(|child| {
                 let len = path.len();
-                path.push_str(&format!("/{i}"));
+                crate::model::pointer::push_index(path, i);
                 i += 1;
                 let keep = !globs.is_match(path.as_str());
                 if keep {

@@ -158,16 +158,27 @@ impl Loader {
     }
 }
 
-/// The resources of a file's documents, in order.
+/// The resources of a file's documents, in order; a large file's on all cores (the first
+/// error in document order is the one reported).
 fn documents_to_resources(display: &Arc<PathBuf>, docs: Vec<Document>) -> Result<Vec<Resource>> {
-    let mut out = Vec::with_capacity(docs.len());
-    for (i, doc) in docs.into_iter().enumerate() {
+    let one = |(i, doc): (usize, Document)| {
         let origin = Origin {
             file: display.clone(),
             line: doc.line,
             doc_index: i,
         };
-        unpack(doc.value, origin, &mut out)?;
+        let mut out = Vec::with_capacity(1);
+        unpack(doc.value, origin, &mut out).map(|()| out)
+    };
+    let per_doc: Vec<Result<Vec<Resource>>> = if docs.len() >= crate::validate::PARALLEL_MIN {
+        use rayon::prelude::*;
+        docs.into_par_iter().enumerate().map(one).collect()
+    } else {
+        docs.into_iter().enumerate().map(one).collect()
+    };
+    let mut out = Vec::with_capacity(per_doc.len());
+    for resources in per_doc {
+        out.extend(resources?);
     }
     Ok(out)
 }
@@ -175,23 +186,26 @@ fn documents_to_resources(display: &Arc<PathBuf>, docs: Vec<Document>) -> Result
 /// Adds a document to `out`, unpacking `kind: List` (and `FooList` with `items`), as
 /// kustomize and kubectl do.
 fn unpack(value: Value, origin: Origin, out: &mut Vec<Resource>) -> Result<()> {
-    let is_list = value
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|k| k == "List" || k.ends_with("List"))
-        && value.get("items").is_some();
-    if is_list {
-        let Some(Value::Array(items)) = value.get("items").cloned() else {
-            return Err(Error::new("`items` of a List must be a list")
-                .in_file(&origin.file)
-                .at(origin.line, 1));
-        };
-        for item in items {
-            unpack(item, origin.clone(), out)?;
+    let is_list = |fields: &serde_json::Map<String, Value>| {
+        fields
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k == "List" || k.ends_with("List"))
+            && fields.contains_key("items")
+    };
+    match value {
+        Value::Object(mut list) if is_list(&list) => {
+            let Some(Value::Array(items)) = list.remove("items") else {
+                return Err(Error::new("`items` of a List must be a list")
+                    .in_file(&origin.file)
+                    .at(origin.line, 1));
+            };
+            for item in items {
+                unpack(item, origin.clone(), out)?;
+            }
         }
-        return Ok(());
+        value => out.push(Resource::from_value(value, origin)?),
     }
-    out.push(Resource::from_value(value, origin)?);
     Ok(())
 }
 

@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 
 use crate::error::Error;
 
+pub mod pointer;
+
 /// The identity of a resource: group, version, kind, namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ResId {
@@ -321,6 +323,16 @@ impl Resource {
         }
     }
 
+    /// The identity as duplicates are found: a `default` namespace counts as none, as
+    /// kustomize counts it.
+    pub fn unique_id(&self) -> IdRef<'_> {
+        let mut id = self.id_ref();
+        if id.namespace == "default" {
+            id.namespace = "";
+        }
+        id
+    }
+
     /// The current identity and every earlier one.
     pub fn all_ids(&self) -> impl Iterator<Item = ResId> + '_ {
         std::iter::once(self.id()).chain(self.previous_ids.iter().cloned())
@@ -375,75 +387,68 @@ pub type ResourceSet = Vec<Resource>;
 
 /// Identities seen so far in one accumulation, to reject a second resource with the same
 /// identity (kustomize counts group, version, kind, namespace and name) in linear time.
+///
+/// It holds positions in the set being accumulated and a hash of each identity, computed on
+/// all cores for a large set; identities themselves are read again only where two hashes
+/// meet, so the serial part is one table insert per resource.
 #[derive(Default)]
 pub struct IdIndex {
-    seen: indexmap::IndexMap<ResId, Origin>,
+    table: hashbrown::HashTable<(u64, usize)>,
+    hasher: std::hash::RandomState,
 }
 
 impl IdIndex {
-    pub fn add(&mut self, r: &Resource) -> Result<(), Error> {
-        let mut id = r.id_ref();
-        if id.namespace == "default" {
-            id.namespace = "";
+    /// Indexes `set[start..]` (the resources added since the last call: the set only grows
+    /// between calls), rejecting the first one whose identity was seen before.
+    pub fn add_from(&mut self, set: &[Resource], start: usize) -> Result<(), Error> {
+        use std::hash::BuildHasher;
+        let added = &set[start..];
+        let hash = |r: &Resource| self.hasher.hash_one(r.unique_id());
+        let hashes: Vec<u64> = if added.len() >= crate::validate::PARALLEL_MIN {
+            use rayon::prelude::*;
+            added.par_iter().map(hash).collect()
+        } else {
+            added.iter().map(hash).collect()
+        };
+        self.table.reserve(added.len(), |&(h, _)| h);
+        for (i, h) in (start..).zip(hashes) {
+            let same =
+                |&(hj, j): &(u64, usize)| hj == h && set[j].unique_id() == set[i].unique_id();
+            if let Some(&(_, first)) = self.table.find(h, same) {
+                return Err(duplicate(&set[first], &set[i]));
+            }
+            self.table.insert_unique(h, (h, i), |&(h, _)| h);
         }
-        if let Some(first) = self.seen.get(&id) {
-            return Err(Error::new(format!(
-                "two resources have the same identity: {} (first read at {first})",
-                r.id()
-            ))
-            .in_file(&r.origin.file)
-            .at(r.origin.line, 1)
-            .help("remove one of them, or give them different names or namespaces"));
-        }
-        self.seen.insert(id.owned(), r.origin.clone());
         Ok(())
     }
 }
 
+/// The error for `second` having the identity of `first`, read earlier.
+fn duplicate(first: &Resource, second: &Resource) -> Error {
+    Error::new(format!(
+        "two resources have the same identity: {} (first read at {})",
+        second.id(),
+        first.origin
+    ))
+    .in_file(&second.origin.file)
+    .at(second.origin.line, 1)
+    .help("remove one of them, or give them different names or namespaces")
+}
+
 /// Rejects two resources with the same identity, naming both origins.
 pub fn check_unique(set: &[Resource]) -> Result<(), Error> {
-    // The identities are read on all cores for a large set; the set outlives the check, so
-    // they are kept borrowed.
-    fn key(r: &Resource) -> IdRef<'_> {
-        let mut id = r.id_ref();
-        if id.namespace == "default" {
-            id.namespace = "";
-        }
-        id
-    }
-    let ids: Vec<IdRef<'_>> = if set.len() >= crate::validate::PARALLEL_MIN {
-        use rayon::prelude::*;
-        set.par_iter().map(key).collect()
-    } else {
-        set.iter().map(key).collect()
-    };
-    let mut seen: std::collections::HashMap<IdRef<'_>, usize> =
-        std::collections::HashMap::with_capacity(ids.len());
-    for (i, id) in ids.into_iter().enumerate() {
-        if let Some(&first) = seen.get(&id) {
-            // The same message as a duplicate found while accumulating.
-            let mut index = IdIndex::default();
-            index.add(&set[first])?;
-            return index.add(&set[i]);
-        }
-        seen.insert(id, i);
-    }
-    Ok(())
+    IdIndex::default().add_from(set, 0)
 }
 
 /// The JSON pointers where `after` differs from `before`: added, removed or changed fields,
 /// as deep as both sides are mappings (lists of different lengths count as one change).
 pub fn changed_paths(before: &Value, after: &Value) -> Vec<String> {
-    fn esc(k: &str) -> String {
-        k.replace('~', "~0").replace('/', "~1")
-    }
     fn walk(a: &Value, b: &Value, path: &mut String, out: &mut Vec<String>) {
         match (a, b) {
             (Value::Object(x), Value::Object(y)) => {
                 for (k, vb) in y {
                     let len = path.len();
-                    path.push('/');
-                    path.push_str(&esc(k));
+                    pointer::push_key(path, k);
                     match x.get(k) {
                         Some(va) => walk(va, vb, path, out),
                         None => out.push(path.clone()),
@@ -451,13 +456,15 @@ pub fn changed_paths(before: &Value, after: &Value) -> Vec<String> {
                     path.truncate(len);
                 }
                 for k in x.keys().filter(|k| !y.contains_key(*k)) {
-                    out.push(format!("{path}/{}", esc(k)));
+                    let mut removed = path.clone();
+                    pointer::push_key(&mut removed, k);
+                    out.push(removed);
                 }
             }
             (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
                 for (i, (va, vb)) in x.iter().zip(y).enumerate() {
                     let len = path.len();
-                    path.push_str(&format!("/{i}"));
+                    pointer::push_index(path, i);
                     walk(va, vb, path, out);
                     path.truncate(len);
                 }

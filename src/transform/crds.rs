@@ -58,9 +58,7 @@ pub fn load(kf: &KustFile, loader: &Loader) -> Result<Config> {
 type Problem = (Vec<String>, String);
 
 fn pointer(at: &[String]) -> String {
-    at.iter()
-        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
-        .collect()
+    crate::model::pointer::of_keys(at)
 }
 
 fn child(at: &[String], key: &str) -> Vec<String> {

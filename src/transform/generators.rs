@@ -541,17 +541,18 @@ fn set_map(md: &mut Map<String, Value>, key: &str, m: BTreeMap<String, Value>) {
 /// The last step of a top-level build, before back references are fixed: every object
 /// marked for it gets `-<hash>` appended to its name (its old identity remembered), and
 /// the mark is removed.
+/// Each object on its own: a large set on all cores.
 pub fn add_hashes(set: &mut ResourceSet) {
-    for r in set.iter_mut() {
+    fn one(r: &mut Resource) {
         let Some(Value::Object(ann)) = r
             .obj
             .get_mut("metadata")
             .and_then(|m| m.get_mut("annotations"))
         else {
-            continue;
+            return;
         };
         if ann.shift_remove(NEEDS_HASH).is_none() {
-            continue;
+            return;
         }
         if ann.is_empty() {
             r.metadata_mut().shift_remove("annotations");
@@ -560,6 +561,12 @@ pub fn add_hashes(set: &mut ResourceSet) {
         r.remember_id();
         let name = format!("{}-{hash}", r.name());
         r.metadata_mut().insert("name".into(), Value::String(name));
+    }
+    if set.len() < crate::validate::PARALLEL_MIN {
+        set.iter_mut().for_each(one);
+    } else {
+        use rayon::prelude::*;
+        set.par_iter_mut().for_each(one);
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::Value;
 use super::fieldspec::IMAGES;
 use crate::error::Result;
 use crate::load::kustomization::{ImageEntry, KustFile};
+use crate::model::pointer::push_key;
 use crate::model::{Actor, ResourceSet};
 
 /// Splits an image reference into name, tag and digest, as kustomize does: the tag's colon is
@@ -122,8 +123,7 @@ fn image_fields(obj: &serde_json::Map<String, Value>) -> Vec<(String, String)> {
             Value::Object(m) => {
                 for (k, child) in m {
                     let len = pointer.len();
-                    pointer.push('/');
-                    pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    push_key(pointer, k);
                     walk(child, pointer, out);
                     if (k == "containers" || k == "initContainers")
                         && let Value::Array(items) = child
@@ -140,7 +140,7 @@ fn image_fields(obj: &serde_json::Map<String, Value>) -> Vec<(String, String)> {
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let len = pointer.len();
-                    pointer.push_str(&format!("/{i}"));
+                    crate::model::pointer::push_index(pointer, i);
                     walk(item, pointer, out);
                     pointer.truncate(len);
                 }
@@ -152,8 +152,7 @@ fn image_fields(obj: &serde_json::Map<String, Value>) -> Vec<(String, String)> {
     let mut pointer = String::new();
     for (k, v) in obj {
         let len = pointer.len();
-        pointer.push('/');
-        pointer.push_str(&k.replace('~', "~0").replace('/', "~1"));
+        push_key(&mut pointer, k);
         walk(v, &mut pointer, &mut out);
         pointer.truncate(len);
     }

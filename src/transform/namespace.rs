@@ -22,9 +22,7 @@ pub fn apply_scoped(
     extra: &[OwnedFieldSpec],
     oa: &openapi::Tracker,
 ) -> Result<()> {
-    for r in set.iter() {
-        oa.saw(r.api_version(), r.kind());
-    }
+    oa.saw_all(set);
     let scopes = oa.scopes();
     apply_with(namespace, set, extra, scopes.as_deref())
 }

@@ -397,9 +397,7 @@ const LIST_MAP_KEYS: &str = "x-kubernetes-list-map-keys";
 
 /// A path as a JSON pointer (`/definitions/a.b/properties/x`).
 fn pointer(at: &[String]) -> String {
-    at.iter()
-        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
-        .collect()
+    crate::model::pointer::of_keys(at)
 }
 
 fn what(v: &Value) -> &'static str {
@@ -804,6 +802,22 @@ impl Tracker {
     /// A resource of this type is read (kustomize computes its scope).
     pub fn saw(&self, api_version: &str, kind: &str) {
         if !precomputed(api_version, kind) {
+            self.other_kind();
+        }
+    }
+
+    /// [`Tracker::saw`] for each of `resources`, in one step: reading a kind outside the
+    /// table a second time changes nothing, so the first is all that counts (a large set is
+    /// looked through on all cores).
+    pub fn saw_all(&self, resources: &[crate::model::Resource]) {
+        let other = |r: &crate::model::Resource| !precomputed(r.api_version(), r.kind());
+        let any = if resources.len() < crate::validate::PARALLEL_MIN {
+            resources.iter().any(other)
+        } else {
+            use rayon::prelude::*;
+            resources.par_iter().any(other)
+        };
+        if any {
             self.other_kind();
         }
     }

@@ -951,21 +951,29 @@ pub fn fix_back_references(set: &mut ResourceSet, extra: &[NameRefSpec]) {
             None => table.push((referral, refs.collect())),
         }
     }
-    let moved: Vec<Moved> = set
-        .iter()
-        .filter(|r| !r.previous_ids.is_empty())
-        .map(|r| Moved {
+    let moved_one = |r: &crate::model::Resource| {
+        (!r.previous_ids.is_empty()).then(|| Moved {
             previous: r.previous_ids.clone(),
             current: r.id(),
         })
-        .collect();
+    };
+    // In set order; every object has moved under a `namespace:`, so a large set's are
+    // copied on all cores.
+    let moved: Vec<Moved> = if set.len() < crate::validate::PARALLEL_MIN {
+        set.iter().filter_map(moved_one).collect()
+    } else {
+        use rayon::prelude::*;
+        set.par_iter().filter_map(moved_one).collect()
+    };
     if moved.is_empty() {
         return;
     }
     // Per row of the table, the moved objects it concerns, indexed by their earlier names
     // (in `moved` order): computed once, not per referring resource, so fixing references
     // stays linear when every object moved (a `namespace:` over thousands of resources).
-    let rows: Vec<(&Vec<Referrer<'_>>, Candidates<'_>)> = table
+    // Each referring field's path is split here once, not per resource.
+    type Split<'a> = Vec<(Referrer<'a>, Vec<String>)>;
+    let rows: Vec<(Split<'_>, Candidates<'_>)> = table
         .iter()
         .filter_map(|(referral, referrers)| {
             let mut by_name = Candidates::new();
@@ -980,14 +988,15 @@ pub fn fix_back_references(set: &mut ResourceSet, extra: &[NameRefSpec]) {
                     }
                 }
             }
-            (!by_name.is_empty()).then_some((referrers, by_name))
+            let split = || referrers.iter().map(|&r| (r, split_path(r.3))).collect();
+            (!by_name.is_empty()).then(|| (split(), by_name))
         })
         .collect();
     // Each resource's references are fixed on its own: on all cores for a large set.
     let fix = |r: &mut crate::model::Resource| {
         let referrer_id = r.id();
         for (referrers, by_name) in &rows {
-            for &(g, v, k, path) in referrers.iter() {
+            for &((g, v, k, path), ref segments) in referrers {
                 if !gvk_matches((g, v, k), &referrer_id) {
                     continue;
                 }
@@ -1000,9 +1009,8 @@ pub fn fix_back_references(set: &mut ResourceSet, extra: &[NameRefSpec]) {
                 } else {
                     None
                 };
-                let segments = split_path(path);
                 let mut obj = Value::Object(std::mem::take(&mut r.obj));
-                walk(&mut obj, &segments, &mut |field| {
+                walk(&mut obj, segments, &mut |field| {
                     fix_field(field, &referrer_id, by_name, role_ref_kind.as_deref())
                 });
                 if let Value::Object(o) = obj {

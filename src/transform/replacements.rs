@@ -690,10 +690,6 @@ fn new_node(next: Option<&String>, value: &Value) -> Value {
     }
 }
 
-fn escape_pointer(k: &str) -> String {
-    k.replace('~', "~0").replace('/', "~1")
-}
-
 /// kyaml's `PathMatcher` followed by kustomize's `setFieldValue`: writes `value` to every
 /// field `segments` matches (creating the path when `options.create`), returning the JSON
 /// pointers written.
@@ -790,7 +786,7 @@ fn walk_set(
                 continue;
             }
             hit = true;
-            pointer.push_str(&format!("/{i}"));
+            crate::model::pointer::push_index(pointer, i);
             let r = walk_set(e, rest, value, options, pointer, out);
             pointer.truncate(len);
             r?;
@@ -816,7 +812,7 @@ fn walk_set(
             return Err(format!("`*` selects in a {}, not a list", kind_of(cur)));
         };
         for (i, e) in a.iter_mut().enumerate() {
-            pointer.push_str(&format!("/{i}"));
+            crate::model::pointer::push_index(pointer, i);
             let r = walk_set(e, rest, value, options, pointer, out);
             pointer.truncate(len);
             r?;
@@ -835,8 +831,7 @@ fn walk_set(
             kind_of(cur)
         ));
     };
-    pointer.push('/');
-    pointer.push_str(&escape_pointer(seg));
+    crate::model::pointer::push_key(pointer, seg);
     let r = match m.get_mut(seg.as_str()) {
         Some(next) => walk_set(next, rest, value, options, pointer, out),
         None if create => {

@@ -18,6 +18,7 @@ use serde_json::Value;
 use super::config::{Configured, SubstitutionSpec};
 use crate::error::Result;
 use crate::model::ResourceSet;
+use crate::model::pointer::push_key;
 
 /// Values given outside the config: `--set` and the environment.
 #[derive(Debug, Clone, Default)]
@@ -189,7 +190,7 @@ pub fn apply(
         let mut path = String::new();
         for (k, v) in r.obj.iter_mut() {
             let len = path.len();
-            push_segment(&mut path, k);
+            push_key(&mut path, k);
             walk(
                 v,
                 &mut path,
@@ -241,11 +242,6 @@ fn bare(placeholder: &str) -> &str {
         .trim_end_matches('>')
 }
 
-fn push_segment(path: &mut String, key: &str) {
-    path.push('/');
-    path.push_str(&key.replace('~', "~0").replace('/', "~1"));
-}
-
 fn walk(
     v: &mut Value,
     path: &mut String,
@@ -286,7 +282,7 @@ fn walk(
         Value::Object(m) => {
             for (k, item) in m.iter_mut() {
                 let len = path.len();
-                push_segment(path, k);
+                push_key(path, k);
                 walk(item, path, declared, lookup, changed, unresolved, literal);
                 path.truncate(len);
             }

@@ -131,17 +131,27 @@ pub struct Input<'a> {
 
 impl<'a> Input<'a> {
     pub fn new(resources: &'a [Resource], profile: &'a ClusterProfile) -> Self {
+        let is_namespace = |r: &&Resource| r.kind() == "Namespace" && r.api_version() == "v1";
+        // Both read every object once; a large set is read on all cores.
+        let (workloads, found): (_, Vec<&Resource>) = if resources.len() < PARALLEL_MIN {
+            (
+                rules::workloads(resources),
+                resources.iter().filter(is_namespace).collect(),
+            )
+        } else {
+            rayon::join(
+                || rules::workloads(resources),
+                || resources.par_iter().filter(is_namespace).collect(),
+            )
+        };
         let mut namespaces = std::collections::HashMap::new();
-        for r in resources
-            .iter()
-            .filter(|r| r.kind() == "Namespace" && r.api_version() == "v1")
-        {
+        for r in found {
             namespaces.entry(r.name()).or_insert(r);
         }
         Input {
             resources,
             profile,
-            workloads: rules::workloads(resources),
+            workloads,
             namespaces,
         }
     }

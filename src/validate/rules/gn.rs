@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use rayon::prelude::*;
 
 use crate::model::Resource;
+use crate::model::pointer::push_key;
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
 
 pub const GN001: Rule = Rule {
@@ -36,19 +37,23 @@ type Reading = Result<Vec<String>, (String, String)>;
 /// Reads `v` as `T` straight from the value (no copy, nothing written back), noting every
 /// field the type's deserializer skips: those are the fields the API server does not know.
 fn read_as<T: DeserializeOwned>(v: &Map<String, Value>) -> Reading {
-    let mut unknown = Vec::new();
     let fields =
-        MapDeserializer::<_, serde_json::Error>::new(v.iter().map(|(k, v)| (k.as_str(), v)));
+        || MapDeserializer::<_, serde_json::Error>::new(v.iter().map(|(k, v)| (k.as_str(), v)));
+    let mut unknown = Vec::new();
     let mut note = |path: serde_ignored::Path<'_>| unknown.push(pointer_of(&path));
-    let de = serde_ignored::Deserializer::new(fields, &mut note);
-    match serde_path_to_error::deserialize::<_, T>(de) {
+    // Most objects read cleanly: the path of an error is tracked only on a second reading of
+    // the objects that do not (tracking it costs a string per field).
+    if T::deserialize(serde_ignored::Deserializer::new(fields(), &mut note)).is_ok() {
+        return Ok(unknown);
+    }
+    match serde_path_to_error::deserialize::<_, T>(fields()) {
         Ok(_) => Ok(unknown),
         Err(e) => {
             let mut pointer = String::new();
             for seg in e.path().iter() {
                 match seg {
                     serde_path_to_error::Segment::Seq { index } => {
-                        pointer.push_str(&format!("/{index}"))
+                        crate::model::pointer::push_index(&mut pointer, *index)
                     }
                     serde_path_to_error::Segment::Map { key } => push_key(&mut pointer, key),
                     _ => {}
@@ -57,11 +62,6 @@ fn read_as<T: DeserializeOwned>(v: &Map<String, Value>) -> Reading {
             Err((pointer, e.into_inner().to_string()))
         }
     }
-}
-
-fn push_key(pointer: &mut String, key: &str) {
-    pointer.push('/');
-    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
 }
 
 /// The value at a JSON pointer below an object.
@@ -201,10 +201,13 @@ fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
             out.extend(schema_findings(index, r));
         }
     } else {
+        // Small pieces: GN001 is the costliest rule, and a thread that has finished the
+        // others (or the output running beside validation) must find pieces left to take.
         let per_object: Vec<Vec<Finding>> = input
             .resources
             .par_iter()
             .enumerate()
+            .with_max_len(64)
             .map(|(index, r)| schema_findings(index, r))
             .collect();
         out.extend(per_object.into_iter().flatten());

@@ -1,7 +1,9 @@
 //! IM: images and placeholders.
 
+use rayon::prelude::*;
 use serde_json::Value;
 
+use crate::model::{Resource, pointer};
 use crate::transform::images::split;
 use crate::transform::substitution::placeholders;
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
@@ -48,7 +50,7 @@ fn im001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let len = path.len();
-                    path.push_str(&format!("/{i}"));
+                    pointer::push_index(path, i);
                     walk(item, path, found);
                     path.truncate(len);
                 }
@@ -56,8 +58,7 @@ fn im001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
             Value::Object(m) => {
                 for (k, item) in m {
                     let len = path.len();
-                    path.push('/');
-                    path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    pointer::push_key(path, k);
                     walk(item, path, found);
                     path.truncate(len);
                 }
@@ -65,14 +66,18 @@ fn im001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
             _ => {}
         }
     }
-    for (index, r) in input.resources.iter().enumerate() {
+    let findings = |(index, r): (usize, &Resource)| {
         let mut found = Vec::new();
+        let mut path = String::new();
         for (k, v) in &r.obj {
-            let mut path = format!("/{}", k.replace('~', "~0").replace('/', "~1"));
+            pointer::push_key(&mut path, k);
             walk(v, &mut path, &mut found);
+            path.clear();
         }
-        for (path, placeholder) in found.into_iter().filter(|(p, _)| !r.literals.contains(p)) {
-            out.push(Finding {
+        found
+            .into_iter()
+            .filter(|(p, _)| !r.literals.contains(p))
+            .map(|(path, placeholder)| Finding {
                 code: "IM001",
                 severity: None,
                 message: format!("{placeholder} is not substituted in {}", r.id()),
@@ -80,8 +85,22 @@ fn im001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                 path,
                 other: None,
                 fix: None,
-            });
-        }
+            })
+            .collect::<Vec<_>>()
+    };
+    // Every string of every object is read: a large set is read on all cores, in small
+    // pieces (see GN001); findings come out in resource order.
+    if input.resources.len() < crate::validate::PARALLEL_MIN {
+        out.extend(input.resources.iter().enumerate().flat_map(findings));
+    } else {
+        let per_object: Vec<Vec<Finding>> = input
+            .resources
+            .par_iter()
+            .enumerate()
+            .with_max_len(64)
+            .map(findings)
+            .collect();
+        out.extend(per_object.into_iter().flatten());
     }
 }
 

@@ -148,24 +148,31 @@ pub struct HostPort {
 }
 
 /// The pod-bearing resources of a set.
+/// Read on all cores for a large set, in set order either way.
 pub fn workloads(resources: &[Resource]) -> Vec<Workload<'_>> {
-    resources
-        .iter()
-        .enumerate()
-        .filter_map(|(index, r)| {
-            let path = workloads::pod_spec_path(r)?;
-            let pod = workloads::pod_spec(r)?;
-            let mut w = Workload {
-                index,
-                r,
-                base: workloads::pointer(path),
-                pod,
-                ports: Vec::new(),
-            };
-            w.ports = w.compute_host_ports();
-            Some(w)
-        })
-        .collect()
+    fn workload((index, r): (usize, &Resource)) -> Option<Workload<'_>> {
+        let path = workloads::pod_spec_path(r)?;
+        let pod = workloads::pod_spec(r)?;
+        let mut w = Workload {
+            index,
+            r,
+            base: workloads::pointer(path),
+            pod,
+            ports: Vec::new(),
+        };
+        w.ports = w.compute_host_ports();
+        Some(w)
+    }
+    if resources.len() < crate::validate::PARALLEL_MIN {
+        resources.iter().enumerate().filter_map(workload).collect()
+    } else {
+        use rayon::prelude::*;
+        resources
+            .par_iter()
+            .enumerate()
+            .filter_map(workload)
+            .collect()
+    }
 }
 
 #[cfg(test)]
