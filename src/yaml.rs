@@ -81,17 +81,20 @@ fn parse_in_pieces(src: &str, pieces: usize) -> Result<Vec<Document>, YamlError>
         let parsed: Result<Vec<Vec<Document>>, YamlError> = chunks
             .par_iter()
             .map(|&(start, end, line)| {
-                // Blank lines before, so that lines (and so errors and positions) count as
-                // in the whole text; a `---` after a piece that the next one follows, so
-                // that its last document ends as it ends there (before the next document's
-                // marker), not at the end of input.
-                let mut text = String::with_capacity(line + end - start + 4);
-                text.extend(std::iter::repeat_n('\n', line));
+                // A `---` after a piece that the next one follows, so that its last document
+                // ends as it ends there (before the next document's marker), not at the end
+                // of input. Lines count from the piece's start: documents are moved down by
+                // the lines before it (an error sends the whole text to be parsed again).
+                let mut text = String::with_capacity(end - start + 4);
                 text.push_str(&src[start..end]);
                 if end < src.len() {
                     text.push_str("---\n");
                 }
-                parse_whole(&text)
+                let mut docs = parse_whole(&text)?;
+                for d in &mut docs {
+                    d.line += line;
+                }
+                Ok(docs)
             })
             .collect();
         // An error found in a piece is reported as the whole text reports it.

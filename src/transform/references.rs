@@ -910,9 +910,14 @@ pub const NAME_REFERENCES: &[NameRef] = &[
 ];
 
 fn gvk_matches(pattern: (&str, &str, &str), id: &ResId) -> bool {
-    (pattern.0.is_empty() || pattern.0 == id.group)
-        && (pattern.1.is_empty() || pattern.1 == id.version)
-        && (pattern.2.is_empty() || pattern.2 == id.kind)
+    type_matches(pattern, (&id.group, &id.version, &id.kind))
+}
+
+/// Does a (group, version, kind) pattern, empty parts matching anything, match this type?
+fn type_matches(pattern: (&str, &str, &str), gvk: (&str, &str, &str)) -> bool {
+    (pattern.0.is_empty() || pattern.0 == gvk.0)
+        && (pattern.1.is_empty() || pattern.1 == gvk.1)
+        && (pattern.2.is_empty() || pattern.2 == gvk.2)
 }
 
 /// A referred object that was renamed or moved: its identities before, and now.
@@ -994,6 +999,15 @@ pub fn fix_back_references(set: &mut ResourceSet, extra: &[NameRefSpec]) {
         .collect();
     // Each resource's references are fixed on its own: on all cores for a large set.
     let fix = |r: &mut crate::model::Resource| {
+        // Most objects refer to nothing the table lists: their type says so, read borrowed.
+        let gvk = r.gvk();
+        let refers = rows
+            .iter()
+            .flat_map(|(referrers, _)| referrers)
+            .any(|&((g, v, k, _), _)| type_matches((g, v, k), gvk));
+        if !refers {
+            return;
+        }
         let referrer_id = r.id();
         for (referrers, by_name) in &rows {
             for &((g, v, k, path), ref segments) in referrers {
