@@ -8,8 +8,6 @@ use serde::de::DeserializeOwned;
 use serde::de::value::MapDeserializer;
 use serde_json::{Map, Value};
 
-use rayon::prelude::*;
-
 use crate::model::Resource;
 use crate::model::pointer::push_key;
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
@@ -195,23 +193,8 @@ fn schema_findings(index: usize, r: &Resource) -> Vec<Finding> {
 }
 
 fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    // Objects are read side by side; findings come out in resource order.
-    if input.resources.len() < crate::validate::PARALLEL_MIN {
-        for (index, r) in input.resources.iter().enumerate() {
-            out.extend(schema_findings(index, r));
-        }
-    } else {
-        // Small pieces: GN001 is the costliest rule, and a thread that has finished the
-        // others (or the output running beside validation) must find pieces left to take.
-        let per_object: Vec<Vec<Finding>> = input
-            .resources
-            .par_iter()
-            .enumerate()
-            .with_max_len(64)
-            .map(|(index, r)| schema_findings(index, r))
-            .collect();
-        out.extend(per_object.into_iter().flatten());
-    }
+    // GN001 is the costliest rule: every object is read as its type.
+    super::each_object(input.resources, schema_findings, out);
     // Port numbers: the types take any 32-bit integer, the API server only 1-65535.
     for w in input.workloads.iter() {
         for (cpath, c) in w.containers() {

@@ -1,6 +1,5 @@
 //! IM: images and placeholders.
 
-use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::model::{Resource, pointer};
@@ -66,7 +65,7 @@ fn im001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
             _ => {}
         }
     }
-    let findings = |(index, r): (usize, &Resource)| {
+    let findings = |index: usize, r: &Resource| {
         let mut found = Vec::new();
         let mut path = String::new();
         for (k, v) in &r.obj {
@@ -88,20 +87,8 @@ fn im001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
             })
             .collect::<Vec<_>>()
     };
-    // Every string of every object is read: a large set is read on all cores, in small
-    // pieces (see GN001); findings come out in resource order.
-    if input.resources.len() < crate::validate::PARALLEL_MIN {
-        out.extend(input.resources.iter().enumerate().flat_map(findings));
-    } else {
-        let per_object: Vec<Vec<Finding>> = input
-            .resources
-            .par_iter()
-            .enumerate()
-            .with_max_len(64)
-            .map(findings)
-            .collect();
-        out.extend(per_object.into_iter().flatten());
-    }
+    // Every string of every object is read.
+    super::each_object(input.resources, findings, out);
 }
 
 pub const IM002: Rule = Rule {

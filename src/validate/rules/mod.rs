@@ -12,7 +12,7 @@ mod sc;
 
 use serde_json::{Map, Value};
 
-use super::Rule;
+use super::{Finding, Rule};
 use crate::model::Resource;
 use crate::transform::workloads;
 
@@ -145,6 +145,30 @@ pub struct HostPort {
     pub port: u16,
     pub path: String,
     pub container: String,
+}
+
+/// The findings of a check that reads each object on its own, in resource order. A large set
+/// is read on all cores in pieces of at most 64 objects, so that a thread done with the other
+/// rules (or with the output, written beside validation) finds work left to take.
+pub fn each_object(
+    resources: &[Resource],
+    check: impl Fn(usize, &Resource) -> Vec<Finding> + Sync,
+    out: &mut Vec<Finding>,
+) {
+    if resources.len() < crate::validate::PARALLEL_MIN {
+        for (index, r) in resources.iter().enumerate() {
+            out.extend(check(index, r));
+        }
+    } else {
+        use rayon::prelude::*;
+        let per_object: Vec<Vec<Finding>> = resources
+            .par_iter()
+            .enumerate()
+            .with_max_len(64)
+            .map(|(index, r)| check(index, r))
+            .collect();
+        out.extend(per_object.into_iter().flatten());
+    }
 }
 
 /// The pod-bearing resources of a set.
