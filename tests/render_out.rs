@@ -212,3 +212,73 @@ fn a_rerender_reuses_unchanged_files_and_rewrites_the_rest() {
     std::fs::remove_file(&elsewhere).unwrap();
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 2);
 }
+
+/// `n` apps (a ConfigMap and a Deployment that mounts it and reads the generated `shared`
+/// ConfigMap), from app `first` on, under a kustomization that moves, renames and labels them.
+fn app_tree(dir: &Path, first: usize, n: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut all = String::new();
+    for i in first..first + n {
+        all += &format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\ndata:\n  idx: \"{i}\"\n\
+             ---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app-{i}\n\
+             spec:\n  selector:\n    matchLabels:\n      app: app-{i}\n  template:\n    metadata:\n\
+             \x20     labels:\n        app: app-{i}\n    spec:\n      containers:\n      - name: c\n\
+             \x20       image: nginx:1.27\n        envFrom:\n        - configMapRef:\n\
+             \x20           name: shared\n      volumes:\n      - name: v\n        configMap:\n\
+             \x20         name: cm-{i}\n"
+        );
+    }
+    std::fs::write(dir.join("all.yaml"), all).unwrap();
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "resources:\n- all.yaml\nnamespace: team\nnameSuffix: -x\nlabels:\n- pairs:\n    tier: agent\n\
+         configMapGenerator:\n- name: shared\n  literals:\n  - a=1\n",
+    )
+    .unwrap();
+}
+
+/// From 200 objects a build moves, renames, labels, hashes and fixes references on all cores,
+/// and validates while it writes: the same objects as two builds of half the size, which take
+/// the one-thread paths, and the same text with and without validation.
+#[test]
+fn a_large_build_renders_the_objects_its_halves_render() {
+    let tmp = tempfile::tempdir().unwrap();
+    app_tree(&tmp.path().join("whole"), 0, 120);
+    app_tree(&tmp.path().join("a"), 0, 60);
+    app_tree(&tmp.path().join("b"), 60, 60);
+    let render = |dir: &str, validate: bool| {
+        let mut cmd = common::strata();
+        cmd.arg("render").arg(tmp.path().join(dir));
+        if !validate {
+            cmd.arg("--no-validate");
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let whole = render("whole", true);
+    assert_eq!(whole, render("whole", false));
+    let whole_docs = docs(&whole);
+    assert_eq!(
+        whole_docs.len(),
+        241,
+        "120 apps and the generated ConfigMap"
+    );
+    let mut halves = docs(&render("a", true));
+    halves.extend(docs(&render("b", true)));
+    halves.sort();
+    halves.dedup(); // the generated `shared` ConfigMap is in both halves
+    assert_eq!(halves.len(), 241);
+    assert_eq!(whole_docs, halves);
+    // References followed the renames: no Deployment mounts a ConfigMap by its old name.
+    assert!(
+        whole.contains("configMap:\n          name: cm-119-x\n"),
+        "{whole}"
+    );
+    assert!(!whole.contains("name: cm-119\n"), "{whole}");
+}

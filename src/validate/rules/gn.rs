@@ -37,14 +37,17 @@ type Reading = Result<Vec<String>, (String, String)>;
 fn read_as<T: DeserializeOwned>(v: &Map<String, Value>) -> Reading {
     let fields =
         || MapDeserializer::<_, serde_json::Error>::new(v.iter().map(|(k, v)| (k.as_str(), v)));
-    let mut unknown = Vec::new();
-    let mut note = |path: serde_ignored::Path<'_>| unknown.push(pointer_of(&path));
     // Most objects read cleanly: the path of an error is tracked only on a second reading of
     // the objects that do not (tracking it costs a string per field).
+    let mut unknown = Vec::new();
+    let mut note = |path: serde_ignored::Path<'_>| unknown.push(pointer_of(&path));
     if T::deserialize(serde_ignored::Deserializer::new(fields(), &mut note)).is_ok() {
         return Ok(unknown);
     }
-    match serde_path_to_error::deserialize::<_, T>(fields()) {
+    let mut unknown = Vec::new();
+    let mut note = |path: serde_ignored::Path<'_>| unknown.push(pointer_of(&path));
+    let de = serde_ignored::Deserializer::new(fields(), &mut note);
+    match serde_path_to_error::deserialize::<_, T>(de) {
         Ok(_) => Ok(unknown),
         Err(e) => {
             let mut pointer = String::new();
