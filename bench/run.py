@@ -594,7 +594,7 @@ def svg_plot(single, path, title):
     ph = H - 2 * M
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
            'font-family="sans-serif" font-size="12">' % (W, H),
-           '<rect width="100%%" height="100%%" fill="white"/>',
+           '<rect width="100%" height="100%" fill="white"/>',
            '<text x="%d" y="22" font-size="15" text-anchor="middle">%s</text>' % (W / 2, title)]
     xs = [p["bytes"] / 2**20.0 for p in pts]
     xlo, xhi = math.floor(math.log10(min(xs))), math.ceil(math.log10(max(xs)))
