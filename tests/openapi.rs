@@ -85,7 +85,7 @@ fn tree(root: &Path) {
 fn items(b: &Builder, dir: &Path) -> Value {
     let set = b.render(dir).expect("renders");
     assert_eq!(set.len(), 1);
-    Value::Object(set[0].obj.clone())["spec"]["items"].clone()
+    Value::Object(set[0].obj().clone())["spec"]["items"].clone()
 }
 
 #[test]

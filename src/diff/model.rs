@@ -288,7 +288,7 @@ fn prepare<'a>(set: &'a [Resource], ignore: &Ignore) -> Vec<Prepared<'a>> {
         .map(|r| (Key::of(r), r))
         .filter(|(k, _)| !ignore.ignores(k))
         .map(|(key, res)| {
-            let value = ignore.strip(&res.obj);
+            let value = ignore.strip(res.obj());
             let text = yaml::to_yaml(&value);
             Prepared {
                 key,
@@ -447,7 +447,7 @@ pub fn diff_env(
             _ => Vec::new(),
         };
         let highlights = highlights(
-            b.map(|p| &p.res.obj),
+            b.map(|p| p.res.obj()),
             a.map(|p| (p.res, j.unwrap())),
             head.resources,
         );
@@ -602,7 +602,7 @@ fn highlights(
     head_set: &[Resource],
 ) -> Vec<String> {
     let mut out = Vec::new();
-    let after_obj = after.map(|(r, _)| &r.obj);
+    let after_obj = after.map(|(r, _)| r.obj());
     if let (Some(b), Some(a)) = (before, after_obj)
         && let (Some((bs, true)), Some((as_, true))) = (pod_spec(b), pod_spec(a))
     {
@@ -618,13 +618,13 @@ fn highlights(
     }
     let bports = before.map(host_ports).unwrap_or_default();
     if let Some((res, _)) = after {
-        let aports = host_ports(&res.obj);
+        let aports = host_ports(res.obj());
         let me = Key::of(res);
         for (port, proto) in aports.difference(&bports) {
             let others: Vec<String> = head_set
                 .iter()
                 .filter(|o| Key::of(o) != me)
-                .filter(|o| host_ports(&o.obj).contains(&(*port, proto.clone())))
+                .filter(|o| host_ports(o.obj()).contains(&(*port, proto.clone())))
                 .map(|o| Key::of(o).to_string())
                 .collect();
             if others.is_empty() {
@@ -640,7 +640,7 @@ fn highlights(
         }
     }
     for (port, proto) in
-        bports.difference(&after.map(|(r, _)| host_ports(&r.obj)).unwrap_or_default())
+        bports.difference(&after.map(|(r, _)| host_ports(r.obj())).unwrap_or_default())
     {
         out.push(format!("host port {port}/{proto} is released"));
     }

@@ -25,7 +25,7 @@ pub fn is_secret(r: &Resource) -> bool {
 pub fn mask(set: &mut [Resource]) {
     for r in set.iter_mut().filter(|r| is_secret(r)) {
         for field in ["data", "stringData"] {
-            match r.obj.get_mut(field) {
+            match r.obj_mut().get_mut(field) {
                 Some(Value::Object(m)) => {
                     for v in m.values_mut() {
                         let text = match &*v {
@@ -44,7 +44,7 @@ pub fn mask(set: &mut [Resource]) {
         }
         // kubectl's copy of the whole object, values included.
         if let Some(Value::Object(a)) = r
-            .obj
+            .obj_mut()
             .get_mut("metadata")
             .and_then(|m| m.get_mut("annotations"))
             && let Some(v) = a.get_mut("kubectl.kubernetes.io/last-applied-configuration")

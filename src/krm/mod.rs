@@ -178,7 +178,7 @@ pub fn run(input: &str) -> Output {
                     let loader = Loader::new();
                     let report = validate::validate(&set, &profile, &loader);
                     for d in &report.diagnostics {
-                        let obj = set.iter().find(|r| r.id() == d.resource).map(|r| &r.obj);
+                        let obj = set.iter().find(|r| r.id() == d.resource).map(|r| r.obj());
                         let sev = match d.severity {
                             Severity::Error => "error",
                             Severity::Warning => "warning",
@@ -222,7 +222,7 @@ pub fn run(input: &str) -> Output {
                             for r in &set {
                                 for ch in r.changes.iter().filter(|c| c.note.is_some()) {
                                     results.push(result_for(
-                                        Some(&r.obj),
+                                        Some(r.obj()),
                                         "warning",
                                         format!(
                                             "{}: {}",
@@ -234,7 +234,7 @@ pub fn run(input: &str) -> Output {
                                 }
                             }
                             new_items =
-                                Some(set.iter().map(|r| Value::Object(r.obj.clone())).collect());
+                                Some(set.iter().map(|r| Value::Object(r.obj().clone())).collect());
                         }
                     }
                 }

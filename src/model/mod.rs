@@ -148,7 +148,11 @@ pub struct Change {
 /// One Kubernetes object.
 #[derive(Debug, Clone)]
 pub struct Resource {
-    pub obj: Map<String, Value>,
+    /// Read with [`Resource::obj`]; changed only through [`Resource::obj_mut`], which keeps
+    /// `ident` in step.
+    obj: Map<String, Value>,
+    /// The identity fields of `obj`, copied beside it.
+    ident: Ident,
     pub origin: Origin,
     /// Identities this resource had before transforms changed its namespace or name, oldest
     /// first; patch targets match them as they match the current one.
@@ -224,6 +228,7 @@ impl Resource {
             )));
         }
         Ok(Resource {
+            ident: Ident::of(&obj),
             obj,
             origin,
             previous_ids: Vec::new(),
@@ -232,45 +237,70 @@ impl Resource {
         })
     }
 
-    fn str_field(&self, key: &str) -> &str {
-        self.obj.get(key).and_then(Value::as_str).unwrap_or("")
+    /// The object.
+    pub fn obj(&self) -> &Map<String, Value> {
+        &self.obj
+    }
+
+    /// The object, to change; its identity is read again when the borrow ends.
+    pub fn obj_mut(&mut self) -> ObjMut<'_> {
+        ObjMut { r: self }
+    }
+
+    /// A top-level field outside the identity (not `apiVersion`, `kind` or `metadata`), to
+    /// change without reading the identity again.
+    pub fn field_entry(&mut self, key: &str) -> serde_json::map::Entry<'_> {
+        assert!(
+            !matches!(key, "apiVersion" | "kind" | "metadata"),
+            "field_entry({key}): identity fields change through obj_mut"
+        );
+        self.obj.entry(key)
+    }
+
+    /// Runs `f` on the object as a [`Value`] (for code that walks values from the root), then
+    /// reads the identity again. Should `f` leave something other than a mapping, the object
+    /// is left empty.
+    pub fn edit_value<R>(&mut self, f: impl FnOnce(&mut Value) -> R) -> R {
+        let mut value = Value::Object(std::mem::take(&mut self.obj));
+        let out = f(&mut value);
+        self.obj = match value {
+            Value::Object(o) => o,
+            _ => Map::new(),
+        };
+        self.ident.read(&self.obj);
+        out
     }
 
     pub fn api_version(&self) -> &str {
-        self.str_field("apiVersion")
+        self.ident.api_version()
     }
 
     pub fn kind(&self) -> &str {
-        self.str_field("kind")
+        self.ident.part(1)
     }
 
     pub fn metadata(&self) -> Option<&Map<String, Value>> {
         self.obj.get("metadata").and_then(Value::as_object)
     }
 
-    pub fn metadata_mut(&mut self) -> &mut Map<String, Value> {
-        let md = self
-            .obj
+    /// `metadata`, to change: created as an empty mapping when it is missing or not a mapping.
+    pub fn metadata_mut(&mut self) -> MetadataMut<'_> {
+        let mut obj = self.obj_mut();
+        let md = obj
             .entry("metadata")
             .or_insert_with(|| Value::Object(Map::new()));
         if !md.is_object() {
             *md = Value::Object(Map::new());
         }
-        md.as_object_mut().expect("metadata is an object")
+        MetadataMut(obj)
     }
 
     pub fn name(&self) -> &str {
-        self.metadata()
-            .and_then(|m| m.get("name"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
+        self.ident.part(3)
     }
 
     pub fn namespace(&self) -> &str {
-        self.metadata()
-            .and_then(|m| m.get("namespace"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
+        self.ident.part(2)
     }
 
     fn string_map(&self, key: &str) -> Vec<(&str, &str)> {
@@ -295,7 +325,7 @@ impl Resource {
 
     /// Group, version and kind, borrowed (no allocation, for hot paths).
     pub fn gvk(&self) -> (&str, &str, &str) {
-        let (g, v) = split_api_version(self.api_version());
+        let (g, v) = self.ident.group_version();
         (g, v, self.kind())
     }
 
@@ -303,23 +333,15 @@ impl Resource {
         self.id_ref().owned()
     }
 
-    /// The identity, borrowed from the object: for comparing and looking up without
-    /// allocating five strings.
+    /// The identity, borrowed: for comparing and looking up without allocating five strings.
     pub fn id_ref(&self) -> IdRef<'_> {
-        let (group, version) = split_api_version(self.api_version());
-        let metadata = self.metadata();
-        let meta = |key: &str| {
-            metadata
-                .and_then(|m| m.get(key))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-        };
+        let (group, version) = self.ident.group_version();
         IdRef {
             group,
             version,
             kind: self.kind(),
-            namespace: meta("namespace"),
-            name: meta("name"),
+            namespace: self.namespace(),
+            name: self.name(),
         }
     }
 
@@ -343,6 +365,8 @@ impl Resource {
         let id = self.id_ref();
         if self.previous_ids.last().is_none_or(|last| !id.is(last)) {
             let id = id.owned();
+            // Most objects move once: room for one, not the four a first push makes.
+            self.previous_ids.reserve_exact(1);
             self.previous_ids.push(id);
         }
     }
@@ -367,6 +391,113 @@ impl Resource {
 
     pub fn into_value(self) -> Value {
         Value::Object(self.obj)
+    }
+}
+
+/// The identity fields of an object (`apiVersion`, `kind`, `metadata.namespace`,
+/// `metadata.name`; "" where missing or not a string), copied into one string. Every pass
+/// reads them (scope, identity, sort, validation); kept beside the object, they cost no map
+/// lookups on a tree that is no longer in cache.
+#[derive(Debug, Clone, Default)]
+struct Ident {
+    text: String,
+    /// Where each of the four fields ends in `text`.
+    ends: [usize; 4],
+    /// Where the group ends in `apiVersion` (its last `/`), if it has one.
+    slash: Option<usize>,
+}
+
+impl Ident {
+    fn of(obj: &Map<String, Value>) -> Ident {
+        let mut ident = Ident::default();
+        ident.read(obj);
+        ident
+    }
+
+    /// Reads the fields from `obj` again, reusing the buffer.
+    fn read(&mut self, obj: &Map<String, Value>) {
+        fn field(v: Option<&Value>) -> &str {
+            v.and_then(Value::as_str).unwrap_or("")
+        }
+        let metadata = obj.get("metadata").and_then(Value::as_object);
+        let meta = |key: &str| field(metadata.and_then(|m| m.get(key)));
+        let parts = [
+            field(obj.get("apiVersion")),
+            field(obj.get("kind")),
+            meta("namespace"),
+            meta("name"),
+        ];
+        self.text.clear();
+        for (i, part) in parts.iter().enumerate() {
+            self.text.push_str(part);
+            self.ends[i] = self.text.len();
+        }
+        self.slash = parts[0].rfind('/');
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+
+    fn api_version(&self) -> &str {
+        self.part(0)
+    }
+
+    /// Group and version, as [`split_api_version`] splits them.
+    fn group_version(&self) -> (&str, &str) {
+        let av = self.api_version();
+        match self.slash {
+            Some(i) => (&av[..i], &av[i + 1..]),
+            None => ("", av),
+        }
+    }
+}
+
+/// [`Resource::obj_mut`]: the object, borrowed mutably; dropping it reads the identity again,
+/// while the object is still in cache.
+pub struct ObjMut<'a> {
+    r: &'a mut Resource,
+}
+
+impl std::ops::Deref for ObjMut<'_> {
+    type Target = Map<String, Value>;
+    fn deref(&self) -> &Self::Target {
+        &self.r.obj
+    }
+}
+
+impl std::ops::DerefMut for ObjMut<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.r.obj
+    }
+}
+
+impl Drop for ObjMut<'_> {
+    fn drop(&mut self) {
+        self.r.ident.read(&self.r.obj);
+    }
+}
+
+/// [`Resource::metadata_mut`]: `metadata`, a mapping, borrowed mutably.
+pub struct MetadataMut<'a>(ObjMut<'a>);
+
+impl std::ops::Deref for MetadataMut<'_> {
+    type Target = Map<String, Value>;
+    fn deref(&self) -> &Self::Target {
+        self.0
+            .get("metadata")
+            .and_then(Value::as_object)
+            .expect("metadata_mut made metadata a mapping")
+    }
+}
+
+impl std::ops::DerefMut for MetadataMut<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .expect("metadata_mut made metadata a mapping")
     }
 }
 

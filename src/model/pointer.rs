@@ -25,6 +25,25 @@ pub fn push_index(pointer: &mut String, index: usize) {
     let _ = write!(pointer, "/{index}");
 }
 
+/// One step of a path being walked, kept unescaped until a pointer is needed.
+#[derive(Debug, Clone, Copy)]
+pub enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The pointer of a walked path.
+pub fn of_segs(segs: &[Seg<'_>]) -> String {
+    let mut pointer = String::new();
+    for seg in segs {
+        match *seg {
+            Seg::Key(k) => push_key(&mut pointer, k),
+            Seg::Index(i) => push_index(&mut pointer, i),
+        }
+    }
+    pointer
+}
+
 /// The pointer of a path of keys.
 pub fn of_keys<S: AsRef<str>>(keys: impl IntoIterator<Item = S>) -> String {
     let mut pointer = String::new();
@@ -53,5 +72,9 @@ mod tests {
         let mut p = of_keys(["spec", "containers"]);
         push_index(&mut p, 12);
         assert_eq!(p, "/spec/containers/12");
+        assert_eq!(
+            of_segs(&[Seg::Key("data"), Seg::Index(3), Seg::Key("a/b")]),
+            "/data/3/a~1b"
+        );
     }
 }

@@ -24,13 +24,13 @@ pub fn to_parts(resources: &[Resource], format: Format) -> Vec<String> {
     match format {
         Format::Yaml => {
             // `Map` and `Value::Object` serialize the same; borrow without cloning.
-            let docs: Vec<MapRef<'_>> = resources.iter().map(|r| MapRef(&r.obj)).collect();
+            let docs: Vec<MapRef<'_>> = resources.iter().map(|r| MapRef(r.obj())).collect();
             yaml::to_yaml_parts(&docs)
         }
         Format::Json => {
             let mut out = String::new();
             for r in resources {
-                let mut v = Value::Object(r.obj.clone());
+                let mut v = Value::Object(r.obj().clone());
                 integral_floats_as_integers(&mut v);
                 out.push_str(&serde_json::to_string_pretty(&v).expect("JSON values serialize"));
                 out.push('\n');

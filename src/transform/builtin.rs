@@ -337,7 +337,7 @@ pub fn apply(b: &Builtin, set: &mut ResourceSet, oa: &super::openapi::Tracker) -
                         *r = one.pop().expect("one resource");
                         continue;
                     }
-                    value_add(&mut r.obj, path, *pos, value);
+                    value_add(&mut r.obj_mut(), path, *pos, value);
                 }
             }
             Ok(())

@@ -290,17 +290,18 @@ pub fn load(
                 let src = loader
                     .source(&r.origin.file)
                     .unwrap_or_else(|| Arc::from(""));
-                let value = Value::Object(r.obj);
+                let origin = r.origin.clone();
+                let value = r.into_value();
                 let parsed = if is_builtin(&value) {
                     let file = Arc::new(LoadedFile {
-                        display: r.origin.file.clone(),
+                        display: origin.file.clone(),
                         src: src.to_string(),
                         docs: Vec::new(),
                         positions: Default::default(),
                     });
-                    builtin(kf, loader, &file, r.origin.doc_index, &value)
+                    builtin(kf, loader, &file, origin.doc_index, &value)
                 } else {
-                    parse_doc(&r.origin.file, &src, r.origin.doc_index, &value)
+                    parse_doc(&origin.file, &src, origin.doc_index, &value)
                 };
                 out.push(parsed.map_err(at)?);
             }

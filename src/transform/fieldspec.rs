@@ -398,18 +398,15 @@ pub fn visit_resource<E>(
     f: &mut dyn FnMut(&mut Value) -> Result<(), E>,
 ) -> Result<usize, E> {
     let applicable: Vec<&OwnedFieldSpec> = specs.iter().filter(|s| s.applies_to(r)).collect();
-    let mut obj = Value::Object(std::mem::take(&mut r.obj));
-    let mut result = Ok(applicable.len());
-    for spec in &applicable {
-        if let Err(e) = visit(&mut obj, &spec.path, create.unwrap_or(spec.create), f) {
-            result = Err(e);
-            break;
+    if applicable.is_empty() {
+        return Ok(0);
+    }
+    r.edit_value(|obj| {
+        for spec in &applicable {
+            visit(obj, &spec.path, create.unwrap_or(spec.create), f)?;
         }
-    }
-    if let Value::Object(o) = obj {
-        r.obj = o;
-    }
-    result
+        Ok(applicable.len())
+    })
 }
 
 #[cfg(test)]

@@ -267,19 +267,19 @@ pub fn generate(
             doc_index: 0,
         },
     )?;
-    let md = r.metadata_mut();
+    let mut md = r.metadata_mut();
     let mut sorted_labels: Vec<_> = opts.labels.iter().collect();
     sorted_labels.sort();
     let mut sorted_annotations: Vec<_> = opts.annotations.iter().collect();
     sorted_annotations.sort();
     if !sorted_labels.is_empty() {
-        let m = sub_map(md, "labels");
+        let m = sub_map(&mut md, "labels");
         for (k, v) in sorted_labels {
             m.insert(k.clone(), Value::String(v.clone()));
         }
     }
     if !sorted_annotations.is_empty() || !opts.disable_name_suffix_hash {
-        let m = sub_map(md, "annotations");
+        let m = sub_map(&mut md, "annotations");
         for (k, v) in sorted_annotations {
             m.insert(k.clone(), Value::String(v.clone()));
         }
@@ -287,8 +287,9 @@ pub fn generate(
             m.insert(NEEDS_HASH.into(), "enabled".into());
         }
     }
+    drop(md);
     if opts.immutable {
-        r.obj.insert("immutable".into(), Value::Bool(true));
+        r.obj_mut().insert("immutable".into(), Value::Bool(true));
     }
     Ok((behavior, r))
 }
@@ -481,25 +482,26 @@ pub fn absorb(set: &mut ResourceSet, mut new: Resource, behavior: Behavior) -> R
             }
             let name = old.name().to_string();
             let ns = old.namespace().to_string();
-            let md = new.metadata_mut();
+            let mut md = new.metadata_mut();
             md.insert("name".into(), name.into());
             if ns.is_empty() {
                 md.shift_remove("namespace");
             } else {
                 md.insert("namespace".into(), ns.into());
             }
-            set_map(md, "labels", labels);
-            set_map(md, "annotations", annotations);
+            set_map(&mut md, "labels", labels);
+            set_map(&mut md, "annotations", annotations);
+            drop(md);
             if behavior == Behavior::Merge {
                 for field in ["data", "binaryData"] {
                     let mut m: BTreeMap<String, Value> = BTreeMap::new();
-                    for src in [&old.obj, &new.obj] {
+                    for src in [old.obj(), new.obj()] {
                         if let Some(Value::Object(o)) = src.get(field) {
                             m.extend(o.iter().map(|(k, v)| (k.clone(), v.clone())));
                         }
                     }
                     if !m.is_empty() {
-                        new.obj
+                        new.obj_mut()
                             .insert(field.into(), Value::Object(m.into_iter().collect()));
                     }
                 }
@@ -544,19 +546,22 @@ fn set_map(md: &mut Map<String, Value>, key: &str, m: BTreeMap<String, Value>) {
 /// Each object on its own: a large set on all cores.
 pub fn add_hashes(set: &mut ResourceSet) {
     fn one(r: &mut Resource) {
-        let Some(Value::Object(ann)) = r
-            .obj
-            .get_mut("metadata")
-            .and_then(|m| m.get_mut("annotations"))
-        else {
-            return;
-        };
-        if ann.shift_remove(NEEDS_HASH).is_none() {
+        let marked = r
+            .metadata()
+            .and_then(|m| m.get("annotations"))
+            .and_then(Value::as_object)
+            .is_some_and(|ann| ann.contains_key(NEEDS_HASH));
+        if !marked {
             return;
         }
-        if ann.is_empty() {
-            r.metadata_mut().shift_remove("annotations");
+        let mut md = r.metadata_mut();
+        if let Some(Value::Object(ann)) = md.get_mut("annotations") {
+            ann.shift_remove(NEEDS_HASH);
+            if ann.is_empty() {
+                md.shift_remove("annotations");
+            }
         }
+        drop(md);
         let hash = content_hash(r);
         r.remember_id();
         let name = format!("{}-{hash}", r.name());
@@ -576,7 +581,7 @@ pub fn add_hashes(set: &mut ResourceSet) {
 /// replaced by `g h k m t`. The name is always empty: kustomize looks it up as one field
 /// called `metadata/name`, which no object has (checked against kubectl's output).
 pub fn content_hash(r: &Resource) -> String {
-    let get = |k: &str| r.obj.get(k).cloned();
+    let get = |k: &str| r.obj().get(k).cloned();
     let empty = || Value::String(String::new());
     let mut m: BTreeMap<&str, Value> = BTreeMap::new();
     let encoded = match r.kind() {
@@ -603,7 +608,7 @@ pub fn content_hash(r: &Resource) -> String {
                 m.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
             ))
         }
-        _ => go_json(&Value::Object(r.obj.clone())),
+        _ => go_json(&Value::Object(r.obj().clone())),
     };
     encode_hash(&sha256_hex(encoded.as_bytes()))
 }
@@ -827,7 +832,7 @@ mod tests {
             Behavior::Merge,
         )
         .unwrap();
-        assert_eq!(set[0].obj["data"], json!({"a": "1", "b": "2", "c": "2"}));
+        assert_eq!(set[0].obj()["data"], json!({"a": "1", "b": "2", "c": "2"}));
         assert_eq!(set[0].namespace(), "ns");
         assert_eq!(set[0].previous_ids.len(), 1);
         assert!(set[0].annotations().iter().any(|(k, _)| *k == NEEDS_HASH));
@@ -837,7 +842,7 @@ mod tests {
             Behavior::Replace,
         )
         .unwrap();
-        assert_eq!(set[0].obj["data"], json!({"z": "9"}));
+        assert_eq!(set[0].obj()["data"], json!({"z": "9"}));
         // The hash is kept only when both sides ask for it.
         assert!(set[0].metadata().unwrap().get("annotations").is_none());
         absorb(&mut set, cm("d", json!({}), false), Behavior::Create).unwrap();

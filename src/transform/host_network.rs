@@ -148,7 +148,7 @@ fn safe_rollout(r: &mut Resource, changes: &mut Vec<(String, Option<String>)>) {
         "Deployment" => ("strategy", "Deployment"),
         _ => return,
     };
-    let spec = r.obj.entry("spec").or_insert_with(|| json!({}));
+    let spec = r.field_entry("spec").or_insert_with(|| json!({}));
     let Some(spec) = spec.as_object_mut() else {
         return;
     };

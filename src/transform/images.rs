@@ -97,15 +97,15 @@ pub fn apply(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
     });
     for r in set.iter_mut() {
         let legacy = r.kind() != "CustomResourceDefinition";
-        let before = image_fields(&r.obj);
+        let before = image_fields(r.obj());
         let mut path = Vec::new();
-        for (k, v) in r.obj.iter_mut() {
+        for (k, v) in r.obj_mut().iter_mut() {
             path.push(k.as_str());
             walk(v, &mut path, legacy, &rules);
             path.pop();
         }
         // Provenance: the image fields this entry list changed.
-        let after = image_fields(&r.obj);
+        let after = image_fields(r.obj());
         for ((pointer, old), (_, new)) in before.iter().zip(&after) {
             if old != new {
                 r.changed(pointer.clone(), &actor);

@@ -59,18 +59,16 @@ fn prefix_fields(set: &mut ResourceSet, prefix: &str, specs: &[OwnedFieldSpec]) 
         if specs.is_empty() {
             continue;
         }
-        let mut obj = Value::Object(std::mem::take(&mut r.obj));
-        for s in specs {
-            let _ = fieldspec::visit::<()>(&mut obj, &s.path, false, &mut |v| {
-                if let Value::String(old) = v {
-                    *v = Value::String(format!("{prefix}{old}"));
-                }
-                Ok(())
-            });
-        }
-        if let Value::Object(o) = obj {
-            r.obj = o;
-        }
+        r.edit_value(|obj| {
+            for s in specs {
+                let _ = fieldspec::visit::<()>(obj, &s.path, false, &mut |v| {
+                    if let Value::String(old) = v {
+                        *v = Value::String(format!("{prefix}{old}"));
+                    }
+                    Ok(())
+                });
+            }
+        });
     }
 }
 

@@ -66,7 +66,7 @@ fn apply_with(
         let (group, _, kind) = r.gvk();
         if group == "rbac.authorization.k8s.io"
             && (kind == "RoleBinding" || kind == "ClusterRoleBinding")
-            && let Some(Value::Array(subjects)) = r.obj.get_mut("subjects")
+            && let Some(Value::Array(subjects)) = r.obj_mut().get_mut("subjects")
         {
             for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
                 if s.get("name").and_then(Value::as_str) == Some("default") {
@@ -123,7 +123,7 @@ mod tests {
         assert_eq!(set[0].previous_ids[0].namespace, "old");
         assert_eq!(set[1].namespace(), "");
         assert_eq!(set[2].name(), "prod");
-        assert_eq!(set[3].obj["subjects"][0]["namespace"], json!("prod"));
-        assert_eq!(set[3].obj["subjects"][1]["namespace"], json!("x"));
+        assert_eq!(set[3].obj()["subjects"][0]["namespace"], json!("prod"));
+        assert_eq!(set[3].obj()["subjects"][1]["namespace"], json!("x"));
     }
 }

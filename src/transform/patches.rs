@@ -257,12 +257,13 @@ fn apply(p: &Loaded<'_>, set: &mut ResourceSet, oa: &Tracker) -> Result<()> {
             for r in set.iter_mut().filter(|r| target.matches(r)) {
                 matched += 1;
                 let before = r.id();
-                let mut value = Value::Object(std::mem::take(&mut r.obj));
-                let result = json_patch::apply(&mut value, ops);
-                let Value::Object(obj) = value else {
+                let (result, object) = r.edit_value(|value| {
+                    let result = json_patch::apply(value, ops);
+                    (result, value.is_object())
+                });
+                if !object {
                     return Err(p.err(format!("the JSON patch turned {before} into a non-object")));
-                };
-                r.obj = obj;
+                }
                 result.map_err(|e| {
                     p.err(format!("{e}"))
                         .context(format!("patching {before} (from {})", r.origin))
@@ -431,25 +432,21 @@ fn op_paths(ops: &::json_patch::Patch) -> Vec<String> {
 }
 
 fn smp_one(p: &Loaded<'_>, r: &mut Resource, patch: &Value, oa: &Tracker) -> Result<Outcome> {
-    let snapshot = Value::Object(r.obj.clone());
+    let snapshot = Value::Object(r.obj().clone());
     let before = r.id();
     let api = r.api_version().to_string();
     let kind = r.kind().to_string();
-    let mut value = Value::Object(std::mem::take(&mut r.obj));
     let ctx = SmpContext {
         api_version: &api,
         kind: &kind,
     };
     let schemas = oa.schema();
-    let result = merge_patch::apply_with_schema(&mut value, patch, &ctx, &schemas);
-    if let Value::Object(obj) = value {
-        r.obj = obj;
-    }
+    let result = r.edit_value(|value| merge_patch::apply_with_schema(value, patch, &ctx, &schemas));
     let outcome = result.map_err(|e| {
         p.err(format!("strategic merge failed: {e}"))
             .context(format!("patching {before} (from {})", r.origin))
     })?;
-    for path in crate::model::changed_paths(&snapshot, &Value::Object(r.obj.clone())) {
+    for path in crate::model::changed_paths(&snapshot, &Value::Object(r.obj().clone())) {
         r.changed(path, &p.actor);
     }
     if r.id() != before {

@@ -1009,29 +1009,26 @@ pub fn fix_back_references(set: &mut ResourceSet, extra: &[NameRefSpec]) {
             return;
         }
         let referrer_id = r.id();
-        for (referrers, by_name) in &rows {
-            for &((g, v, k, path), ref segments) in referrers {
-                if !gvk_matches((g, v, k), &referrer_id) {
-                    continue;
-                }
-                let role_ref_kind = if path.ends_with("roleRef/name") {
-                    r.obj
-                        .get("roleRef")
-                        .and_then(|r| r.get("kind"))
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                } else {
-                    None
-                };
-                let mut obj = Value::Object(std::mem::take(&mut r.obj));
-                walk(&mut obj, segments, &mut |field| {
-                    fix_field(field, &referrer_id, by_name, role_ref_kind.as_deref())
-                });
-                if let Value::Object(o) = obj {
-                    r.obj = o;
+        r.edit_value(|obj| {
+            for (referrers, by_name) in &rows {
+                for &((g, v, k, path), ref segments) in referrers {
+                    if !gvk_matches((g, v, k), &referrer_id) {
+                        continue;
+                    }
+                    let role_ref_kind = if path.ends_with("roleRef/name") {
+                        obj.get("roleRef")
+                            .and_then(|r| r.get("kind"))
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    } else {
+                        None
+                    };
+                    walk(obj, segments, &mut |field| {
+                        fix_field(field, &referrer_id, by_name, role_ref_kind.as_deref())
+                    });
                 }
             }
-        }
+        });
     };
     if set.len() >= crate::validate::PARALLEL_MIN {
         use rayon::prelude::*;

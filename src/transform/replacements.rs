@@ -381,7 +381,7 @@ fn run(kf: &KustFile, r: &Loaded, set: &mut ResourceSet) -> Result<()> {
     };
     let field_path = s.field_path.as_deref().unwrap_or("metadata.name");
     let segments = split_path(field_path);
-    let source_obj = Value::Object(source.obj.clone());
+    let source_obj = Value::Object(source.obj().clone());
     let value = match get(&source_obj, &segments) {
         Ok(Some(v)) if !is_nil_or_empty(v) => v.clone(),
         Ok(_) => {
@@ -484,11 +484,7 @@ fn run(kf: &KustFile, r: &Loaded, set: &mut ResourceSet) -> Result<()> {
             }
             for fp in &field_paths {
                 let segments = split_path(fp);
-                let mut obj = Value::Object(std::mem::take(&mut res.obj));
-                let result = set_all(&mut obj, &segments, &value, &options);
-                if let Value::Object(o) = obj {
-                    res.obj = o;
-                }
+                let result = res.edit_value(|obj| set_all(obj, &segments, &value, &options));
                 let what = if options.create {
                     "unable to find or create"
                 } else {

@@ -188,7 +188,7 @@ pub fn apply(
         let mut unresolved: Vec<(String, String)> = Vec::new();
         let mut literal = Vec::new();
         let mut path = String::new();
-        for (k, v) in r.obj.iter_mut() {
+        for (k, v) in r.obj_mut().iter_mut() {
             let len = path.len();
             push_key(&mut path, k);
             walk(

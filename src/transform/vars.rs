@@ -255,7 +255,7 @@ pub fn resolve(set: &mut ResourceSet, config: &Config) -> Result<()> {
             ))
             .help("the objref names no resource of the kustomization that declares the var"));
         };
-        let obj = Value::Object(res.obj.clone());
+        let obj = Value::Object(res.obj().clone());
         let segments = var_path(&v.field_path);
         let value = super::replacements::get(&obj, &segments)
             .ok()

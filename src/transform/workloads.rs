@@ -52,23 +52,32 @@ pub fn pointer(path: &[&str]) -> String {
 /// when missing. `None` for kinds without one, or when something on the way is not a mapping.
 pub fn pod_spec_mut(r: &mut Resource) -> Option<&mut Map<String, Value>> {
     let path = pod_spec_path(r)?;
-    let mut cur = &mut r.obj;
-    for seg in path {
-        let next = cur
-            .entry(seg.to_string())
-            .or_insert_with(|| Value::Object(Map::new()));
-        if next.is_null() {
-            *next = Value::Object(Map::new());
-        }
-        cur = next.as_object_mut()?;
+    let (first, rest) = path.split_first()?;
+    let mut cur = object_in(
+        r.field_entry(first)
+            .or_insert_with(|| Value::Object(Map::new())),
+    )?;
+    for seg in rest {
+        cur = object_in(
+            cur.entry(seg.to_string())
+                .or_insert_with(|| Value::Object(Map::new())),
+        )?;
     }
     Some(cur)
+}
+
+/// The mapping in `v`, which becomes an empty one when it is null.
+fn object_in(v: &mut Value) -> Option<&mut Map<String, Value>> {
+    if v.is_null() {
+        *v = Value::Object(Map::new());
+    }
+    v.as_object_mut()
 }
 
 /// The pod spec, read-only.
 pub fn pod_spec(r: &Resource) -> Option<&Map<String, Value>> {
     let path = pod_spec_path(r)?;
-    let mut cur = &r.obj;
+    let mut cur = r.obj();
     for seg in path {
         cur = cur.get(*seg)?.as_object()?;
     }
@@ -127,9 +136,9 @@ mod tests {
                 .unwrap()
                 .insert("hostNetwork".into(), json!(true));
             let ptr = format!("{}/hostNetwork", pointer(path));
-            assert!(r.obj.get(path[0]).is_some(), "{kind}");
+            assert!(r.obj().get(path[0]).is_some(), "{kind}");
             assert_eq!(
-                Value::Object(r.obj.clone()).pointer(&ptr),
+                Value::Object(r.obj().clone()).pointer(&ptr),
                 Some(&json!(true)),
                 "{kind}"
             );

@@ -136,13 +136,13 @@ fn typed(group: &str, version: &str, kind: &str, v: &Map<String, Value>) -> Opti
 fn schema_findings(index: usize, r: &Resource) -> Vec<Finding> {
     let mut out = Vec::new();
     let (group, version, kind) = r.gvk();
-    let Some(mut result) = typed(group, version, kind, &r.obj) else {
+    let Some(mut result) = typed(group, version, kind, r.obj()) else {
         return Vec::new();
     };
     // Kubernetes reads `8.0` as the integer 8 (JSON has one number type); so does the
     // typed read, on a copy, when the object does not read as it is.
     if result.is_err() {
-        let mut value = Value::Object(r.obj.clone());
+        let mut value = Value::Object(r.obj().clone());
         crate::render::integral_floats_as_integers(&mut value);
         if let Value::Object(m) = &value {
             result = typed(group, version, kind, m).unwrap_or(result);
@@ -170,7 +170,7 @@ fn schema_findings(index: usize, r: &Resource) -> Vec<Finding> {
             // A field set to null is not sent; the API server never sees it.
             let unknown = unknown
                 .into_iter()
-                .filter(|p| value_at(&r.obj, p).is_some_and(|v| !v.is_null()));
+                .filter(|p| value_at(r.obj(), p).is_some_and(|v| !v.is_null()));
             for path in unknown {
                 let field = path
                     .rsplit('/')

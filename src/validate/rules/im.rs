@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-use crate::model::{Resource, pointer};
+use crate::model::Resource;
+use crate::model::pointer::{self, Seg};
 use crate::transform::images::split;
 use crate::transform::substitution::placeholders;
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
@@ -35,31 +36,36 @@ fn flags_dollar_form(s: &str, path: &str) -> bool {
 }
 
 fn im001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    fn walk(v: &Value, path: &mut String, found: &mut Vec<(String, String)>) {
+    // The path is kept as steps; a pointer is written only for a string with a placeholder.
+    fn walk<'v>(v: &'v Value, path: &mut Vec<Seg<'v>>, found: &mut Vec<(String, String)>) {
         match v {
             Value::String(s) => {
+                let all = placeholders(s);
+                if all.is_empty() {
+                    return;
+                }
+                let pointer = pointer::of_segs(path);
                 let mut seen: Vec<String> = Vec::new();
-                for p in placeholders(s) {
-                    if (p.starts_with('<') || flags_dollar_form(s, path)) && !seen.contains(&p) {
+                for p in all {
+                    if (p.starts_with('<') || flags_dollar_form(s, &pointer)) && !seen.contains(&p)
+                    {
                         seen.push(p.clone());
-                        found.push((path.clone(), p));
+                        found.push((pointer.clone(), p));
                     }
                 }
             }
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    let len = path.len();
-                    pointer::push_index(path, i);
+                    path.push(Seg::Index(i));
                     walk(item, path, found);
-                    path.truncate(len);
+                    path.pop();
                 }
             }
             Value::Object(m) => {
                 for (k, item) in m {
-                    let len = path.len();
-                    pointer::push_key(path, k);
+                    path.push(Seg::Key(k));
                     walk(item, path, found);
-                    path.truncate(len);
+                    path.pop();
                 }
             }
             _ => {}
@@ -67,11 +73,11 @@ fn im001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
     }
     let findings = |index: usize, r: &Resource| {
         let mut found = Vec::new();
-        let mut path = String::new();
-        for (k, v) in &r.obj {
-            pointer::push_key(&mut path, k);
+        let mut path = Vec::new();
+        for (k, v) in r.obj() {
+            path.push(Seg::Key(k));
             walk(v, &mut path, &mut found);
-            path.clear();
+            path.pop();
         }
         found
             .into_iter()

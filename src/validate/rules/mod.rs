@@ -127,7 +127,7 @@ impl Workload<'_> {
         match self.r.kind() {
             "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController" => Some(
                 self.r
-                    .obj
+                    .obj()
                     .get("spec")
                     .and_then(|s| s.get("replicas"))
                     .and_then(Value::as_u64)

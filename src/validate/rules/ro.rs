@@ -125,7 +125,7 @@ fn ro002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
         if w.host_ports().is_empty() {
             continue;
         }
-        let spec = w.r.obj.get("spec");
+        let spec = w.r.obj().get("spec");
         match w.r.kind() {
             "DaemonSet" => {
                 let strategy = spec.and_then(|s| s.get("updateStrategy"));
