@@ -611,3 +611,66 @@ pub fn changed_paths(before: &Value, after: &Value) -> Vec<String> {
     walk(before, after, &mut String::new(), &mut out);
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn res(v: Value) -> Resource {
+        let origin = Origin {
+            file: Arc::new("t.yaml".into()),
+            line: 1,
+            doc_index: 0,
+        };
+        Resource::from_value(v, origin).expect("a Kubernetes object")
+    }
+
+    #[test]
+    fn the_identity_follows_every_way_of_changing_the_object() {
+        let mut r = res(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "a", "namespace": "x"}, "spec": {}
+        }));
+        assert_eq!(r.gvk(), ("apps", "v1", "Deployment"));
+        assert_eq!((r.namespace(), r.name()), ("x", "a"));
+
+        r.obj_mut()
+            .insert("apiVersion".into(), json!("example.com/v2/beta"));
+        assert_eq!(r.gvk(), ("example.com/v2", "beta", "Deployment"));
+        assert_eq!(r.api_version(), "example.com/v2/beta");
+
+        r.metadata_mut().insert("name".into(), json!("b"));
+        r.metadata_mut().shift_remove("namespace");
+        assert_eq!(r.id_ref().name, "b");
+        assert_eq!(r.id_ref().namespace, "");
+
+        r.edit_value(|v| v["kind"] = json!("DaemonSet"));
+        assert_eq!(r.kind(), "DaemonSet");
+
+        // A field that is not a string reads as missing, as it always has.
+        r.edit_value(|v| v["metadata"]["name"] = json!(7));
+        assert_eq!(r.name(), "");
+
+        // An edit that leaves no mapping leaves an empty object, and no identity.
+        r.edit_value(|v| *v = json!([1]));
+        assert!(r.obj().is_empty());
+        assert_eq!((r.api_version(), r.kind(), r.name()), ("", "", ""));
+
+        // metadata_mut makes a mapping of a metadata that is not one.
+        let mut r =
+            res(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}));
+        r.obj_mut().insert("metadata".into(), json!("text"));
+        r.metadata_mut().insert("name".into(), json!("d"));
+        assert_eq!(r.name(), "d");
+        assert_eq!(r.obj()["metadata"], json!({"name": "d"}));
+    }
+
+    #[test]
+    #[should_panic(expected = "identity fields change through obj_mut")]
+    fn field_entry_refuses_the_identity_fields() {
+        let mut r =
+            res(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}));
+        let _ = r.field_entry("metadata");
+    }
+}
