@@ -160,8 +160,15 @@ impl<'a> Input<'a> {
 /// A rule: its documentation and its check.
 pub struct Rule {
     pub doc: RuleDoc,
+    /// What the rule finds in the set as a whole (with what `Input` computed once).
     pub check: fn(&Input<'_>, &mut Vec<Finding>, &mut Vec<String>),
+    /// What it finds in each object on its own (`index`, object). The per-object parts of
+    /// all rules run in one pass: each object is read by all of them while it is in cache.
+    pub each: Option<EachObject>,
 }
+
+/// A rule's check of one object.
+pub type EachObject = fn(usize, &Resource, &mut Vec<Finding>);
 
 /// Every rule, in code order.
 pub fn registry() -> Vec<Rule> {
@@ -190,29 +197,58 @@ pub fn errors(resources: &[Resource], profile: &ClusterProfile, loader: &Loader)
 }
 
 fn run(resources: &[Resource], profile: &ClusterProfile, loader: &Loader, min: Severity) -> Report {
-    let input = Input::new(resources, profile);
     let mut report = Report::default();
     let mut locator = Locator::default();
-    // The rules run side by side (each reads the whole set); their findings are then taken
-    // in code order, so the report does not depend on which rule finished first.
-    let check = |rule: Rule| {
-        let overridden = match profile.severity_for(rule.doc.code) {
-            Some(None) => return None, // "off"
-            Some(Some(s)) => Some(s),
-            None => None,
+    let rules: Vec<Rule> = registry()
+        .into_iter()
+        .filter(|r| profile.severity_for(r.doc.code) != Some(None)) // "off"
+        .collect();
+    // One pass over the objects for every rule's per-object part, beside the rules that read
+    // the whole set, which run side by side; their findings are then taken in code order, so
+    // the report does not depend on which rule finished first.
+    let each: Vec<EachObject> = rules.iter().filter_map(|r| r.each).collect();
+    let per_object = || {
+        let mut found = Vec::new();
+        rules::each_object(
+            resources,
+            |index, r| {
+                let mut out = Vec::new();
+                for check in &each {
+                    check(index, r, &mut out);
+                }
+                out
+            },
+            &mut found,
+        );
+        found
+    };
+    let whole_set = || {
+        let input = Input::new(resources, profile);
+        let check = |rule: Rule| {
+            let overridden = profile.severity_for(rule.doc.code).flatten();
+            let (mut findings, mut assumptions) = (Vec::new(), Vec::new());
+            (rule.check)(&input, &mut findings, &mut assumptions);
+            (rule, overridden, findings, assumptions)
         };
-        let (mut findings, mut assumptions) = (Vec::new(), Vec::new());
-        (rule.check)(&input, &mut findings, &mut assumptions);
-        Some((rule, overridden, findings, assumptions))
+        if resources.len() < PARALLEL_MIN {
+            rules.into_iter().map(check).collect::<Vec<Checked>>()
+        } else {
+            rules.into_par_iter().map(check).collect()
+        }
     };
-    let checked: Vec<Checked> = if resources.len() < PARALLEL_MIN {
-        registry().into_iter().filter_map(check).collect()
+    let (found, checked) = if resources.len() < PARALLEL_MIN {
+        (per_object(), whole_set())
     } else {
-        registry().into_par_iter().filter_map(check).collect()
+        rayon::join(per_object, whole_set)
     };
+    let mut by_code: HashMap<&str, Vec<Finding>> = HashMap::new();
+    for f in found {
+        by_code.entry(f.code).or_default().push(f);
+    }
     for (rule, overridden, findings, assumptions) in checked {
         report.assumptions.extend(assumptions);
-        for f in findings {
+        let own = by_code.remove(rule.doc.code).unwrap_or_default();
+        for f in own.into_iter().chain(findings) {
             if suppressed(&resources[f.resource], f.code)
                 || f.other
                     .as_ref()

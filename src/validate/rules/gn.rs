@@ -26,6 +26,8 @@ pub const GN001: Rule = Rule {
         fix: "Fix the field name or the value's type, as `kubectl explain KIND.FIELD` describes it.",
     },
     check: gn001,
+    // Every object is read as its type: the costliest check.
+    each: Some(schema_findings),
 };
 
 /// How an object reads as its type: the first error (JSON pointer, message), or the JSON
@@ -133,11 +135,10 @@ fn typed(group: &str, version: &str, kind: &str, v: &Map<String, Value>) -> Opti
 }
 
 /// GN001's typed read of one object.
-fn schema_findings(index: usize, r: &Resource) -> Vec<Finding> {
-    let mut out = Vec::new();
+fn schema_findings(index: usize, r: &Resource, out: &mut Vec<Finding>) {
     let (group, version, kind) = r.gvk();
     let Some(mut result) = typed(group, version, kind, r.obj()) else {
-        return Vec::new();
+        return;
     };
     // Kubernetes reads `8.0` as the integer 8 (JSON has one number type); so does the
     // typed read, on a copy, when the object does not read as it is.
@@ -192,12 +193,9 @@ fn schema_findings(index: usize, r: &Resource) -> Vec<Finding> {
             }
         }
     }
-    out
 }
 
 fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    // GN001 is the costliest rule: every object is read as its type.
-    super::each_object(input.resources, schema_findings, out);
     // Port numbers: the types take any 32-bit integer, the API server only 1-65535.
     for w in input.workloads.iter() {
         for (cpath, c) in w.containers() {

@@ -16,6 +16,7 @@ pub const HN001: Rule = Rule {
         fix: "Set `dnsPolicy: ClusterFirstWithHostNet`, or an explicit `Default` if the pod must use the node's resolver.",
     },
     check: hn001,
+    each: None,
 };
 
 fn hn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
@@ -56,6 +57,7 @@ pub const HN002: Rule = Rule {
         fix: "Declare every port the process listens on under `ports:` (containerPort = the listen port).",
     },
     check: hn002,
+    each: None,
 };
 
 /// A listen port visible in a container's args (`--web.listen-address=0.0.0.0:20000`,
@@ -138,6 +140,7 @@ pub const HN003: Rule = Rule {
         fix: "Make the process listen on the host port and set containerPort to it, or drop hostPort.",
     },
     check: hn003,
+    each: None,
 };
 
 fn hn003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
@@ -184,6 +187,7 @@ pub const HN004: Rule = Rule {
         fix: "Remove the net.* sysctls, or set them on the node instead.",
     },
     check: hn004,
+    each: None,
 };
 
 fn hn004(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {

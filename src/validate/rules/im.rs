@@ -22,7 +22,9 @@ pub const IM001: Rule = Rule {
         example: "image: registry-<REGION_ID>-vpc.ack.aliyuncs.com/acs/node-exporter:v0.17.0-slim",
         fix: "Add a Substitution with the variable (or pass `--set NAME=VALUE`); write `$${NAME}` for a literal `${NAME}`.",
     },
-    check: im001,
+    // Nothing to read in the set as a whole.
+    check: |_, _, _| {},
+    each: Some(im001),
 };
 
 /// Is a `${NAME}` in this string more likely a placeholder left by mistake than a runtime
@@ -35,50 +37,52 @@ fn flags_dollar_form(s: &str, path: &str) -> bool {
         || !s.trim().contains(char::is_whitespace)
 }
 
-fn im001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
-    // The path is kept as steps; a pointer is written only for a string with a placeholder.
-    fn walk<'v>(v: &'v Value, path: &mut Vec<Seg<'v>>, found: &mut Vec<(String, String)>) {
-        match v {
-            Value::String(s) => {
-                let all = placeholders(s);
-                if all.is_empty() {
-                    return;
-                }
-                let pointer = pointer::of_segs(path);
-                let mut seen: Vec<String> = Vec::new();
-                for p in all {
-                    if (p.starts_with('<') || flags_dollar_form(s, &pointer)) && !seen.contains(&p)
-                    {
-                        seen.push(p.clone());
-                        found.push((pointer.clone(), p));
-                    }
+/// Finds the placeholders in the strings below `v`, with their pointers. The path is kept as
+/// steps; a pointer is written only for a string with a placeholder.
+fn walk<'v>(v: &'v Value, path: &mut Vec<Seg<'v>>, found: &mut Vec<(String, String)>) {
+    match v {
+        Value::String(s) => {
+            let all = placeholders(s);
+            if all.is_empty() {
+                return;
+            }
+            let pointer = pointer::of_segs(path);
+            let mut seen: Vec<String> = Vec::new();
+            for p in all {
+                if (p.starts_with('<') || flags_dollar_form(s, &pointer)) && !seen.contains(&p) {
+                    seen.push(p.clone());
+                    found.push((pointer.clone(), p));
                 }
             }
-            Value::Array(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    path.push(Seg::Index(i));
-                    walk(item, path, found);
-                    path.pop();
-                }
-            }
-            Value::Object(m) => {
-                for (k, item) in m {
-                    path.push(Seg::Key(k));
-                    walk(item, path, found);
-                    path.pop();
-                }
-            }
-            _ => {}
         }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(Seg::Index(i));
+                walk(item, path, found);
+                path.pop();
+            }
+        }
+        Value::Object(m) => {
+            for (k, item) in m {
+                path.push(Seg::Key(k));
+                walk(item, path, found);
+                path.pop();
+            }
+        }
+        _ => {}
     }
-    let findings = |index: usize, r: &Resource| {
-        let mut found = Vec::new();
-        let mut path = Vec::new();
-        for (k, v) in r.obj() {
-            path.push(Seg::Key(k));
-            walk(v, &mut path, &mut found);
-            path.pop();
-        }
+}
+
+/// Every string of the object is read.
+fn im001(index: usize, r: &Resource, out: &mut Vec<Finding>) {
+    let mut found = Vec::new();
+    let mut path = Vec::new();
+    for (k, v) in r.obj() {
+        path.push(Seg::Key(k));
+        walk(v, &mut path, &mut found);
+        path.pop();
+    }
+    out.extend(
         found
             .into_iter()
             .filter(|(p, _)| !r.literals.contains(p))
@@ -90,11 +94,8 @@ fn im001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                 path,
                 other: None,
                 fix: None,
-            })
-            .collect::<Vec<_>>()
-    };
-    // Every string of every object is read.
-    super::each_object(input.resources, findings, out);
+            }),
+    );
 }
 
 pub const IM002: Rule = Rule {
@@ -109,6 +110,7 @@ pub const IM002: Rule = Rule {
         fix: "Pin a version tag, or better a digest (`@sha256:...`).",
     },
     check: im002,
+    each: None,
 };
 
 fn im002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {

@@ -18,6 +18,7 @@ pub const PS001: Rule = Rule {
               or move the workload to such a namespace.",
     },
     check: ps001,
+    each: None,
 };
 
 fn ps001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {

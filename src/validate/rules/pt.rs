@@ -17,6 +17,7 @@ pub const PT001: Rule = Rule {
         fix: "Move one to another port, or keep them on disjoint nodes (nodeSelector, node affinity, taints).",
     },
     check: pt001,
+    each: None,
 };
 
 fn overlaps(a: &HostPort, b: &HostPort) -> bool {
@@ -93,6 +94,7 @@ pub const PT002: Rule = Rule {
         fix: "Use a free port (the profile's `reservedPorts` lists what the nodes use).",
     },
     check: pt002,
+    each: None,
 };
 
 fn pt002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
@@ -137,6 +139,7 @@ pub const PT003: Rule = Rule {
         fix: "Use a port the security group allows, or open the port in the security group and the profile.",
     },
     check: pt003,
+    each: None,
 };
 
 fn pt003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {

@@ -18,6 +18,7 @@ pub const RO001: Rule = Rule {
               kubernetes.io/hostname), lower replicas, or use a DaemonSet.",
     },
     check: ro001,
+    each: None,
 };
 
 /// Does the pod spec require one pod per node (required anti-affinity on the hostname)?
@@ -101,6 +102,7 @@ pub const RO002: Rule = Rule {
         fix: "Set maxSurge: 0 and maxUnavailable: 1 (strata's HostNetwork transform does this with rollout: safe).",
     },
     check: ro002,
+    each: None,
 };
 
 /// An int-or-percent value resolved against `total` (percent rounded up or down).

@@ -21,6 +21,7 @@ pub const SC001: Rule = Rule {
               `strata.dev/host-access-reason: \"...\"` on the workload.",
     },
     check: sc001,
+    each: None,
 };
 
 fn sc001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
