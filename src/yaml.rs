@@ -64,6 +64,15 @@ impl std::fmt::Display for YamlError {
 /// Parses a YAML (or JSON) stream into documents. Empty documents (only comments, or nothing
 /// between two `---`) are left out, as Kubernetes leaves them out.
 pub fn parse_stream(src: &str) -> Result<Vec<Document>, YamlError> {
+    parse_stream_map(src, |doc| doc)
+}
+
+/// [`parse_stream`], handing each document to `f` as soon as it is read, while it is still in
+/// cache; the results come in document order.
+pub fn parse_stream_map<T: Send>(
+    src: &str,
+    f: impl Fn(Document) -> T + Sync,
+) -> Result<Vec<T>, YamlError> {
     let src = src.strip_prefix('\u{feff}').unwrap_or(src);
     // (The thread pool is only asked, and so started, for a large text.)
     let pieces = if src.len() < PARALLEL_PARSE_MIN {
@@ -71,14 +80,18 @@ pub fn parse_stream(src: &str) -> Result<Vec<Document>, YamlError> {
     } else {
         rayon::current_num_threads()
     };
-    parse_in_pieces(src, pieces)
+    parse_in_pieces(src, pieces, &f)
 }
 
-/// [`parse_stream`] on up to `pieces` threads.
-fn parse_in_pieces(src: &str, pieces: usize) -> Result<Vec<Document>, YamlError> {
+/// [`parse_stream_map`] on up to `pieces` threads.
+fn parse_in_pieces<T: Send>(
+    src: &str,
+    pieces: usize,
+    f: &(impl Fn(Document) -> T + Sync),
+) -> Result<Vec<T>, YamlError> {
     let chunks = split_at_documents(src, pieces);
     if chunks.len() > 1 {
-        let parsed: Result<Vec<Vec<Document>>, YamlError> = chunks
+        let parsed: Result<Vec<Vec<T>>, YamlError> = chunks
             .par_iter()
             .map(|&(start, end, line)| {
                 // A `---` after a piece that the next one follows, so that its last document
@@ -90,11 +103,7 @@ fn parse_in_pieces(src: &str, pieces: usize) -> Result<Vec<Document>, YamlError>
                 if end < src.len() {
                     text.push_str("---\n");
                 }
-                let mut docs = parse_whole(&text)?;
-                for d in &mut docs {
-                    d.line += line;
-                }
-                Ok(docs)
+                parse_whole(&text, line, f)
             })
             .collect();
         // An error found in a piece is reported as the whole text reports it.
@@ -102,7 +111,7 @@ fn parse_in_pieces(src: &str, pieces: usize) -> Result<Vec<Document>, YamlError>
             return Ok(parts.into_iter().flatten().collect());
         }
     }
-    parse_whole(src)
+    parse_whole(src, 0, f)
 }
 
 /// Streams of this many documents or more are written on all cores.
@@ -160,14 +169,24 @@ fn memchr_newline(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'\n')
 }
 
-fn parse_whole(src: &str) -> Result<Vec<Document>, YamlError> {
+/// Parses a whole text, its documents moved down by `lines`, each handed to `f` when read.
+fn parse_whole<T>(
+    src: &str,
+    lines: usize,
+    f: &impl Fn(Document) -> T,
+) -> Result<Vec<T>, YamlError> {
     let mut builder = Builder::new(src);
     let mut parser = Parser::new_from_str(src);
+    let mut out = Vec::new();
     while let Some(item) = parser.next_event() {
         let (event, span) = item.map_err(scan_error)?;
         builder.event(event, span)?;
+        for mut doc in builder.docs.drain(..) {
+            doc.line += lines;
+            out.push(f(doc));
+        }
     }
-    Ok(builder.docs)
+    Ok(out)
 }
 
 /// Parses a stream that must hold exactly one document (a kustomization, a patch file).
@@ -1244,10 +1263,11 @@ mod tests {
             i += 1;
         }
         src.push_str("kind: D\nlast: |\n  end");
-        let whole = parse_whole(&src).unwrap();
+        let same = |d: Document| d;
+        let whole = parse_whole(&src, 0, &same).unwrap();
         for pieces in [2, 3, 7] {
             assert!(split_at_documents(&src, pieces).len() > 1);
-            let parts = parse_in_pieces(&src, pieces).unwrap();
+            let parts = parse_in_pieces(&src, pieces, &same).unwrap();
             assert_eq!(parts.len(), whole.len(), "{pieces} pieces");
             for (a, b) in parts.iter().zip(&whole) {
                 assert_eq!((a.line, &a.value), (b.line, &b.value), "{pieces} pieces");
@@ -1256,9 +1276,9 @@ mod tests {
         assert_eq!(whole.last().unwrap().value["last"], json!("end"));
         // An error far into the text is reported at the same place.
         let bad = src.replacen("n: 9000\n", "n: 9000\n  bad: [\n", 1);
-        let expected = parse_whole(&bad).unwrap_err();
+        let expected = parse_whole(&bad, 0, &same).unwrap_err();
         assert!(expected.line > 1000, "{expected:?}");
-        assert_eq!(parse_in_pieces(&bad, 4).unwrap_err(), expected);
+        assert_eq!(parse_in_pieces(&bad, 4, &same).unwrap_err(), expected);
         // A directive keeps the text in one piece.
         assert_eq!(
             split_at_documents(&format!("%YAML 1.1\n---\n{src}"), 4).len(),

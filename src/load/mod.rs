@@ -86,10 +86,11 @@ impl Loader {
         if let Some(f) = self.files.lock().expect("loader cache lock").get(canonical) {
             return Ok(f.clone());
         }
-        let (display, src, docs) = self.read_and_parse(canonical)?;
+        let (display, src) = self.read_text(canonical)?;
+        let docs = yaml::parse_stream(&src).map_err(|e| Error::from_yaml(e, &display))?;
         let file = Arc::new(LoadedFile {
             display,
-            src: src.to_string(),
+            src,
             docs,
             positions: Default::default(),
         });
@@ -100,7 +101,8 @@ impl Loader {
         Ok(file)
     }
 
-    fn read_and_parse(&self, canonical: &Path) -> Result<(Arc<PathBuf>, Arc<str>, Vec<Document>)> {
+    /// A file's text (UTF-8), with the path as shown.
+    fn read_text(&self, canonical: &Path) -> Result<(Arc<PathBuf>, String)> {
         let display = Arc::new(self.display_path(canonical));
         let bytes = std::fs::read(canonical)
             .map_err(|e| Error::new(format!("cannot read the file: {e}")).in_file(&display))?;
@@ -117,19 +119,18 @@ impl Loader {
             .at(line, column)
             .help("Kubernetes manifests are UTF-8 text: re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
         })?;
-        let docs = yaml::parse_stream(&src).map_err(|e| Error::from_yaml(e, &display))?;
-        Ok((display, Arc::from(src), docs))
+        Ok((display, src))
     }
 
     /// The resources of a text that is not a file (standard input), shown as `display`.
     pub fn resources_from_text(&self, display: &str, text: String) -> Result<Vec<Resource>> {
         let display = Arc::new(PathBuf::from(display));
-        let docs = yaml::parse_stream(&text).map_err(|e| Error::from_yaml(e, &display))?;
+        let text: Arc<str> = Arc::from(text);
         self.sources
             .lock()
             .expect("loader sources lock")
-            .insert(display.clone(), Arc::from(text));
-        documents_to_resources(&display, docs)
+            .insert(display.clone(), text.clone());
+        parse_resources(&display, &text)
     }
 
     /// The resources of a manifest file: every document, `kind: List` (and `*List`) unpacked.
@@ -142,12 +143,14 @@ impl Loader {
         {
             return Ok(r.as_ref().clone());
         }
-        let (display, src, docs) = self.read_and_parse(canonical)?;
+        let (display, src) = self.read_text(canonical)?;
+        let src: Arc<str> = Arc::from(src);
+        // Kept before the resources are read, for errors to quote.
         self.sources
             .lock()
             .expect("loader sources lock")
-            .insert(display.clone(), src);
-        let out = documents_to_resources(&display, docs)?;
+            .insert(display.clone(), src.clone());
+        let out = parse_resources(&display, &src)?;
         if self.share {
             self.resources
                 .lock()
@@ -158,27 +161,28 @@ impl Loader {
     }
 }
 
-/// The resources of a file's documents, in order; a large file's on all cores (the first
-/// error in document order is the one reported).
-fn documents_to_resources(display: &Arc<PathBuf>, docs: Vec<Document>) -> Result<Vec<Resource>> {
-    let one = |(i, doc): (usize, Document)| {
+/// The resources of a file's text, in document order. Each document becomes resources as soon
+/// as it is read, while it is in cache (a large file's pieces on all cores); the first error
+/// in document order is the one reported, a YAML error before any other.
+fn parse_resources(display: &Arc<PathBuf>, src: &str) -> Result<Vec<Resource>> {
+    let per_doc = yaml::parse_stream_map(src, |doc: Document| {
         let origin = Origin {
             file: display.clone(),
             line: doc.line,
-            doc_index: i,
+            // Set below: a piece of a large file does not know how many documents precede it.
+            doc_index: 0,
         };
         let mut out = Vec::with_capacity(1);
         unpack(doc.value, origin, &mut out).map(|()| out)
-    };
-    let per_doc: Vec<Result<Vec<Resource>>> = if docs.len() >= crate::validate::PARALLEL_MIN {
-        use rayon::prelude::*;
-        docs.into_par_iter().enumerate().map(one).collect()
-    } else {
-        docs.into_iter().enumerate().map(one).collect()
-    };
+    })
+    .map_err(|e| Error::from_yaml(e, display))?;
     let mut out = Vec::with_capacity(per_doc.len());
-    for resources in per_doc {
+    for (i, resources) in per_doc.into_iter().enumerate() {
+        let start = out.len();
         out.extend(resources?);
+        for r in &mut out[start..] {
+            r.origin.doc_index = i;
+        }
     }
     Ok(out)
 }

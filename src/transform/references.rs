@@ -977,26 +977,33 @@ pub fn fix_back_references(set: &mut ResourceSet, extra: &[NameRefSpec]) {
     // (in `moved` order): computed once, not per referring resource, so fixing references
     // stays linear when every object moved (a `namespace:` over thousands of resources).
     // Each referring field's path is split here once, not per resource.
+    // Each row on its own: a large set's rows on all cores.
     type Split<'a> = Vec<(Referrer<'a>, Vec<String>)>;
-    let rows: Vec<(Split<'_>, Candidates<'_>)> = table
-        .iter()
-        .filter_map(|(referral, referrers)| {
-            let mut by_name = Candidates::new();
-            for m in moved
-                .iter()
-                .filter(|m| m.previous.iter().any(|p| gvk_matches(*referral, p)))
-            {
-                for p in &m.previous {
-                    let list = by_name.entry(p.name.as_str()).or_default();
-                    if !list.last().is_some_and(|l| std::ptr::eq(*l, m)) {
-                        list.push(m);
-                    }
+    fn row<'a, 'm>(
+        (referral, referrers): &'a Row<'a>,
+        moved: &'m [Moved],
+    ) -> Option<(Split<'a>, Candidates<'m>)> {
+        let mut by_name = Candidates::new();
+        for m in moved
+            .iter()
+            .filter(|m| m.previous.iter().any(|p| gvk_matches(*referral, p)))
+        {
+            for p in &m.previous {
+                let list = by_name.entry(p.name.as_str()).or_default();
+                if !list.last().is_some_and(|l| std::ptr::eq(*l, m)) {
+                    list.push(m);
                 }
             }
-            let split = || referrers.iter().map(|&r| (r, split_path(r.3))).collect();
-            (!by_name.is_empty()).then(|| (split(), by_name))
-        })
-        .collect();
+        }
+        let split = || referrers.iter().map(|&r| (r, split_path(r.3))).collect();
+        (!by_name.is_empty()).then(|| (split(), by_name))
+    }
+    let rows: Vec<(Split<'_>, Candidates<'_>)> = if moved.len() < crate::validate::PARALLEL_MIN {
+        table.iter().filter_map(|r| row(r, &moved)).collect()
+    } else {
+        use rayon::prelude::*;
+        table.par_iter().filter_map(|r| row(r, &moved)).collect()
+    };
     // Each resource's references are fixed on its own: on all cores for a large set.
     let fix = |r: &mut crate::model::Resource| {
         // Most objects refer to nothing the table lists: their type says so, read borrowed.
