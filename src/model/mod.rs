@@ -366,7 +366,9 @@ impl Resource {
         if self.previous_ids.last().is_none_or(|last| !id.is(last)) {
             let id = id.owned();
             // Most objects move once: room for one, not the four a first push makes.
-            self.previous_ids.reserve_exact(1);
+            if self.previous_ids.capacity() == 0 {
+                self.previous_ids.reserve_exact(1);
+            }
             self.previous_ids.push(id);
         }
     }

@@ -206,15 +206,24 @@ fn run(resources: &[Resource], profile: &ClusterProfile, loader: &Loader, min: S
     // One pass over the objects for every rule's per-object part, beside the rules that read
     // the whole set, which run side by side; their findings are then taken in code order, so
     // the report does not depend on which rule finished first.
-    let each: Vec<EachObject> = rules.iter().filter_map(|r| r.each).collect();
+    let each: Vec<(&str, EachObject)> = rules
+        .iter()
+        .filter_map(|r| r.each.map(|check| (r.doc.code, check)))
+        .collect();
     let per_object = || {
         let mut found = Vec::new();
+        if each.is_empty() {
+            return found;
+        }
         rules::each_object(
             resources,
             |index, r| {
                 let mut out = Vec::new();
-                for check in &each {
+                for (code, check) in &each {
+                    let start = out.len();
                     check(index, r, &mut out);
+                    // Findings are given to rules by their code, below.
+                    debug_assert!(out[start..].iter().all(|f| f.code == *code));
                 }
                 out
             },
@@ -271,6 +280,7 @@ fn run(resources: &[Resource], profile: &ClusterProfile, loader: &Loader, min: S
             ));
         }
     }
+    debug_assert!(by_code.is_empty(), "findings of no rule: {by_code:?}");
     report.assumptions.sort();
     report.assumptions.dedup();
     report.diagnostics.sort_by(|a, b| {
