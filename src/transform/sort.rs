@@ -65,8 +65,8 @@ pub fn apply(options: Option<&SortOptions>, set: &mut ResourceSet) -> Result<()>
                 0
             };
             // Keys are built once per resource (on all cores for a large set), not per
-            // comparison.
-            let key = |r: crate::model::Resource| {
+            // comparison; the keys are sorted with positions, and each resource is moved once.
+            let key = |(i, r): (usize, &crate::model::Resource)| {
                 let id = r.id_ref();
                 let key = Key {
                     rank: rank(id.kind),
@@ -75,15 +75,14 @@ pub fn apply(options: Option<&SortOptions>, set: &mut ResourceSet) -> Result<()>
                     namespace: id.kind == "Namespace",
                     core: id.group.is_empty(),
                 };
-                (key, r)
+                (key, i)
             };
-            let mut keyed: Vec<(Key, crate::model::Resource)> =
-                if set.len() >= crate::validate::PARALLEL_MIN {
-                    use rayon::prelude::*;
-                    std::mem::take(set).into_par_iter().map(key).collect()
-                } else {
-                    std::mem::take(set).into_iter().map(key).collect()
-                };
+            let mut keyed: Vec<(Key, usize)> = if set.len() >= crate::validate::PARALLEL_MIN {
+                use rayon::prelude::*;
+                set.par_iter().enumerate().map(key).collect()
+            } else {
+                set.iter().enumerate().map(key).collect()
+            };
             keyed.sort_by(|(a, _), (b, _)| {
                 compare(
                     a.rank,
@@ -95,7 +94,13 @@ pub fn apply(options: Option<&SortOptions>, set: &mut ResourceSet) -> Result<()>
                     a.namespace && b.namespace && (a.core || b.core),
                 )
             });
-            set.extend(keyed.into_iter().map(|(_, r)| r));
+            let mut unsorted: Vec<Option<crate::model::Resource>> =
+                std::mem::take(set).into_iter().map(Some).collect();
+            set.extend(
+                keyed
+                    .into_iter()
+                    .map(|(_, i)| unsorted[i].take().expect("each position is sorted once")),
+            );
             Ok(())
         }
         other => Err(Error::new(format!(
