@@ -26,6 +26,33 @@ struct Built {
     events: Vec<openapi::Event>,
 }
 
+/// How kustomize reorders the output when the kustomization has no `sortOptions`
+/// (kustomize's `--reorder`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Reorder {
+    /// kustomize's legacy order (its default): by kind, then identity.
+    #[default]
+    Legacy,
+    /// The order resources were read and generated in.
+    None,
+}
+
+/// Options of a build that come from outside the tree, each as kustomize spells it.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--reorder`.
+    pub reorder: Reorder,
+    /// `--load-restrictor LoadRestrictionsNone`: files may be read from outside a
+    /// kustomization's directory (root-only by default).
+    pub load_restrictions_none: bool,
+    /// `--enable-alpha-plugins --enable-exec`: exec KRM functions listed under
+    /// `transformers:`/`generators:` may run.
+    pub enable_exec: bool,
+    /// `--enable-managedby-label`: `app.kubernetes.io/managed-by: kustomize-v5.5.0` on every
+    /// object (as `buildMetadata: [managedByLabel]` does).
+    pub managed_by_label: bool,
+}
+
 /// Builds kustomizations. With sharing on, each built directory is kept so that overlays
 /// sharing a base parse and transform it once; a single render keeps nothing and copies
 /// nothing.
@@ -35,6 +62,7 @@ pub struct Builder {
     /// Custom OpenAPI schemas read so far.
     schemas: openapi::SchemaCache,
     share: bool,
+    options: Options,
     /// Values from outside the tree (`--set`, the environment) and the transforms' reports.
     pub ctx: Mutex<transform::Context>,
 }
@@ -57,8 +85,20 @@ impl Builder {
             built: Mutex::new(HashMap::new()),
             schemas: openapi::SchemaCache::default(),
             share,
+            options: Options::default(),
             ctx: Mutex::new(transform::Context::default()),
         }
+    }
+
+    /// Sets the build options given outside the tree.
+    pub fn with_options(mut self, options: Options) -> Self {
+        self.loader.set_root_only(!options.load_restrictions_none);
+        self.options = options;
+        self
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.options
     }
 
     /// Sets the values given outside the tree (`--set`, the environment) for Substitution.
@@ -91,8 +131,10 @@ impl Builder {
         transform::generators::add_hashes(&mut set);
         transform::references::fix_back_references(&mut set, &config.name_references);
         transform::vars::resolve(&mut set, &config).map_err(|e| e.in_file(kf.display()))?;
-        transform::sort::apply(kf.spec.sort_options.as_ref(), &mut set)
-            .map_err(|e| e.in_file(kf.display()))?;
+        if kf.spec.sort_options.is_some() || self.options.reorder == Reorder::Legacy {
+            transform::sort::apply(kf.spec.sort_options.as_ref(), &mut set)
+                .map_err(|e| e.in_file(kf.display()))?;
+        }
         Ok(set)
     }
 

@@ -2,6 +2,7 @@
 //! exit code; `main` only maps it to the process.
 
 pub mod argocd;
+pub mod build_args;
 pub mod debug;
 pub mod diff;
 pub mod fn_;

@@ -43,6 +43,8 @@ pub struct RenderArgs {
     /// `validators:`, or safe defaults).
     #[arg(long, value_name = "FILE")]
     pub cluster: Option<PathBuf>,
+    #[command(flatten)]
+    pub build: super::build_args::BuildArgs,
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -61,7 +63,9 @@ pub fn run(args: &RenderArgs) -> u8 {
         return exit::ERROR;
     };
     let overrides = Overrides::from_env(args.set.iter().cloned().collect());
-    let builder = Builder::new().with_overrides(overrides);
+    let builder = Builder::new()
+        .with_options(args.build.options())
+        .with_overrides(overrides);
     let set = match builder.render(dir) {
         Ok(set) => set,
         Err(e) => {

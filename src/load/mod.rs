@@ -47,6 +47,9 @@ pub struct Loader {
     sources: Mutex<HashMap<Arc<PathBuf>, Arc<str>>>,
     share: bool,
     cwd: Option<PathBuf>,
+    /// Files may be read from outside a kustomization's directory
+    /// (`--load-restrictor LoadRestrictionsNone`).
+    unrestricted: bool,
 }
 
 impl Loader {
@@ -63,6 +66,11 @@ impl Loader {
                 .and_then(|d| d.canonicalize().ok()),
             ..Default::default()
         }
+    }
+
+    /// kustomize's load restriction: root-only (the default), or none.
+    pub fn set_root_only(&mut self, root_only: bool) {
+        self.unrestricted = !root_only;
     }
 
     /// The text of a file read earlier, by the path as shown to the user.
@@ -232,7 +240,7 @@ pub fn check_within(
     rel: &str,
     what: &str,
 ) -> Result<PathBuf> {
-    if !canonical.starts_with(base_dir) {
+    if !loader.unrestricted && !canonical.starts_with(base_dir) {
         return Err(Error::new(format!(
             "{what}: `{rel}` resolves to {}, outside the kustomization directory {}",
             loader.display_path(&canonical).display(),
@@ -240,8 +248,9 @@ pub fn check_within(
         ))
         .help(
             "a kustomization may read files only below its own directory (kustomize's \
-             root-only load restriction; symlinks are resolved first); move the file, or \
-             list the directory that holds it as a resource",
+             root-only load restriction; symlinks are resolved first); move the file, list \
+             the directory that holds it as a resource, or render with \
+             `--load-restrictor LoadRestrictionsNone`",
         ));
     }
     Ok(canonical)

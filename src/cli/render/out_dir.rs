@@ -58,7 +58,9 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
         }
     };
     let overrides = Overrides::from_env(args.set.iter().cloned().collect());
-    let builder = Builder::with_sharing(true).with_overrides(overrides);
+    let builder = Builder::with_sharing(true)
+        .with_options(args.build.options())
+        .with_overrides(overrides);
     let results: Vec<Mutex<Option<Outcome>>> = args.dirs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let bar = progress_bar(args.dirs.len());
