@@ -257,6 +257,8 @@ fn apply(p: &Loaded<'_>, set: &mut ResourceSet, oa: &Tracker) -> Result<()> {
             for r in set.iter_mut().filter(|r| target.matches(r)) {
                 matched += 1;
                 let before = r.id();
+                // kustomize's PatchTransformer records the identity before every JSON patch.
+                r.remember_id();
                 let (result, object) = r.edit_value(|value| {
                     let result = json_patch::apply(value, ops);
                     (result, value.is_object())
@@ -270,9 +272,6 @@ fn apply(p: &Loaded<'_>, set: &mut ResourceSet, oa: &Tracker) -> Result<()> {
                 })?;
                 for path in op_paths(ops) {
                     r.changed(path, &p.actor);
-                }
-                if r.id() != before {
-                    r.previous_ids.push(before);
                 }
             }
             no_match_check(p, matched)
@@ -309,27 +308,7 @@ fn apply_smp(
                     continue;
                 }
                 matched += 1;
-                let mut patch = patch.clone();
-                if let Value::Object(m) = &mut patch {
-                    if !p.options.allow_kind_change {
-                        m.insert("apiVersion".into(), Value::String(r.api_version().into()));
-                        m.insert("kind".into(), Value::String(r.kind().into()));
-                    }
-                    if !p.options.allow_name_change {
-                        let md = m
-                            .entry("metadata")
-                            .or_insert_with(|| Value::Object(Default::default()));
-                        if let Value::Object(md) = md {
-                            md.insert("name".into(), Value::String(r.name().into()));
-                            if r.namespace().is_empty() {
-                                md.shift_remove("namespace");
-                            } else {
-                                md.insert("namespace".into(), Value::String(r.namespace().into()));
-                            }
-                        }
-                    }
-                }
-                if smp_one(p, r, &patch, oa).map_err(doc_note)? == Outcome::DeleteResource {
+                if smp_one(p, r, patch, oa).map_err(doc_note)? == Outcome::DeleteResource {
                     to_delete.push(i);
                 }
             }
@@ -431,26 +410,61 @@ fn op_paths(ops: &::json_patch::Patch) -> Vec<String> {
     out
 }
 
+/// kustomize's `Resource.ApplySmPatch`: the patch is merged with the resource's apiVersion
+/// (and its own kind); afterwards the resource keeps its name unless the entry allows a name
+/// change, its kind unless it allows a kind change, and always its namespace. A patch that
+/// names its target by an earlier name (a base's, before a prefix) patches it without
+/// renaming it back.
 fn smp_one(p: &Loaded<'_>, r: &mut Resource, patch: &Value, oa: &Tracker) -> Result<Outcome> {
     let snapshot = Value::Object(r.obj().clone());
     let before = r.id();
-    let api = r.api_version().to_string();
-    let kind = r.kind().to_string();
+    let (api, kind, name, namespace) = (
+        r.api_version().to_string(),
+        r.kind().to_string(),
+        r.name().to_string(),
+        r.namespace().to_string(),
+    );
+    let (allow_name, allow_kind) = (p.options.allow_name_change, p.options.allow_kind_change);
+    if allow_name || allow_kind {
+        r.remember_id();
+    }
+    let mut patch = patch.clone();
+    if let Value::Object(m) = &mut patch {
+        m.insert("apiVersion".into(), Value::String(api.clone()));
+    }
     let ctx = SmpContext {
         api_version: &api,
         kind: &kind,
     };
     let schemas = oa.schema();
-    let result = r.edit_value(|value| merge_patch::apply_with_schema(value, patch, &ctx, &schemas));
+    let result =
+        r.edit_value(|value| merge_patch::apply_with_schema(value, &patch, &ctx, &schemas));
     let outcome = result.map_err(|e| {
         p.err(format!("strategic merge failed: {e}"))
             .context(format!("patching {before} (from {})", r.origin))
     })?;
+    if outcome == Outcome::DeleteResource {
+        return Ok(outcome);
+    }
+    {
+        let mut obj = r.obj_mut();
+        if !allow_kind {
+            obj.insert("kind".into(), Value::String(kind));
+        }
+    }
+    {
+        let mut md = r.metadata_mut();
+        if !allow_name {
+            md.insert("name".into(), Value::String(name));
+        }
+        if namespace.is_empty() {
+            md.shift_remove("namespace");
+        } else {
+            md.insert("namespace".into(), Value::String(namespace));
+        }
+    }
     for path in crate::model::changed_paths(&snapshot, &Value::Object(r.obj().clone())) {
         r.changed(path, &p.actor);
-    }
-    if r.id() != before {
-        r.previous_ids.push(before);
     }
     Ok(outcome)
 }
