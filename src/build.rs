@@ -129,7 +129,7 @@ impl Builder {
         oa.enter_top(&openapi::spec_of(&kf, &self.loader, &self.schemas)?);
         let (mut set, config) = self.build_dir_with_config(&dir, &mut Vec::new(), &oa, true)?;
         transform::generators::add_hashes(&mut set);
-        transform::references::fix_back_references(&mut set, &config.name_references);
+        transform::references::fix_back_references(&mut set, &config.effective()?.name_reference)?;
         transform::vars::resolve(&mut set, &config).map_err(|e| e.in_file(kf.display()))?;
         if kf.spec.sort_options.is_some() || self.options.reorder == Reorder::Legacy {
             transform::sort::apply(kf.spec.sort_options.as_ref(), &mut set)
@@ -313,7 +313,7 @@ impl Builder {
                 let (added, added_config) = self
                     .build_dir_with_config(&path, stack, oa, false)
                     .map_err(at)?;
-                config.merge(&added_config);
+                config.absorb(&added_config).map_err(at)?;
                 added
             } else {
                 let path =
@@ -332,8 +332,15 @@ impl Builder {
                 ))
             })?;
         }
-        config.merge(&transform::tconfig::load(kf, &self.loader)?);
-        config.merge(&transform::crds::load(kf, &self.loader)?);
+        let declared = |e: Error| e.in_file(kf.display());
+        config
+            .custom
+            .merge(&transform::tconfig::load(kf, &self.loader)?)
+            .map_err(declared)?;
+        config
+            .custom
+            .merge(&transform::crds::load(kf, &self.loader)?)
+            .map_err(declared)?;
         transform::generators::run(kf, &self.loader, set)?;
         for (i, rel) in kf.spec.components.iter().enumerate() {
             let idx = i.to_string();
@@ -378,10 +385,11 @@ impl Builder {
             oa.other_kind();
             configured
         };
-        transform::run_builtins(kf, &self.loader, set, config, oa)?;
+        let tc = config.effective().map_err(|e| e.in_file(kf.display()))?;
+        transform::run_builtins(kf, &self.loader, set, &tc, oa)?;
         if !configured.is_empty() {
             let mut ctx = self.ctx.lock().expect("transform context lock");
-            transform::run_listed(&configured, &mut ctx, set, oa)?;
+            transform::run_listed(&configured, &self.loader, &mut ctx, set, oa)?;
         }
         transform::vars::declare(kf, set, config)?;
         model::check_unique(set)

@@ -85,6 +85,17 @@ impl Error {
     }
 }
 
+impl Error {
+    /// The same text as an error's, headed `warning:`: something a render went on past.
+    pub fn warning_text(&self) -> String {
+        let text = self.to_string();
+        match text.strip_prefix("error: ") {
+            Some(rest) => format!("warning: {rest}"),
+            None => text,
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "error: {}", self.message)?;

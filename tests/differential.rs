@@ -11,7 +11,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{have_kubectl, kubectl_kustomize, kubectl_reads, same_meaning, shared};
+use common::{have_kubectl, kubectl_kustomize, kubectl_reads, parallel_map, same_meaning, shared};
 
 const EXPECTATIONS: &str = "tests/corpus_expectations.tsv";
 
@@ -109,19 +109,6 @@ fn outcome(dir: &Path) -> String {
 fn first_line(s: &str) -> String {
     let l = s.lines().next().unwrap_or("").trim();
     l.chars().take(160).collect::<String>().replace('\t', " ")
-}
-
-/// Runs `f` over `items` on two threads (the machine has two cores; kubectl dominates).
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let mid = items.len() / 2;
-    let (a, b) = items.split_at(mid);
-    std::thread::scope(|s| {
-        let h = s.spawn(|| a.iter().map(&f).collect::<Vec<_>>());
-        let mut rb: Vec<R> = b.iter().map(&f).collect();
-        let mut ra = h.join().expect("worker thread");
-        ra.append(&mut rb);
-        ra
-    })
 }
 
 #[test]

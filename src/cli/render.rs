@@ -73,6 +73,7 @@ pub fn run(args: &RenderArgs) -> u8 {
             return exit::ERROR;
         }
     };
+    report_warnings(&builder.loader);
     report_notes(&set);
     let mut text = None;
     if !args.no_validate {
@@ -127,6 +128,13 @@ pub fn run(args: &RenderArgs) -> u8 {
             eprintln!("error: cannot write the output: {e}");
             exit::ERROR
         }
+    }
+}
+
+/// What the build went on past (fields kustomize ignores), on stderr.
+pub(crate) fn report_warnings(loader: &crate::load::Loader) {
+    for w in loader.take_warnings() {
+        eprint!("{}", w.warning_text());
     }
 }
 

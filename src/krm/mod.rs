@@ -216,7 +216,13 @@ pub fn run(input: &str) -> Output {
                         ..Default::default()
                     };
                     let oa = transform::openapi::Tracker::new();
-                    match transform::run_listed(std::slice::from_ref(&c), &mut ctx, &mut set, &oa) {
+                    match transform::run_listed(
+                        std::slice::from_ref(&c),
+                        &crate::load::Loader::new(),
+                        &mut ctx,
+                        &mut set,
+                        &oa,
+                    ) {
                         Err(e) => results.push(error_result(&e)),
                         Ok(()) => {
                             for r in &set {

@@ -50,6 +50,8 @@ pub struct Loader {
     /// Files may be read from outside a kustomization's directory
     /// (`--load-restrictor LoadRestrictionsNone`).
     unrestricted: bool,
+    /// What a render should say without failing: fields kustomize ignores, in the order met.
+    warnings: Mutex<Vec<Error>>,
 }
 
 impl Loader {
@@ -71,6 +73,68 @@ impl Loader {
     /// kustomize's load restriction: root-only (the default), or none.
     pub fn set_root_only(&mut self, root_only: bool) {
         self.unrestricted = !root_only;
+    }
+
+    /// Reads a kustomize config (document `doc` of `file`, already parsed to `value`) as
+    /// kustomize does: fields it does not know are ignored, and each is reported as a warning
+    /// at its line, so that a misspelled or misplaced field does not pass unseen. `what`
+    /// names the config in messages ("field specs", "PrefixSuffixTransformer config").
+    pub fn read_config<T: serde::de::DeserializeOwned>(
+        &self,
+        file: &LoadedFile,
+        doc: usize,
+        value: Value,
+        what: &str,
+    ) -> Result<T> {
+        // Go reads a field given as null (`templateLabels:` with nothing after it) as absent.
+        let value = match value {
+            Value::Object(m) => {
+                Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect())
+            }
+            other => other,
+        };
+        let mut ignored: Vec<String> = Vec::new();
+        let result: std::result::Result<T, _> =
+            serde_path_to_error::deserialize(serde_ignored::Deserializer::new(value, &mut |p| {
+                ignored.push(p.to_string())
+            }));
+        let located = |path: &str| {
+            let segs: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
+            file.locate(doc, &segs)
+        };
+        let parsed = result.map_err(|e| {
+            let path = e.path().to_string();
+            Error::new(format!("invalid {what} at `{path}`: {}", e.inner()))
+                .in_file(&file.display)
+                .at_opt(located(&path))
+        })?;
+        for path in ignored {
+            self.warn(
+                Error::new(format!(
+                    "`{path}` is not a field of {what}; kustomize ignores it, and so does strata"
+                ))
+                .in_file(&file.display)
+                .at_opt(located(&path))
+                .help("remove it, or check its spelling and indentation"),
+            );
+        }
+        Ok(parsed)
+    }
+
+    /// The warnings met so far, each once, in order; they are taken.
+    pub fn take_warnings(&self) -> Vec<Error> {
+        let mut all = std::mem::take(&mut *self.warnings.lock().expect("loader warnings lock"));
+        let mut seen = std::collections::HashSet::new();
+        all.retain(|w| seen.insert(w.to_string()));
+        all
+    }
+
+    /// Records a warning.
+    pub fn warn(&self, warning: Error) {
+        self.warnings
+            .lock()
+            .expect("loader warnings lock")
+            .push(warning);
     }
 
     /// The text of a file read earlier, by the path as shown to the user.

@@ -157,6 +157,10 @@ pub struct Resource {
     /// Identities this resource had before transforms changed its namespace or name, oldest
     /// first; patch targets match them as they match the current one.
     pub previous_ids: Vec<ResId>,
+    /// The name prefixes and suffixes given to this resource, innermost first (kustomize's
+    /// build context: name references bind to the copy of a base that got the same ones).
+    pub prefixes: Vec<String>,
+    pub suffixes: Vec<String>,
     /// The fields transforms set or changed, in order (provenance).
     pub changes: Vec<Change>,
     /// JSON pointers of strings whose `${NAME}` text is literal on purpose (written `$${NAME}`
@@ -232,6 +236,8 @@ impl Resource {
             obj,
             origin,
             previous_ids: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
             changes: Vec::new(),
             literals: Vec::new(),
         })
@@ -358,6 +364,14 @@ impl Resource {
     /// The current identity and every earlier one.
     pub fn all_ids(&self) -> impl Iterator<Item = ResId> + '_ {
         std::iter::once(self.id()).chain(self.previous_ids.iter().cloned())
+    }
+
+    /// The identity it was read with (kustomize's `OrgId`).
+    pub fn org_id(&self) -> ResId {
+        self.previous_ids
+            .first()
+            .cloned()
+            .unwrap_or_else(|| self.id())
     }
 
     /// Records the current identity before a transform changes namespace or name.

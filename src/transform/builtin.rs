@@ -1,11 +1,9 @@
 //! kustomize's builtin transformer configs (`apiVersion: builtin`) listed under
-//! `transformers:`: each is read into the data of the matching kustomization field and run
-//! by the same code (labels and annotations with exactly the config's `fieldSpecs`, as
-//! kustomize's plugins do; patches, images and replicas through a kustomization made of the
-//! config). Supported kinds: AnnotationsTransformer, LabelTransformer,
-//! PrefixSuffixTransformer, NamespaceTransformer, ImageTagTransformer,
-//! ReplicaCountTransformer, PatchTransformer, PatchStrategicMergeTransformer,
-//! PatchJson6902Transformer, ValueAddTransformer.
+//! `transformers:`, read as kustomize's builtin plugins read their configs (fields they do
+//! not know are ignored, each with a warning) and run by the same code as the matching
+//! kustomization fields, with exactly the config's field specs: labels and annotations,
+//! prefix and suffix, namespace, images and replicas; patches and replacements through a
+//! kustomization made of the config.
 
 use std::sync::Arc;
 
@@ -15,15 +13,19 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::fieldspec::OwnedFieldSpec;
+use super::names::Affix;
+use super::namespace::{Mode, Subjects};
 use super::selector::Target;
+use super::tconfig::SpecEntry;
 use crate::error::{Error, Result};
 use crate::load::kustomization::{KustFile, KustKind, Kustomization, Selector};
 use crate::load::{self, LoadedFile, Loader};
 use crate::model::ResourceSet;
 
 pub const KINDS: &str = "AnnotationsTransformer, LabelTransformer, PrefixSuffixTransformer, \
-    NamespaceTransformer, ImageTagTransformer, ReplicaCountTransformer, PatchTransformer, \
-    PatchStrategicMergeTransformer, PatchJson6902Transformer, ValueAddTransformer";
+    PrefixTransformer, SuffixTransformer, NamespaceTransformer, ImageTagTransformer, \
+    ReplicaCountTransformer, PatchTransformer, PatchStrategicMergeTransformer, \
+    PatchJson6902Transformer, ReplacementTransformer, ValueAddTransformer";
 
 /// One builtin transformer config, ready to run.
 pub enum Builtin {
@@ -32,20 +34,28 @@ pub enum Builtin {
         pairs: IndexMap<String, String>,
         specs: Vec<OwnedFieldSpec>,
     },
+    /// A prefix, then a suffix (either may be empty), at these fields.
     Rename {
-        prefix: String,
-        suffix: String,
+        prefix: Option<String>,
+        suffix: Option<String>,
+        specs: Vec<OwnedFieldSpec>,
     },
     Namespace {
         namespace: String,
-        extra: Vec<OwnedFieldSpec>,
+        specs: Vec<OwnedFieldSpec>,
+        mode: Mode,
     },
     ValueAdd {
         value: String,
         targets: Vec<(Option<Target>, String, usize)>,
     },
-    /// Patches, images or replicas: a kustomization holding just that field.
-    Kust(Box<KustFile>),
+    /// Patches, images, replicas or replacements: a kustomization holding just that field,
+    /// with the config's field specs for images and replicas.
+    Kust {
+        kf: Box<KustFile>,
+        image_specs: Vec<OwnedFieldSpec>,
+        replica_specs: Vec<OwnedFieldSpec>,
+    },
 }
 
 impl std::fmt::Debug for Builtin {
@@ -54,65 +64,78 @@ impl std::fmt::Debug for Builtin {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SpecEntry {
-    #[serde(default)]
-    group: String,
-    #[serde(default)]
-    version: String,
-    #[serde(default)]
-    kind: String,
-    path: String,
-    #[serde(default)]
-    create: bool,
-}
-
 fn owned(specs: Vec<SpecEntry>) -> Vec<OwnedFieldSpec> {
-    specs
-        .into_iter()
-        .map(|e| OwnedFieldSpec {
-            group: e.group,
-            version: e.version,
-            kind: e.kind,
-            path: e.path,
-            create: e.create,
-        })
-        .collect()
+    specs.into_iter().map(Into::into).collect()
+}
+
+/// A scalar kustomize reads into a string field: its text.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PairsConfig {
-    #[serde(default, alias = "annotations")]
+#[serde(rename_all = "camelCase")]
+struct LabelConfig {
+    #[serde(default)]
     labels: IndexMap<String, Value>,
     #[serde(default)]
     field_specs: Vec<SpecEntry>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct PrefixSuffixConfig {
+#[serde(rename_all = "camelCase")]
+struct AnnotationConfig {
     #[serde(default)]
-    prefix: String,
-    #[serde(default)]
-    suffix: String,
+    annotations: IndexMap<String, Value>,
     #[serde(default)]
     field_specs: Vec<SpecEntry>,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
+struct PrefixSuffixConfig {
+    #[serde(default)]
+    prefix: Value,
+    #[serde(default)]
+    suffix: Value,
+    field_specs: Option<Vec<SpecEntry>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct NamespaceConfig {
     #[serde(default)]
     field_specs: Vec<SpecEntry>,
     #[serde(default)]
     unset_only: bool,
-    set_role_binding_subjects: Option<String>,
+    #[serde(default)]
+    set_role_binding_subjects: String,
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
+struct ImageTagConfig {
+    #[serde(default)]
+    image_tag: Value,
+    #[serde(default)]
+    field_specs: Vec<SpecEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplicaConfig {
+    #[serde(default)]
+    replica: Value,
+    #[serde(default)]
+    field_specs: Vec<SpecEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ValueAddConfig {
     #[serde(default)]
     value: String,
@@ -121,16 +144,50 @@ struct ValueAddConfig {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct ValueAddTarget {
     selector: Option<Selector>,
+    #[serde(default)]
     field_path: String,
     #[serde(default)]
     file_path_position: usize,
 }
 
-/// Reads one builtin config (`value`, document `doc_index` of the file shown as `display`,
-/// text `src`) listed by `kf`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PatchConfig {
+    path: Option<String>,
+    patch: Option<String>,
+    target: Option<Value>,
+    options: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Json6902Config {
+    path: Option<String>,
+    json_op: Option<Value>,
+    target: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SmpConfig {
+    #[serde(default)]
+    paths: Vec<Value>,
+    #[serde(default)]
+    patches: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplacementConfig {
+    #[serde(default)]
+    replacements: Value,
+}
+
+/// Reads one builtin config (document `doc_index` of `file`, parsed to `value`) listed by
+/// `kf`.
 pub fn parse(
     kf: &KustFile,
     loader: &Loader,
@@ -149,98 +206,100 @@ pub fn parse(
     body.remove("apiVersion");
     body.remove("kind");
     let body = Value::Object(body);
-    fn strict<T: DeserializeOwned>(
-        v: &Value,
-        err: &dyn Fn(&[&str], String) -> Error,
-        kind: &str,
+    let what = format!("a {kind} config");
+    let read_as = |v: Value| -> Result<Value> { Ok(v) };
+    let _ = read_as;
+    fn config<T: DeserializeOwned>(
+        loader: &Loader,
+        file: &LoadedFile,
+        doc: usize,
+        body: &Value,
+        what: &str,
     ) -> Result<T> {
-        serde_path_to_error::deserialize(v.clone()).map_err(|e| {
-            let path = e.path().to_string();
-            let segs: Vec<&str> = path.split('.').filter(|s| !s.is_empty()).collect();
-            err(
-                &segs,
-                format!("invalid {kind} config at `{path}`: {}", e.inner()),
-            )
-        })
+        loader.read_config(file, doc, body.clone(), what)
     }
-    let read = |rel: &str, what: &str| -> Result<String> {
-        let path = load::resolve_within(loader, &kf.dir, rel, what)?;
+    let read = |rel: &str, field: &str| -> Result<String> {
+        let path = load::resolve_within(loader, &kf.dir, rel, field).map_err(|e| {
+            e.in_file(&file.display)
+                .at_opt(file.locate(doc_index, &[field]))
+        })?;
         Ok(loader.load(&path)?.src.clone())
     };
-    let kust = |spec: Value| -> Result<Builtin> {
-        let spec: Kustomization = strict(&spec, &err, kind)?;
-        Ok(Builtin::Kust(Box::new(KustFile {
-            dir: kf.dir.clone(),
-            file: file.clone(),
-            kind: KustKind::Kustomization,
-            spec,
-        })))
+    // A kustomization made of the config, for the transformers that run through one.
+    let kust = |spec: Value, image_specs, replica_specs| -> Result<Builtin> {
+        let spec: Kustomization = serde_path_to_error::deserialize(spec).map_err(|e| {
+            err(
+                &[],
+                format!("invalid {kind} config at `{}`: {}", e.path(), e.inner()),
+            )
+        })?;
+        Ok(Builtin::Kust {
+            kf: Box::new(KustFile {
+                dir: kf.dir.clone(),
+                file: file.clone(),
+                kind: KustKind::Kustomization,
+                spec,
+            }),
+            image_specs,
+            replica_specs,
+        })
     };
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    };
-    let get = |k: &str| body.get(k).cloned().unwrap_or(Value::Null);
+    let pairs = |m: IndexMap<String, Value>| m.iter().map(|(k, v)| (k.clone(), text(v))).collect();
     match kind {
-        "LabelTransformer" | "AnnotationsTransformer" => {
-            let wrong = if kind == "LabelTransformer" {
-                "annotations"
-            } else {
-                "labels"
-            };
-            if body.get(wrong).is_some() {
-                return Err(err(&[wrong], format!("{kind} does not take `{wrong}`")));
-            }
-            let c: PairsConfig = strict(&body, &err, kind)?;
+        "LabelTransformer" => {
+            let c: LabelConfig = config(loader, file, doc_index, &body, &what)?;
             Ok(Builtin::Pairs {
-                pairs: c.labels.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
+                pairs: pairs(c.labels),
                 specs: owned(c.field_specs),
             })
         }
-        "PrefixSuffixTransformer" => {
-            let c: PrefixSuffixConfig = strict(&body, &err, kind)?;
-            if let Some(s) = c.field_specs.iter().find(|s| s.path != "metadata/name") {
-                return Err(err(
-                    &["fieldSpecs"],
-                    format!(
-                        "{kind} field spec `{}` is not supported by strata: names change only at metadata/name",
-                        s.path
-                    ),
-                ));
-            }
+        "AnnotationsTransformer" => {
+            let c: AnnotationConfig = config(loader, file, doc_index, &body, &what)?;
+            Ok(Builtin::Pairs {
+                pairs: pairs(c.annotations),
+                specs: owned(c.field_specs),
+            })
+        }
+        "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
+            let c: PrefixSuffixConfig = config(loader, file, doc_index, &body, &what)?;
+            let Some(specs) = c.field_specs else {
+                return Err(err(&[], format!("{kind} needs `fieldSpecs` (kustomize: fieldSpecs is not expected to be nil)"))
+                    .help("list the fields to rename, e.g. `fieldSpecs: [{path: metadata/name}]`"));
+            };
+            let (prefix, suffix) = (text(&c.prefix), text(&c.suffix));
             Ok(Builtin::Rename {
-                prefix: c.prefix,
-                suffix: c.suffix,
+                prefix: (kind != "SuffixTransformer").then_some(prefix),
+                suffix: (kind != "PrefixTransformer").then_some(suffix),
+                specs: owned(specs),
             })
         }
         "NamespaceTransformer" => {
-            let c: NamespaceConfig = strict(&body, &err, kind)?;
-            if c.unset_only
-                || c.set_role_binding_subjects
-                    .as_deref()
-                    .is_some_and(|s| s != "defaultOnly")
-            {
-                return Err(err(
-                    &[],
-                    format!(
-                        "{kind}: `unsetOnly` and `setRoleBindingSubjects` other than defaultOnly are not supported by strata yet"
-                    ),
-                ));
-            }
-            let namespace = metadata
-                .get("namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let extra = owned(c.field_specs)
-                .into_iter()
-                .filter(|s| s.path != "metadata/namespace")
-                .collect();
-            Ok(Builtin::Namespace { namespace, extra })
+            let c: NamespaceConfig = config(loader, file, doc_index, &body, &what)?;
+            let subjects = match c.set_role_binding_subjects.as_str() {
+                "" | "defaultOnly" => Subjects::DefaultOnly,
+                "allServiceAccounts" => Subjects::AllServiceAccounts,
+                "none" => Subjects::None,
+                other => {
+                    return Err(err(
+                        &["setRoleBindingSubjects"],
+                        format!(
+                            "invalid value `{other}` for setRoleBindingSubjects: must be one of defaultOnly, none or allServiceAccounts"
+                        ),
+                    ));
+                }
+            };
+            let namespace = metadata.get("namespace").map(text).unwrap_or_default();
+            Ok(Builtin::Namespace {
+                namespace,
+                specs: owned(c.field_specs),
+                mode: Mode {
+                    unset_only: c.unset_only,
+                    subjects,
+                },
+            })
         }
         "ValueAddTransformer" => {
-            let c: ValueAddConfig = strict(&body, &err, kind)?;
+            let c: ValueAddConfig = config(loader, file, doc_index, &body, &what)?;
             let mut value = c.value.trim().to_string();
             if value.is_empty() {
                 value = kf
@@ -268,62 +327,123 @@ pub fn parse(
             }
             Ok(Builtin::ValueAdd { value, targets })
         }
-        "ImageTagTransformer" => kust(json!({"images": [get("imageTag")]})),
-        "ReplicaCountTransformer" => kust(json!({"replicas": [get("replica")]})),
+        "ImageTagTransformer" => {
+            let c: ImageTagConfig = config(loader, file, doc_index, &body, &what)?;
+            kust(
+                json!({"images": [c.image_tag]}),
+                owned(c.field_specs),
+                Vec::new(),
+            )
+        }
+        "ReplicaCountTransformer" => {
+            let c: ReplicaConfig = config(loader, file, doc_index, &body, &what)?;
+            kust(
+                json!({"replicas": [c.replica]}),
+                Vec::new(),
+                owned(c.field_specs),
+            )
+        }
         "PatchTransformer" => {
-            let mut entry = body.as_object().cloned().unwrap_or_default();
-            if let Some(Value::String(p)) = entry.remove("path") {
-                entry.insert("patch".into(), Value::String(read(&p, "path")?));
+            let c: PatchConfig = config(loader, file, doc_index, &body, &what)?;
+            let mut entry = Map::new();
+            let patch = match (c.path, c.patch) {
+                (Some(p), None) => Some(read(&p, "path")?),
+                (_, p) => p,
+            };
+            if let Some(p) = patch {
+                entry.insert("patch".into(), Value::String(p));
             }
-            kust(json!({ "patches": [entry] }))
-        }
-        "PatchJson6902Transformer" => {
-            let mut entry = body.as_object().cloned().unwrap_or_default();
-            if let Some(Value::String(p)) = entry.remove("path") {
-                entry.insert("patch".into(), Value::String(read(&p, "path")?));
-            }
-            if let Some(op) = entry.remove("jsonOp") {
-                entry.insert("patch".into(), Value::String(text(&op)));
-            }
-            kust(json!({ "patchesJson6902": [entry] }))
-        }
-        "PatchStrategicMergeTransformer" => {
-            let mut list = Vec::new();
-            if let Value::Array(paths) = get("paths") {
-                for p in paths {
-                    list.push(Value::String(read(&text(&p), "paths")?));
+            for (k, v) in [("target", c.target), ("options", c.options)] {
+                if let Some(v) = v {
+                    entry.insert(k.into(), v);
                 }
             }
-            match get("patches") {
-                Value::Null => {}
-                Value::String(s) => list.push(Value::String(s)),
-                _ => return Err(err(&["patches"], "`patches` is YAML text".into())),
+            kust(json!({ "patches": [entry] }), Vec::new(), Vec::new())
+        }
+        "PatchJson6902Transformer" => {
+            let c: Json6902Config = config(loader, file, doc_index, &body, &what)?;
+            let mut entry = Map::new();
+            if let Some(p) = c.path {
+                entry.insert("patch".into(), Value::String(read(&p, "path")?));
             }
-            kust(json!({ "patchesStrategicMerge": list }))
+            if let Some(op) = c.json_op {
+                entry.insert("patch".into(), Value::String(text(&op)));
+            }
+            if let Some(t) = c.target {
+                entry.insert("target".into(), t);
+            }
+            kust(
+                json!({ "patchesJson6902": [entry] }),
+                Vec::new(),
+                Vec::new(),
+            )
+        }
+        "PatchStrategicMergeTransformer" => {
+            let c: SmpConfig = config(loader, file, doc_index, &body, &what)?;
+            let mut list = Vec::new();
+            for p in c.paths {
+                list.push(Value::String(read(&text(&p), "paths")?));
+            }
+            match c.patches {
+                None | Some(Value::Null) => {}
+                Some(Value::String(s)) => list.push(Value::String(s)),
+                Some(_) => return Err(err(&["patches"], "`patches` is YAML text".into())),
+            }
+            if list.is_empty() {
+                return Err(err(&[], "empty file path and empty patch content".into()));
+            }
+            kust(
+                json!({ "patchesStrategicMerge": list }),
+                Vec::new(),
+                Vec::new(),
+            )
+        }
+        "ReplacementTransformer" => {
+            let c: ReplacementConfig = config(loader, file, doc_index, &body, &what)?;
+            kust(
+                json!({ "replacements": c.replacements }),
+                Vec::new(),
+                Vec::new(),
+            )
         }
         other => Err(err(
             &["kind"],
-            format!(
-                "`transformers` entry `{other}` (builtin) is not supported by strata yet: the builtin kinds are {KINDS}"
-            ),
+            format!("`{other}` is not one of kustomize's builtin transformers: {KINDS}"),
         )),
     }
 }
 
 /// Runs one builtin config over `set`.
-pub fn apply(b: &Builtin, set: &mut ResourceSet, oa: &super::openapi::Tracker) -> Result<()> {
+pub fn apply(
+    b: &Builtin,
+    loader: &Loader,
+    set: &mut ResourceSet,
+    oa: &super::openapi::Tracker,
+) -> Result<()> {
     match b {
         Builtin::Pairs { pairs, specs } => super::metadata::add_pairs(pairs, specs, set),
-        Builtin::Rename { prefix, suffix } => {
-            super::names::rename(set, prefix, "");
-            super::names::rename(set, "", suffix);
+        Builtin::Rename {
+            prefix,
+            suffix,
+            specs,
+        } => {
+            if let Some(p) = prefix {
+                super::names::rename(set, Affix::Prefix(p), specs);
+            }
+            if let Some(s) = suffix {
+                super::names::rename(set, Affix::Suffix(s), specs);
+            }
             Ok(())
         }
-        Builtin::Namespace { namespace, extra } => {
+        Builtin::Namespace {
+            namespace,
+            specs,
+            mode,
+        } => {
             if namespace.is_empty() {
                 return Ok(());
             }
-            super::namespace::apply_scoped(namespace, set, extra, oa)
+            super::namespace::apply_scoped(namespace, set, specs, *mode, oa)
         }
         Builtin::ValueAdd { value, targets } => {
             for (sel, path, pos) in targets {
@@ -342,13 +462,19 @@ pub fn apply(b: &Builtin, set: &mut ResourceSet, oa: &super::openapi::Tracker) -
             }
             Ok(())
         }
-        Builtin::Kust(kf) => {
-            let loader = Loader::default();
-            super::patches::strategic_merge(kf, &loader, set, oa)?;
-            super::patches::patches(kf, &loader, set, oa)?;
-            super::patches::json6902(kf, &loader, set)?;
-            super::replicas::apply(kf, set)?;
-            super::images::apply(kf, set)
+        Builtin::Kust {
+            kf,
+            image_specs,
+            replica_specs,
+        } => {
+            super::patches::strategic_merge(kf, loader, set, oa)?;
+            super::patches::patches(kf, loader, set, oa)?;
+            super::patches::json6902(kf, loader, set)?;
+            if !kf.spec.replicas.is_empty() {
+                super::replicas::apply(kf, set, replica_specs)?;
+            }
+            super::images::apply(kf, set, image_specs)?;
+            super::replacements::apply(kf, loader, set)
         }
     }
 }

@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::fieldspec::OwnedFieldSpec;
-use super::tconfig::{Config, NameRefSpec};
+use super::tconfig::{NameRefSpec, TransformerConfig as Config};
 use crate::error::{Error, Result};
 use crate::load::kustomization::KustFile;
 use crate::load::{self, LoadedFile, Loader};
@@ -49,7 +49,7 @@ pub fn load(kf: &KustFile, loader: &Loader) -> Result<Config> {
             .at_opt(file.locate(0, &refs))
             .context(format!("in crds[{i}] of {}", kf.display().display()))
         })?;
-        config.merge(&one);
+        config.merge(&one).map_err(|e| e.in_file(&file.display))?;
     }
     Ok(config)
 }
@@ -223,10 +223,12 @@ fn walk<'v>(
                 kind: ref_kind.to_string(),
                 referrers: vec![referrer],
             };
-            config.merge(&Config {
-                name_references: vec![nr],
-                ..Config::default()
-            });
+            config
+                .merge(&Config {
+                    name_reference: vec![nr],
+                    ..Config::default()
+                })
+                .map_err(|e| (def.at.clone(), e.message))?;
         }
         if let Some(target) = p.get("$ref").and_then(Value::as_str)
             && !target.is_empty()
@@ -295,7 +297,7 @@ mod tests {
         assert_eq!(paths(&c.common_annotations), ["MyKind:spec/ann"]);
         assert_eq!(paths(&c.name_prefix), ["MyKind:top"]);
         let refs: Vec<String> = c
-            .name_references
+            .name_reference
             .iter()
             .map(|n| {
                 format!(
@@ -306,11 +308,12 @@ mod tests {
                 )
             })
             .collect();
+        // In kustomize's order of kinds (ConfigMap before Secret), as every merged list is.
         assert_eq!(
             refs,
             [
-                "v1/Secret<-MyKind:spec/secret/name",
-                "v1/ConfigMap<-MyKind:spec/cm/cmName"
+                "v1/ConfigMap<-MyKind:spec/cm/cmName",
+                "v1/Secret<-MyKind:spec/secret/name"
             ]
         );
     }

@@ -311,10 +311,13 @@ pub const REPLICAS: &[FieldSpec] = &[
     fs("", "", "StatefulSet", "spec/replicas", true),
 ];
 
-/// `namespace`: besides `metadata/namespace` of every namespaced object (and the name of a
-/// core `v1` Namespace, which `namespace.rs` sets itself: an empty group here would match any
-/// group's `Namespace` kind).
+/// `namePrefix` and `nameSuffix`: the name.
+pub const NAME: &[FieldSpec] = &[fs("", "", "", "metadata/name", false)];
+
+/// `namespace`: besides `metadata/namespace` of every namespaced object, the name of a
+/// Namespace (only a `v1` object's, `namespace.rs`), and service namespaces.
 pub const NAMESPACE: &[FieldSpec] = &[
+    fs("", "", "Namespace", "metadata/name", true),
     fs(
         "apiregistration.k8s.io",
         "",

@@ -1,15 +1,17 @@
-//! `images`: rewrite container image names, tags and digests, with kustomize's rules: the
-//! entry's `name` matches an image whose name (before `:tag` and `@digest`) is exactly it;
-//! every `containers` and `initContainers` list anywhere in an object is visited (except in
-//! CustomResourceDefinitions), plus the field specs of `fieldspec::IMAGES`.
+//! `images` (kustomize's ImageTagTransformer): rewrite container image names, tags and
+//! digests, with kustomize's rules: the entry's `name` matches an image whose name (before
+//! `:tag` and `@digest`) is exactly it. Each entry visits every `containers` and
+//! `initContainers` list anywhere in an object, then the fields of the `images` field specs
+//! (kustomize's defaults and the tree's `configurations:`), so a field both reach is
+//! rewritten twice, as kustomize rewrites it; CustomResourceDefinitions are left alone.
 
 use std::sync::Arc;
 
 use regex::Regex;
 use serde_json::Value;
 
-use super::fieldspec::IMAGES;
-use crate::error::Result;
+use super::fieldspec::{self, OwnedFieldSpec};
+use crate::error::{Error, Result};
 use crate::load::kustomization::{ImageEntry, KustFile};
 use crate::model::pointer::push_key;
 use crate::model::{Actor, ResourceSet};
@@ -78,7 +80,8 @@ impl Rule<'_> {
     }
 }
 
-pub fn apply(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
+/// `specs`: the `images` field specs in use.
+pub fn apply(kf: &KustFile, set: &mut ResourceSet, specs: &[OwnedFieldSpec]) -> Result<()> {
     let mut rules = Vec::with_capacity(kf.spec.images.len());
     for (i, entry) in kf.spec.images.iter().enumerate() {
         if entry.name.is_empty() {
@@ -95,20 +98,56 @@ pub fn apply(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
         file: Arc::new(kf.display().to_path_buf()),
         line: kf.file.locate(0, &["images"]).map_or(1, |(l, _)| l),
     });
+    apply_rules(&rules, set, specs, &actor)
+        .map_err(|e| e.in_file(kf.display()).context("in images"))
+}
+
+/// Applies the rules, in order, to every object.
+fn apply_rules(
+    rules: &[Rule<'_>],
+    set: &mut ResourceSet,
+    specs: &[OwnedFieldSpec],
+    actor: &Arc<Actor>,
+) -> Result<()> {
     for r in set.iter_mut() {
-        let legacy = r.kind() != "CustomResourceDefinition";
+        if r.kind() == "CustomResourceDefinition" {
+            continue;
+        }
+        let applicable: Vec<&OwnedFieldSpec> = specs.iter().filter(|s| s.applies_to(r)).collect();
         let before = image_fields(r.obj());
-        let mut path = Vec::new();
-        for (k, v) in r.obj_mut().iter_mut() {
-            path.push(k.as_str());
-            walk(v, &mut path, legacy, &rules);
-            path.pop();
+        let id = r.id();
+        let mut failure = None;
+        r.edit_value(|obj| {
+            for rule in rules {
+                walk(obj, rule);
+                for spec in &applicable {
+                    let visited =
+                        fieldspec::visit::<Error>(obj, &spec.path, false, &mut |v| match v {
+                            Value::String(_) => {
+                                rule.apply(v);
+                                Ok(())
+                            }
+                            Value::Null => Ok(()),
+                            other => Err(Error::new(format!(
+                                "the image field `{}` of {id} is a {}, not a string",
+                                spec.path,
+                                crate::model::kind_of(other)
+                            ))),
+                        });
+                    if let Err(e) = visited {
+                        failure.get_or_insert(e);
+                    }
+                }
+            }
+        });
+        if let Some(e) = failure {
+            return Err(e);
         }
         // Provenance: the image fields this entry list changed.
         let after = image_fields(r.obj());
         for ((pointer, old), (_, new)) in before.iter().zip(&after) {
             if old != new {
-                r.changed(pointer.clone(), &actor);
+                r.changed(pointer.clone(), actor);
             }
         }
     }
@@ -171,57 +210,25 @@ impl<'a> Rule<'a> {
     }
 }
 
-/// Is `path` (object keys from the root) one of `fieldspec::IMAGES`' lists (`spec/containers`,
-/// `spec/template/spec/initContainers`, ...)?
-fn in_field_specs(path: &[&str], list: &str) -> bool {
-    IMAGES.iter().any(|fs| {
-        let mut segs = fs.path.split('/');
-        let mut p = path.iter();
-        loop {
-            match (segs.next(), p.next()) {
-                (Some(seg), Some(key)) if seg.strip_suffix("[]") == Some(list) => {
-                    return *key == list && p.next().is_none();
-                }
-                (Some(seg), Some(key)) if seg == *key => continue,
-                _ => return false,
-            }
-        }
-    })
-}
-
-/// One walk of an object applying every rule, each to each image field as many times as
-/// kustomize applies it: once for its walk of every `containers`/`initContainers` list
-/// (not in CustomResourceDefinitions), once more where the field is also one of its field
-/// specs. Rules apply in order.
-fn walk<'v>(v: &'v mut Value, path: &mut Vec<&'v str>, legacy: bool, rules: &[Rule<'_>]) {
+/// kustomize's legacy image walk for one rule: the `image` of every element of every
+/// `containers` and `initContainers` list anywhere in the object.
+fn walk(v: &mut Value, rule: &Rule<'_>) {
     match v {
         Value::Object(m) => {
             for (k, child) in m.iter_mut() {
-                let key = k.as_str();
-                let is_containers = key == "containers" || key == "initContainers";
-                if is_containers && child.is_array() {
-                    path.push(key);
-                    let spec = in_field_specs(path, key);
-                    let times = usize::from(legacy) + usize::from(spec);
-                    path.pop();
-                    if let Value::Array(items) = child {
-                        for item in items.iter_mut() {
-                            if let Some(field) = item.get_mut("image") {
-                                for rule in rules {
-                                    for _ in 0..times {
-                                        rule.apply(field);
-                                    }
-                                }
-                            }
+                walk(child, rule);
+                if (k == "containers" || k == "initContainers")
+                    && let Value::Array(items) = child
+                {
+                    for item in items.iter_mut() {
+                        if let Some(field) = item.get_mut("image") {
+                            rule.apply(field);
                         }
                     }
                 }
-                path.push(key);
-                walk(child, path, legacy, rules);
-                path.pop();
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|i| walk(i, path, legacy, rules)),
+        Value::Array(items) => items.iter_mut().for_each(|i| walk(i, rule)),
         _ => {}
     }
 }
@@ -242,31 +249,6 @@ mod tests {
 
     fn rule(entry: &ImageEntry) -> Rule<'_> {
         Rule::new(entry)
-    }
-
-    #[test]
-    fn field_spec_paths() {
-        assert!(in_field_specs(&["spec", "containers"], "containers"));
-        assert!(in_field_specs(
-            &["spec", "template", "spec", "initContainers"],
-            "initContainers"
-        ));
-        assert!(!in_field_specs(
-            &["spec", "template", "spec", "volumes"],
-            "volumes"
-        ));
-        assert!(!in_field_specs(
-            &[
-                "spec",
-                "jobTemplate",
-                "spec",
-                "template",
-                "spec",
-                "containers"
-            ],
-            "containers"
-        ));
-        assert!(!in_field_specs(&["data", "containers"], "containers"));
     }
 
     #[test]

@@ -1,86 +1,85 @@
-//! `commonLabels`, `labels` and `commonAnnotations`: add key/value pairs to the field specs of
-//! `fieldspec.rs` (metadata, pod templates, and for selector labels the selectors).
+//! `labels`, `commonLabels` and `commonAnnotations` (kustomize's LabelTransformer and
+//! AnnotationsTransformer): add key/value pairs to the fields the transformer config's field
+//! specs name (metadata, pod templates, and for selector labels the selectors).
 
 use indexmap::IndexMap;
 use serde_json::{Map, Value};
 
-use super::fieldspec::{
-    self, ANNOTATIONS, METADATA_LABELS, OwnedFieldSpec, SELECTOR_LABELS,
-    VOLUME_CLAIM_TEMPLATE_LABELS,
-};
+use super::fieldspec::{self, OwnedFieldSpec};
+use super::tconfig::TransformerConfig;
 use crate::error::{Error, Result};
 use crate::load::kustomization::{KustFile, LabelEntry};
 use crate::model::{ResourceSet, kind_of};
 
-fn owned(specs: &[&[fieldspec::FieldSpec]]) -> Vec<OwnedFieldSpec> {
-    specs
+/// The field specs of one `labels` entry, as kustomize assembles them: the entry's own
+/// `fields`, the config's `labels`, then the selectors and templates (`includeSelectors`:
+/// `commonLabels`), or the templates (`includeTemplates`: `templateLabels`) and
+/// `metadata/labels`.
+fn label_specs(entry: &LabelEntry, tc: &TransformerConfig) -> Result<Vec<OwnedFieldSpec>> {
+    let mut specs: Vec<OwnedFieldSpec> = entry
+        .fields
         .iter()
-        .flat_map(|s| s.iter())
-        .map(Into::into)
-        .collect()
-}
-
-/// The field specs of one `labels` entry; `selectors`: the extra label selector fields
-/// (from `crds:`).
-fn label_specs(entry: &LabelEntry, selectors: &[OwnedFieldSpec]) -> Vec<OwnedFieldSpec> {
-    let mut specs = if entry.include_selectors {
-        let mut s = owned(&[
-            SELECTOR_LABELS,
-            METADATA_LABELS,
-            VOLUME_CLAIM_TEMPLATE_LABELS,
-        ]);
-        s.extend(selectors.iter().cloned());
-        s
-    } else if entry.include_templates {
-        owned(&[METADATA_LABELS, VOLUME_CLAIM_TEMPLATE_LABELS])
-    } else {
-        owned(&[&METADATA_LABELS[..1]])
+        .map(|f| OwnedFieldSpec {
+            group: f.group.clone().unwrap_or_default(),
+            version: f.version.clone().unwrap_or_default(),
+            kind: f.kind.clone().unwrap_or_default(),
+            path: f.path.clone(),
+            create: f.create,
+        })
+        .collect();
+    let mut add = |more: &[OwnedFieldSpec]| -> Result<()> {
+        let mut cfg = TransformerConfig {
+            labels: std::mem::take(&mut specs),
+            ..TransformerConfig::default()
+        };
+        cfg.merge(&TransformerConfig {
+            labels: more.to_vec(),
+            ..TransformerConfig::default()
+        })?;
+        specs = cfg.labels;
+        Ok(())
     };
-    specs.extend(entry.fields.iter().map(|f| OwnedFieldSpec {
-        group: f.group.clone().unwrap_or_default(),
-        version: f.version.clone().unwrap_or_default(),
-        kind: f.kind.clone().unwrap_or_default(),
-        path: f.path.clone(),
-        create: f.create,
-    }));
-    specs
+    add(&tc.labels)?;
+    if entry.include_selectors {
+        add(&tc.common_labels)?;
+    } else {
+        if entry.include_templates {
+            add(&tc.template_labels)?;
+        }
+        add(&[OwnedFieldSpec {
+            group: String::new(),
+            version: String::new(),
+            kind: String::new(),
+            path: "metadata/labels".into(),
+            create: true,
+        }])?;
+    }
+    Ok(specs)
 }
 
-/// `selectors`: extra label selector fields (from `crds:`).
-pub fn apply_labels(
-    kf: &KustFile,
-    set: &mut ResourceSet,
-    selectors: &[OwnedFieldSpec],
-) -> Result<()> {
-    if !kf.spec.common_labels.is_empty() {
-        let mut specs = owned(&[
-            SELECTOR_LABELS,
-            METADATA_LABELS,
-            VOLUME_CLAIM_TEMPLATE_LABELS,
-        ]);
-        specs.extend(selectors.iter().cloned());
-        add_pairs(&kf.spec.common_labels, &specs, set)
-            .map_err(|e| e.in_file(kf.display()).context("in commonLabels"))?;
-    }
+/// `labels` entries, then `commonLabels`, as kustomize runs them.
+pub fn apply_labels(kf: &KustFile, set: &mut ResourceSet, tc: &TransformerConfig) -> Result<()> {
     for (i, entry) in kf.spec.labels.iter().enumerate() {
-        add_pairs(&entry.pairs, &label_specs(entry, selectors), set)
-            .map_err(|e| e.in_file(kf.display()).context(format!("in labels[{i}]")))?;
+        let at = |e: Error| e.in_file(kf.display()).context(format!("in labels[{i}]"));
+        let specs = label_specs(entry, tc).map_err(at)?;
+        add_pairs(&entry.pairs, &specs, set).map_err(at)?;
+    }
+    if !kf.spec.common_labels.is_empty() {
+        add_pairs(&kf.spec.common_labels, &tc.common_labels, set)
+            .map_err(|e| e.in_file(kf.display()).context("in commonLabels"))?;
     }
     Ok(())
 }
 
-/// `extra`: extra annotation fields (from `crds:`).
 pub fn apply_annotations(
     kf: &KustFile,
     set: &mut ResourceSet,
-    extra: &[OwnedFieldSpec],
+    specs: &[OwnedFieldSpec],
 ) -> Result<()> {
     if kf.spec.common_annotations.is_empty() {
         return Ok(());
     }
-    let mut specs = owned(&[ANNOTATIONS]);
-    specs.extend(extra.iter().cloned());
-    add_pairs(&kf.spec.common_annotations, &specs, set)
+    add_pairs(&kf.spec.common_annotations, specs, set)
         .map_err(|e| e.in_file(kf.display()).context("in commonAnnotations"))
 }
 

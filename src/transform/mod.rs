@@ -39,26 +39,26 @@ use crate::load::kustomization::KustFile;
 use crate::model::ResourceSet;
 
 /// Applies the built-in transformers of one kustomization to its accumulated resources.
-/// `config`: the custom field specs accumulated so far (`tconfig`).
+/// `tc`: the field specs in use (kustomize's defaults and the tree's `configurations:`).
 /// `oa`: the render's schema state (`openapi`).
 pub fn run_builtins(
     kf: &KustFile,
     loader: &Loader,
     set: &mut ResourceSet,
-    config: &tconfig::Config,
+    tc: &tconfig::TransformerConfig,
     oa: &openapi::Tracker,
 ) -> Result<()> {
     patches::strategic_merge(kf, loader, set, oa)?;
     patches::patches(kf, loader, set, oa)?;
     if let Some(ns) = kf.spec.namespace.as_deref().filter(|ns| !ns.is_empty()) {
-        namespace::apply_scoped(ns, set, &config.namespace, oa)?;
+        namespace::apply_scoped(ns, set, &tc.namespace, namespace::Mode::default(), oa)?;
     }
-    names::apply(kf, set, &config.name_prefix)?;
-    metadata::apply_labels(kf, set, &config.common_labels)?;
-    metadata::apply_annotations(kf, set, &config.common_annotations)?;
+    names::apply(kf, set, &tc.name_prefix, &tc.name_suffix)?;
+    metadata::apply_labels(kf, set, tc)?;
+    metadata::apply_annotations(kf, set, &tc.common_annotations)?;
     patches::json6902(kf, loader, set)?;
-    replicas::apply(kf, set)?;
-    images::apply(kf, set)?;
+    replicas::apply(kf, set, &tc.replicas)?;
+    images::apply(kf, set, &tc.images)?;
     replacements::apply(kf, loader, set)?;
     Ok(())
 }
@@ -74,6 +74,7 @@ pub struct Context {
 /// Runs the strata transformers a kustomization lists, in order, Substitution last.
 pub fn run_listed(
     configured: &[config::Configured],
+    loader: &Loader,
     ctx: &mut Context,
     set: &mut ResourceSet,
     oa: &openapi::Tracker,
@@ -87,9 +88,8 @@ pub fn run_listed(
             }
             config::Kind::SecurityContext(spec) => security_context::apply(t, spec, set)?,
             config::Kind::Substitution(spec) => substitutions.push((t, spec)),
-            config::Kind::Builtin(b) => {
-                builtin::apply(b, set, oa).map_err(|e| e.context(format!("in {}", t.actor.what)))?
-            }
+            config::Kind::Builtin(b) => builtin::apply(b, loader, set, oa)
+                .map_err(|e| e.context(format!("in {}", t.actor.what)))?,
         }
     }
     for (t, spec) in substitutions {

@@ -1,15 +1,21 @@
-//! `namePrefix` and `nameSuffix`: every object's name gets the prefix and suffix (kustomize's
-//! PrefixTransformer and SuffixTransformer, run in that order after `namespace`), except
-//! CustomResourceDefinitions, APIServices and Namespaces, whose names Kubernetes fixes.
-//! Each renamed object remembers its earlier identity, so that references to it follow at
-//! the end of the build (`references::fix_back_references`).
+//! `namePrefix` and `nameSuffix` (kustomize's PrefixTransformer and SuffixTransformer, run in
+//! that order after `namespace`), and the builtin PrefixSuffixTransformer config: the prefix
+//! or suffix is added to every field the `namePrefix`/`nameSuffix` field specs name (by
+//! default `metadata/name`) of every object, except CustomResourceDefinitions, APIServices
+//! and Namespaces, whose names Kubernetes fixes. Kinds are matched on the identity an object
+//! was read with, as kustomize matches them.
+//!
+//! Renaming `metadata/name` records the object's earlier identity, so that references to it
+//! follow at the end of the build (`references::fix_back_references`), and the prefix or
+//! suffix itself: the context in which name references bind to the right copy of a base
+//! included twice.
 
 use serde_json::Value;
 
 use super::fieldspec::{self, OwnedFieldSpec};
 use crate::error::Result;
 use crate::load::kustomization::KustFile;
-use crate::model::{Resource, ResourceSet};
+use crate::model::{ResId, ResourceSet};
 
 /// Kinds (group, kind; an empty group matches any) whose names are never changed.
 const SKIPPED: &[(&str, &str)] = &[
@@ -18,8 +24,7 @@ const SKIPPED: &[(&str, &str)] = &[
     ("", "Namespace"),
 ];
 
-fn skipped(r: &Resource) -> bool {
-    let org = r.previous_ids.first().cloned().unwrap_or_else(|| r.id());
+fn skipped(org: &ResId) -> bool {
     SKIPPED
         .iter()
         .any(|(g, k)| (g.is_empty() || *g == org.group) && *k == org.kind)
@@ -33,61 +38,83 @@ fn field<'a>(kf: &KustFile, v: &'a Option<Value>, name: &str) -> Result<&'a str>
     }
 }
 
-/// `prefixed`: other fields the prefix is added to (identities, from `crds:`).
-pub fn apply(kf: &KustFile, set: &mut ResourceSet, prefixed: &[OwnedFieldSpec]) -> Result<()> {
+/// `namePrefix` then `nameSuffix` of a kustomization, each where its field specs say.
+pub fn apply(
+    kf: &KustFile,
+    set: &mut ResourceSet,
+    prefix_specs: &[OwnedFieldSpec],
+    suffix_specs: &[OwnedFieldSpec],
+) -> Result<()> {
     let prefix = field(kf, &kf.spec.name_prefix, "namePrefix")?;
     let suffix = field(kf, &kf.spec.name_suffix, "nameSuffix")?;
-    rename(set, prefix, "");
     if !prefix.is_empty() {
-        prefix_fields(set, prefix, prefixed);
+        rename(set, Affix::Prefix(prefix), prefix_specs);
     }
-    rename(set, "", suffix);
+    if !suffix.is_empty() {
+        rename(set, Affix::Suffix(suffix), suffix_specs);
+    }
     Ok(())
 }
 
-/// Adds `prefix` to the string fields `specs` name in the objects whose names are prefixed
-/// (kinds matched on their original identity, as kustomize's PrefixTransformer does).
-fn prefix_fields(set: &mut ResourceSet, prefix: &str, specs: &[OwnedFieldSpec]) {
-    for r in set.iter_mut().filter(|r| !skipped(r)) {
-        let org = r.previous_ids.first().cloned().unwrap_or_else(|| r.id());
-        let applies = |s: &&OwnedFieldSpec| {
-            (s.group.is_empty() || s.group == org.group)
-                && (s.version.is_empty() || s.version == org.version)
-                && (s.kind.is_empty() || s.kind == org.kind)
-        };
-        let specs: Vec<&OwnedFieldSpec> = specs.iter().filter(applies).collect();
-        if specs.is_empty() {
+/// A prefix or a suffix.
+#[derive(Debug, Clone, Copy)]
+pub enum Affix<'a> {
+    Prefix(&'a str),
+    Suffix(&'a str),
+}
+
+/// kustomize's PrefixTransformer or SuffixTransformer over `set`, with its field specs.
+pub fn rename(set: &mut ResourceSet, affix: Affix<'_>, specs: &[OwnedFieldSpec]) {
+    let text = match affix {
+        Affix::Prefix(t) | Affix::Suffix(t) => t,
+    };
+    for r in set.iter_mut() {
+        let org = r.org_id();
+        if skipped(&org) {
             continue;
         }
-        r.edit_value(|obj| {
-            for s in specs {
-                let _ = fieldspec::visit::<()>(obj, &s.path, false, &mut |v| {
-                    if let Value::String(old) = v {
-                        *v = Value::String(format!("{prefix}{old}"));
-                    }
+        for spec in specs.iter().filter(|s| selects(s, &org)) {
+            if spec.path == "metadata/name" && !text.is_empty() {
+                match affix {
+                    Affix::Prefix(p) => r.prefixes.push(p.to_string()),
+                    Affix::Suffix(s) => r.suffixes.push(s.to_string()),
+                }
+                r.remember_id();
+            }
+            // The field spec applies to the object's current type too.
+            if !spec.applies_to(r) {
+                continue;
+            }
+            r.edit_value(|obj| {
+                let _ = fieldspec::visit::<()>(obj, &spec.path, spec.create, &mut |v| {
+                    let old = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Null => String::new(),
+                        Value::Bool(_) | Value::Number(_) => v.to_string(),
+                        _ => return Ok(()),
+                    };
+                    *v = Value::String(match affix {
+                        Affix::Prefix(p) => format!("{p}{old}"),
+                        Affix::Suffix(s) => format!("{old}{s}"),
+                    });
                     Ok(())
                 });
-            }
-        });
+            });
+        }
     }
 }
 
-/// Adds `prefix` and `suffix` to the name of every object not skipped.
-pub fn rename(set: &mut ResourceSet, prefix: &str, suffix: &str) {
-    if prefix.is_empty() && suffix.is_empty() {
-        return;
-    }
-    for r in set.iter_mut().filter(|r| !skipped(r)) {
-        r.remember_id();
-        let name = format!("{prefix}{}{suffix}", r.name());
-        r.metadata_mut().insert("name".into(), Value::String(name));
-    }
+/// Does a field spec select an object of this (original) type?
+fn selects(spec: &OwnedFieldSpec, id: &ResId) -> bool {
+    (spec.group.is_empty() || spec.group == id.group)
+        && (spec.version.is_empty() || spec.version == id.version)
+        && (spec.kind.is_empty() || spec.kind == id.kind)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Origin;
+    use crate::model::{Origin, Resource};
     use serde_json::json;
     use std::path::PathBuf;
     use std::sync::Arc;
@@ -116,11 +143,16 @@ mod tests {
             ),
             res("APIService", "apiregistration.k8s.io/v1", "v1.x"),
         ];
-        rename(&mut set, "p-", "");
-        rename(&mut set, "", "-s");
+        let names = super::super::tconfig::TransformerConfig::defaults();
+        rename(&mut set, Affix::Prefix("p-"), &names.name_prefix);
+        rename(&mut set, Affix::Suffix("-s"), &names.name_suffix);
         let names: Vec<&str> = set.iter().map(Resource::name).collect();
         assert_eq!(names, ["p-sa-s", "ns", "a.b.c", "v1.x"]);
         assert_eq!(set[0].previous_ids.len(), 2);
         assert_eq!(set[0].previous_ids[0].name, "sa");
+        assert_eq!(
+            (set[0].prefixes.as_slice(), set[0].suffixes.as_slice()),
+            (&["p-".to_string()][..], &["-s".to_string()][..])
+        );
     }
 }

@@ -5,9 +5,13 @@
 //! (`api/internal/konfig/builtinpluginconsts/namereference.go`), kept here as data in
 //! `NAME_REFERENCES`; the choice of the referred object is kustomize's (`api/filters/nameref`).
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
+use crate::error::{Error, Result};
 use crate::model::{ResId, ResourceSet};
+use crate::transform::fieldspec::OwnedFieldSpec;
 use crate::transform::scope;
 use crate::transform::tconfig::NameRefSpec;
 
@@ -909,10 +913,6 @@ pub const NAME_REFERENCES: &[NameRef] = &[
     },
 ];
 
-fn gvk_matches(pattern: (&str, &str, &str), id: &ResId) -> bool {
-    type_matches(pattern, (&id.group, &id.version, &id.kind))
-}
-
 /// Does a (group, version, kind) pattern, empty parts matching anything, match this type?
 fn type_matches(pattern: (&str, &str, &str), gvk: (&str, &str, &str)) -> bool {
     (pattern.0.is_empty() || pattern.0 == gvk.0)
@@ -920,133 +920,416 @@ fn type_matches(pattern: (&str, &str, &str), gvk: (&str, &str, &str)) -> bool {
         && (pattern.2.is_empty() || pattern.2 == gvk.2)
 }
 
-/// A referred object that was renamed or moved: its identities before, and now.
-struct Moved {
-    previous: Vec<ResId>,
-    current: ResId,
+fn id_gvk(id: &ResId) -> (&str, &str, &str) {
+    (&id.group, &id.version, &id.kind)
 }
 
-/// Fixes references with kustomize's table plus the `nameReference` specs of the tree's
-/// `configurations:` (`extra`).
-pub fn fix_back_references(set: &mut ResourceSet, extra: &[NameRefSpec]) {
-    type Referrer<'a> = (&'a str, &'a str, &'a str, &'a str);
-    type Row<'a> = ((&'a str, &'a str, &'a str), Vec<Referrer<'a>>);
-    let mut table: Vec<Row<'_>> = NAME_REFERENCES
+/// kustomize's `EffectiveNamespace`: none for a cluster-scoped object, `default` for a
+/// namespaced one without a namespace.
+fn effective_namespace(id: &ResId) -> &str {
+    if scope::is_cluster_scoped(&id.group, &id.kind) {
+        "~X"
+    } else if id.namespace.is_empty() {
+        "default"
+    } else {
+        &id.namespace
+    }
+}
+
+/// A resource that may be referred to under an earlier name: what the choice reads of it.
+struct Candidate {
+    current: ResId,
+    previous: Vec<ResId>,
+    /// The namespace it was read with, as kustomize compares it.
+    original_namespace: String,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+}
+
+impl Candidate {
+    fn cluster_scoped(&self) -> bool {
+        scope::is_cluster_scoped(&self.current.group, &self.current.kind)
+    }
+}
+
+/// The referring resource, as the choice reads it.
+struct Referrer<'a> {
+    id: ResId,
+    prefixes: &'a [String],
+    suffixes: &'a [String],
+    /// For a RoleBinding: the namespaces of its ServiceAccount subjects.
+    binding_namespaces: Vec<String>,
+}
+
+/// One row of the name-reference table, ready to apply: the referred type, the fields that
+/// refer to it (paths split), and the candidates indexed by each of their earlier names.
+struct Row<'t> {
+    referral: (&'t str, &'t str, &'t str),
+    referrers: Vec<(&'t OwnedFieldSpec, Vec<String>)>,
+    by_name: HashMap<&'t str, Vec<usize>>,
+}
+
+/// Fixes name references (kustomize's `FixBackReferences`, `api/filters/nameref`): where an
+/// object refers to another by name through a field of the name-reference `table`, and the
+/// referred object was renamed or moved, the reference follows it. Of the objects once
+/// called by the name written, the one chosen is kustomize's: of the referred kind, in a
+/// namespace the referrer can see, then the one renamed in the same context (the same name
+/// prefixes and suffixes: one base included twice under two prefixes binds each copy's
+/// references to its own copy). Several left that would give different names are an error.
+pub fn fix_back_references(set: &mut ResourceSet, table: &[NameRefSpec]) -> Result<()> {
+    // Only objects with earlier identities can be chosen (kustomize matches earlier names).
+    let candidates: Vec<Candidate> = {
+        let one = |r: &crate::model::Resource| {
+            (!r.previous_ids.is_empty()).then(|| Candidate {
+                current: r.id(),
+                original_namespace: effective_namespace(&r.previous_ids[0]).to_string(),
+                previous: r.previous_ids.clone(),
+                prefixes: r.prefixes.clone(),
+                suffixes: r.suffixes.clone(),
+            })
+        };
+        if set.len() < crate::validate::PARALLEL_MIN {
+            set.iter().filter_map(one).collect()
+        } else {
+            use rayon::prelude::*;
+            set.par_iter().filter_map(one).collect()
+        }
+    };
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<Row<'_>> = table
         .iter()
-        .map(|nr| (nr.referral, nr.referrers.to_vec()))
+        .filter_map(|nr| make_row(nr, &candidates))
         .collect();
-    for e in extra {
-        let referral = (e.group.as_str(), e.version.as_str(), e.kind.as_str());
-        let refs = e.referrers.iter().map(|s| {
-            (
-                s.group.as_str(),
-                s.version.as_str(),
-                s.kind.as_str(),
-                s.path.as_str(),
-            )
-        });
-        match table.iter_mut().find(|(r, _)| *r == referral) {
-            Some((_, list)) => {
-                for r in refs {
-                    if !list.contains(&r) {
-                        list.push(r);
-                    }
-                }
-            }
-            None => table.push((referral, refs.collect())),
-        }
+    if rows.is_empty() {
+        return Ok(());
     }
-    let moved_one = |r: &crate::model::Resource| {
-        (!r.previous_ids.is_empty()).then(|| Moved {
-            previous: r.previous_ids.clone(),
-            current: r.id(),
-        })
-    };
-    // In set order; every object has moved under a `namespace:`, so a large set's are
-    // copied on all cores.
-    let moved: Vec<Moved> = if set.len() < crate::validate::PARALLEL_MIN {
-        set.iter().filter_map(moved_one).collect()
-    } else {
-        use rayon::prelude::*;
-        set.par_iter().filter_map(moved_one).collect()
-    };
-    if moved.is_empty() {
-        return;
-    }
-    // Per row of the table, the moved objects it concerns, indexed by their earlier names
-    // (in `moved` order): computed once, not per referring resource, so fixing references
-    // stays linear when every object moved (a `namespace:` over thousands of resources).
-    // Each referring field's path is split here once, not per resource.
-    // Each row on its own: a large set's rows on all cores.
-    type Split<'a> = Vec<(Referrer<'a>, Vec<String>)>;
-    fn row<'a, 'm>(
-        (referral, referrers): &'a Row<'a>,
-        moved: &'m [Moved],
-    ) -> Option<(Split<'a>, Candidates<'m>)> {
-        let mut by_name = Candidates::new();
-        for m in moved
-            .iter()
-            .filter(|m| m.previous.iter().any(|p| gvk_matches(*referral, p)))
-        {
-            for p in &m.previous {
-                let list = by_name.entry(p.name.as_str()).or_default();
-                if !list.last().is_some_and(|l| std::ptr::eq(*l, m)) {
-                    list.push(m);
-                }
-            }
-        }
-        let split = || referrers.iter().map(|&r| (r, split_path(r.3))).collect();
-        (!by_name.is_empty()).then(|| (split(), by_name))
-    }
-    let rows: Vec<(Split<'_>, Candidates<'_>)> = if moved.len() < crate::validate::PARALLEL_MIN {
-        table.iter().filter_map(|r| row(r, &moved)).collect()
-    } else {
-        use rayon::prelude::*;
-        table.par_iter().filter_map(|r| row(r, &moved)).collect()
-    };
     // Each resource's references are fixed on its own: on all cores for a large set.
-    let fix = |r: &mut crate::model::Resource| {
-        // Most objects refer to nothing the table lists: their type says so, read borrowed.
-        let gvk = r.gvk();
-        let refers = rows
-            .iter()
-            .flat_map(|(referrers, _)| referrers)
-            .any(|&((g, v, k, _), _)| type_matches((g, v, k), gvk));
+    let fix = |r: &mut crate::model::Resource| -> Result<()> {
+        // Referrers are selected by the type they were read with, as in kustomize.
+        let org = r.org_id();
+        let refers = rows.iter().any(|row| {
+            row.referrers
+                .iter()
+                .any(|(spec, _)| type_matches(spec_gvk(spec), id_gvk(&org)))
+        });
         if !refers {
-            return;
+            return Ok(());
         }
-        let referrer_id = r.id();
+        let binding_namespaces = binding_namespaces(r)?;
+        let prefixes = r.prefixes.clone();
+        let suffixes = r.suffixes.clone();
+        let referrer = Referrer {
+            id: r.id(),
+            prefixes: &prefixes,
+            suffixes: &suffixes,
+            binding_namespaces,
+        };
+        let mut failure: Option<Error> = None;
         r.edit_value(|obj| {
-            for (referrers, by_name) in &rows {
-                for &((g, v, k, path), ref segments) in referrers {
-                    if !gvk_matches((g, v, k), &referrer_id) {
+            for row in &rows {
+                for (spec, segments) in &row.referrers {
+                    if !type_matches(spec_gvk(spec), id_gvk(&org)) {
                         continue;
                     }
-                    let role_ref_kind = if path.ends_with("roleRef/name") {
-                        obj.get("roleRef")
-                            .and_then(|r| r.get("kind"))
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
+                    let role_ref = if spec.path.ends_with("roleRef/name") {
+                        role_ref_type(obj)
                     } else {
                         None
                     };
+                    let ctx = Choice {
+                        row,
+                        candidates: &candidates,
+                        referrer: &referrer,
+                        role_ref: role_ref.as_ref(),
+                    };
                     walk(obj, segments, &mut |field| {
-                        fix_field(field, &referrer_id, by_name, role_ref_kind.as_deref())
+                        if failure.is_none()
+                            && let Err(e) = ctx.fix_field(field)
+                        {
+                            failure = Some(e.context(format!(
+                                "updating the name reference in `{}` of {}",
+                                spec.path, referrer.id
+                            )));
+                        }
                     });
                 }
             }
         });
+        failure.map_or(Ok(()), Err)
     };
-    if set.len() >= crate::validate::PARALLEL_MIN {
+    let results: Vec<Result<()>> = if set.len() >= crate::validate::PARALLEL_MIN {
         use rayon::prelude::*;
-        set.par_iter_mut().for_each(fix);
+        set.par_iter_mut().map(fix).collect()
     } else {
-        set.iter_mut().for_each(fix);
+        set.iter_mut().map(fix).collect()
+    };
+    results.into_iter().collect()
+}
+
+/// One row of the table over the candidates: those once of its type, by each earlier name.
+fn make_row<'t>(nr: &'t NameRefSpec, candidates: &'t [Candidate]) -> Option<Row<'t>> {
+    let referral = (nr.group.as_str(), nr.version.as_str(), nr.kind.as_str());
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, c) in candidates.iter().enumerate() {
+        if !c.previous.iter().any(|p| type_matches(referral, id_gvk(p))) {
+            continue;
+        }
+        for p in &c.previous {
+            let list = by_name.entry(p.name.as_str()).or_default();
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        }
+    }
+    if by_name.is_empty() {
+        return None;
+    }
+    let referrers = nr
+        .referrers
+        .iter()
+        .map(|spec| (spec, split_path(&spec.path)))
+        .collect();
+    Some(Row {
+        referral,
+        referrers,
+        by_name,
+    })
+}
+
+fn spec_gvk(spec: &OwnedFieldSpec) -> (&str, &str, &str) {
+    (&spec.group, &spec.version, &spec.kind)
+}
+
+/// kustomize's `getNamespacesForRoleBinding`: the namespaces of a RoleBinding's
+/// ServiceAccount subjects, where the objects it refers to may live.
+fn binding_namespaces(r: &crate::model::Resource) -> Result<Vec<String>> {
+    if r.kind() != "RoleBinding" {
+        return Ok(Vec::new());
+    }
+    let Some(Value::Array(subjects)) = r.obj().get("subjects") else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for s in subjects.iter().filter_map(Value::as_object) {
+        let (Some(ns), Some(kind)) = (s.get("namespace"), s.get("kind")) else {
+            continue;
+        };
+        if kind.as_str() != Some("ServiceAccount") {
+            continue;
+        }
+        match ns.as_str() {
+            Some(ns) => out.push(ns.to_string()),
+            None => {
+                return Err(Error::new(format!(
+                    "a ServiceAccount subject of {} has a blank namespace",
+                    r.id()
+                ))
+                .in_file(&r.origin.file)
+                .at(r.origin.line, 1)
+                .help("give the subject's `namespace` a value, or remove the key"));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The type a `roleRef` names (its `apiGroup` and `kind`), if both are given.
+fn role_ref_type(obj: &Value) -> Option<(String, String)> {
+    let rr = obj.get("roleRef")?;
+    let group = rr.get("apiGroup")?;
+    let kind = rr.get("kind")?;
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    Some((text(group), text(kind)))
+}
+
+/// The choice of a referred object for one referring field.
+struct Choice<'a, 't> {
+    row: &'a Row<'t>,
+    candidates: &'a [Candidate],
+    referrer: &'a Referrer<'a>,
+    role_ref: Option<&'a (String, String)>,
+}
+
+impl Choice<'_, '_> {
+    /// Points one referring field (a name, a mapping with `name` and `namespace`, or a list
+    /// of them) at the chosen object's current name.
+    fn fix_field(&self, field: &mut Value) -> Result<()> {
+        match field {
+            Value::Null => Ok(()),
+            Value::Object(map) => {
+                let Some(name) = map.get("name") else {
+                    return Err(Error::new(
+                        "the name-reference field is a mapping without a `name` field",
+                    )
+                    .help("a field spec of `nameReference` must lead to a name, or to a mapping with `name` (and `namespace`)"));
+                };
+                let name = scalar_text(name);
+                let ns = map.get("namespace").map(scalar_text);
+                let pool = self.by_namespace(ns.as_deref());
+                let Some(c) = self.select(&name, pool, true)? else {
+                    return Ok(());
+                };
+                if c.current.name == name && c.current.namespace.is_empty() {
+                    return Ok(());
+                }
+                map.insert("name".into(), Value::String(c.current.name.clone()));
+                if !c.current.namespace.is_empty() {
+                    map.insert(
+                        "namespace".into(),
+                        Value::String(c.current.namespace.clone()),
+                    );
+                }
+                Ok(())
+            }
+            Value::Array(items) => {
+                for item in items {
+                    match item {
+                        Value::Array(_) => {}
+                        other => self.fix_field(other)?,
+                    }
+                }
+                Ok(())
+            }
+            scalar => {
+                let name = scalar_text(scalar);
+                let pool = self.visible();
+                if let Some(c) = self.select(&name, pool, false)?
+                    && c.current.name != name
+                {
+                    *scalar = Value::String(c.current.name.clone());
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// kustomize's `SubsetThatCouldBeReferencedByResource`: every candidate for a
+    /// cluster-scoped referrer; otherwise cluster-scoped ones, those in the referrer's
+    /// namespace, and those in a namespace its RoleBinding subjects name.
+    fn visible(&self) -> Vec<usize> {
+        let r = &self.referrer;
+        let referrer_ns = effective_namespace(&r.id);
+        (0..self.candidates.len())
+            .filter(|&i| {
+                let c = &self.candidates[i];
+                referrer_ns == "~X"
+                    || c.cluster_scoped()
+                    || effective_namespace(&c.current) == referrer_ns
+                    || r.binding_namespaces.contains(&c.current.namespace)
+            })
+            .collect()
+    }
+
+    /// kustomize's `filterMapCandidatesByNamespace`: for a mapping with a `namespace`, the
+    /// visible candidates that were read in that namespace, or else those in it now.
+    fn by_namespace(&self, ns: Option<&str>) -> Vec<usize> {
+        let visible = self.visible();
+        let Some(ns) = ns else { return visible };
+        let original: Vec<usize> = visible
+            .iter()
+            .copied()
+            .filter(|&i| self.candidates[i].original_namespace == ns)
+            .collect();
+        if !original.is_empty() {
+            return original;
+        }
+        visible
+            .into_iter()
+            .filter(|&i| {
+                let c = &self.candidates[i];
+                !c.cluster_scoped() && effective_namespace(&c.current) == ns
+            })
+            .collect()
+    }
+
+    /// kustomize's `selectReferral`, among `pool`. `mapping`: the field is a mapping, whose
+    /// candidates are the same only if name and namespace are.
+    fn select(&self, name: &str, pool: Vec<usize>, mapping: bool) -> Result<Option<&Candidate>> {
+        let Some(named) = self.row.by_name.get(name) else {
+            return Ok(None);
+        };
+        let referrer_ns = effective_namespace(&self.referrer.id);
+        let mut hits: Vec<&Candidate> = named
+            .iter()
+            .filter(|i| pool.contains(i))
+            .map(|&i| &self.candidates[i])
+            .filter(|c| {
+                self.role_ref.is_none_or(|(group, kind)| {
+                    c.previous
+                        .iter()
+                        .any(|p| type_matches((group, "", kind), id_gvk(p)))
+                })
+            })
+            .filter(|c| {
+                referrer_ns == "~X"
+                    || c.cluster_scoped()
+                    || c.current.kind == "ServiceAccount"
+                    || effective_namespace(&c.current) == referrer_ns
+            })
+            .collect();
+        if hits.len() == 1 {
+            return Ok(hits.pop());
+        }
+        let r = self.referrer;
+        hits.retain(|c| same_context(c, r, true));
+        if hits.len() > 1 {
+            hits.retain(|c| same_context(c, r, false));
+        }
+        match hits.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one)),
+            [first, rest @ ..] => {
+                let same = rest.iter().all(|c| {
+                    c.current.name == first.current.name
+                        && (!mapping || c.current.namespace == first.current.namespace)
+                });
+                if same {
+                    return Ok(Some(first));
+                }
+                let ids: Vec<String> = hits.iter().map(|c| c.current.to_string()).collect();
+                Err(Error::new(format!(
+                    "found multiple possible referrals for `{name}` ({} of the referrer): {}",
+                    self.row.referral.2,
+                    ids.join(", ")
+                ))
+                .help("the name is ambiguous: give the objects different names, or include them under different name prefixes or suffixes so that each reference binds to its own copy"))
+            }
+        }
     }
 }
 
-/// The moved objects a row of the table concerns, by each of their earlier names.
-type Candidates<'a> = std::collections::HashMap<&'a str, Vec<&'a Moved>>;
+/// kustomize's `PrefixesSuffixesEquals`: the candidate was renamed in the referrer's context
+/// (the same trailing prefixes and suffixes); with `allow_empty`, an empty list matches any.
+fn same_context(c: &Candidate, r: &Referrer<'_>, allow_empty: bool) -> bool {
+    let ends_alike = |a: &[String], b: &[String]| {
+        (allow_empty && (a.is_empty() || b.is_empty())) || same_ending(a, b)
+    };
+    ends_alike(&c.prefixes, r.prefixes) && ends_alike(&c.suffixes, r.suffixes)
+}
+
+/// kustomize's `SameEndingSubSlice`: the shorter list is the end of the longer one.
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return true;
+    }
+    long[long.len() - short.len()..] == *short
+}
+
+/// A scalar's text, as kustomize reads a YAML node's value.
+fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
 
 /// Splits a field-spec path at `/`, except `\/`.
 fn split_path(path: &str) -> Vec<String> {
@@ -1066,109 +1349,25 @@ fn split_path(path: &str) -> Vec<String> {
     out
 }
 
-/// Visits the values at `segments`, entering lists element by element.
+/// Visits the values at `segments`, entering lists element by element; at the end of the
+/// path the value is visited as it is (a list of names included).
 fn walk(value: &mut Value, segments: &[String], f: &mut dyn FnMut(&mut Value)) {
-    if let Value::Array(items) = value {
-        for item in items {
-            walk(item, segments, f);
-        }
-        return;
-    }
     let Some((first, rest)) = segments.split_first() else {
         f(value);
         return;
     };
-    if let Value::Object(map) = value
-        && let Some(child) = map.get_mut(first.as_str())
-    {
-        walk(child, rest, f);
-    }
-}
-
-/// Points one referring field (a name, or a mapping with `name` and `namespace`) at the
-/// referred object's current name. Only the candidates once named so can be chosen (and, for
-/// a `roleRef`, only those once of its kind).
-fn fix_field(
-    field: &mut Value,
-    referrer: &ResId,
-    by_name: &Candidates<'_>,
-    role_ref_kind: Option<&str>,
-) {
-    let named = |name: &str| -> Vec<&Moved> {
-        by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|m| role_ref_kind.is_none_or(|rk| m.previous.iter().any(|p| p.kind == rk)))
-            .collect()
-    };
-    match field {
-        Value::String(name) => {
-            if let Some(m) = select(name, None, referrer, &named(name)) {
-                *name = m.current.name.clone();
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                walk(item, segments, f);
             }
         }
         Value::Object(map) => {
-            let Some(name) = map.get("name").and_then(Value::as_str).map(str::to_string) else {
-                return;
-            };
-            let ns = map
-                .get("namespace")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            if let Some(m) = select(&name, Some(&ns), referrer, &named(&name)) {
-                map.insert("name".into(), Value::String(m.current.name.clone()));
-                if !m.current.namespace.is_empty() {
-                    map.insert(
-                        "namespace".into(),
-                        Value::String(m.current.namespace.clone()),
-                    );
-                }
+            if let Some(child) = map.get_mut(first.as_str()) {
+                walk(child, rest, f);
             }
         }
         _ => {}
-    }
-}
-
-/// kustomize's `selectReferral`: the one candidate whose earlier name is `name` (and, for a
-/// mapping, whose earlier namespace is the one written), in the referrer's namespace unless
-/// either is cluster-scoped (or the candidate a ServiceAccount).
-fn select<'a>(
-    name: &str,
-    map_ns: Option<&str>,
-    referrer: &ResId,
-    candidates: &[&'a Moved],
-) -> Option<&'a Moved> {
-    let referrer_cluster = scope::is_cluster_scoped(&referrer.group, &referrer.kind);
-    let hits: Vec<&Moved> = candidates
-        .iter()
-        .copied()
-        .filter(|m| {
-            m.previous
-                .iter()
-                .any(|p| p.name == name && map_ns.is_none_or(|ns| p.same_namespace(ns)))
-        })
-        .filter(|m| {
-            map_ns.is_some()
-                || referrer_cluster
-                || scope::is_cluster_scoped(&m.current.group, &m.current.kind)
-                || m.current.kind == "ServiceAccount"
-                || m.current.same_namespace(&referrer.namespace)
-        })
-        .collect();
-    match hits.as_slice() {
-        [one] => Some(one),
-        [first, rest @ ..]
-            if rest.iter().all(|m| {
-                m.current.name == first.current.name
-                    && m.current.namespace == first.current.namespace
-            }) =>
-        {
-            Some(first)
-        }
-        _ => None,
     }
 }
 
@@ -1202,7 +1401,11 @@ mod tests {
     fn fixed(referrer: Value, referred: Vec<Resource>) -> Value {
         let mut set = referred;
         set.push(res(referrer));
-        fix_back_references(&mut set, &[]);
+        fix_back_references(
+            &mut set,
+            &crate::transform::tconfig::TransformerConfig::defaults().name_reference,
+        )
+        .unwrap();
         set.pop().unwrap().into_value()
     }
 

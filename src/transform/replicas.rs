@@ -1,16 +1,17 @@
-//! `replicas`: set `spec.replicas` of the workloads with the given (current or original) name.
+//! `replicas` (kustomize's ReplicaCountTransformer): set the replica count, at the fields the
+//! `replicas` field specs name, of the objects with the given (current or earlier) name.
 
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::fieldspec::{self, OwnedFieldSpec, REPLICAS};
+use super::fieldspec::{self, OwnedFieldSpec};
 use crate::error::Result;
 use crate::load::kustomization::KustFile;
 use crate::model::{Actor, ResourceSet};
 
-pub fn apply(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
-    let specs: Vec<OwnedFieldSpec> = REPLICAS.iter().map(Into::into).collect();
+/// `specs`: the `replicas` field specs in use.
+pub fn apply(kf: &KustFile, set: &mut ResourceSet, specs: &[OwnedFieldSpec]) -> Result<()> {
     for (i, entry) in kf.spec.replicas.iter().enumerate() {
         let idx = i.to_string();
         let actor = Arc::new(Actor {
@@ -23,7 +24,7 @@ pub fn apply(kf: &KustFile, set: &mut ResourceSet) -> Result<()> {
             if !r.all_ids().any(|id| id.name == entry.name) {
                 continue;
             }
-            let applied = fieldspec::visit_resource::<()>(r, &specs, None, &mut |v| {
+            let applied = fieldspec::visit_resource::<()>(r, specs, None, &mut |v| {
                 *v = Value::from(entry.count);
                 Ok(())
             })

@@ -109,6 +109,34 @@ pub fn apply(options: Option<&SortOptions>, set: &mut ResourceSet) -> Result<()>
     }
 }
 
+/// A kind's place in kustomize's default legacy order (negative: first, positive: last).
+pub fn kind_rank(kind: &str) -> i64 {
+    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
+        return i as i64 - ORDER_FIRST.len() as i64;
+    }
+    if let Some(i) = ORDER_LAST.iter().position(|k| *k == kind) {
+        return 1 + i as i64;
+    }
+    0
+}
+
+/// kustomize's `Gvk.IsLessThan`: by [`kind_rank`], then by group, version and kind as text
+/// (an empty part sorts as `~G`, `~V`, `~K`).
+pub fn gvk_less(a: (&str, &str, &str), b: (&str, &str, &str)) -> Ordering {
+    let key = |(g, v, k): (&str, &str, &str)| {
+        gvk_key(&IdRef {
+            group: g,
+            version: v,
+            kind: k,
+            namespace: "",
+            name: "",
+        })
+    };
+    kind_rank(a.2)
+        .cmp(&kind_rank(b.2))
+        .then_with(|| key(a).cmp(&key(b)))
+}
+
 /// What the legacy order compares, per resource.
 struct Key {
     rank: i64,

@@ -1,35 +1,50 @@
-//! `configurations:`: files of custom field specs that teach the built-in transformers where
-//! fields live in other kinds (kustomize's `TransformerConfig`). As in kustomize, a
-//! kustomization's configurations join those of everything it accumulated (its resources,
-//! bases and components) and travel up to the kustomizations that include it: the namespace
-//! transformer of an overlay uses the specs a base declared, and the name references are
-//! fixed at the top with every spec of the tree.
+//! kustomize's transformer configuration (`TransformerConfig`): for each built-in
+//! transformer, the field specs that say where its fields live in which kinds: `namePrefix`
+//! and `nameSuffix` (the names prefixed), `namespace`, `commonLabels` (labels and label
+//! selectors), `labels` (extra fields of every `labels:` entry), `templateLabels`,
+//! `commonAnnotations`, `nameReference` (which fields refer to which kinds by name),
+//! `varReference`, `images` and `replicas`.
 //!
-//! Supported sections: `nameReference`, `namespace`, and `varReference` (where `vars` are
-//! substituted, `vars.rs`). Any other section is an error naming it.
+//! The defaults are kustomize's tables (`fieldspec.rs`, `references.rs`, `vars.rs`);
+//! `configurations:` files and `crds:` add to them. As in kustomize, the field specs a
+//! kustomization declares join those of everything it accumulated (its resources, bases
+//! and components) and travel up to the kustomizations that include it, and two lists merge
+//! as kustomize merges them (`FsSlice.MergeAll`): a spec already covered by one of the same
+//! path whose kinds include it is not added twice, and the same spec with two `create`
+//! values is an error.
+
+use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::fieldspec::OwnedFieldSpec;
+use super::fieldspec::{self, FieldSpec, OwnedFieldSpec};
 use crate::error::{Error, Result};
 use crate::load::kustomization::KustFile;
 use crate::load::{self, Loader};
 
-/// Custom field specs accumulated for one build.
+/// The field specs of every built-in transformer.
+#[derive(Debug, Clone, Default)]
+pub struct TransformerConfig {
+    pub name_prefix: Vec<OwnedFieldSpec>,
+    pub name_suffix: Vec<OwnedFieldSpec>,
+    pub namespace: Vec<OwnedFieldSpec>,
+    pub common_labels: Vec<OwnedFieldSpec>,
+    pub labels: Vec<OwnedFieldSpec>,
+    pub template_labels: Vec<OwnedFieldSpec>,
+    pub common_annotations: Vec<OwnedFieldSpec>,
+    pub name_reference: Vec<NameRefSpec>,
+    pub var_reference: Vec<OwnedFieldSpec>,
+    pub images: Vec<OwnedFieldSpec>,
+    pub replicas: Vec<OwnedFieldSpec>,
+}
+
+/// What a build carries up the tree besides resources: the field specs its
+/// `configurations:` and `crds:` declared (kustomize's defaults are added when they are
+/// used, [`Config::effective`]), and the `vars` declared so far.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    pub name_references: Vec<NameRefSpec>,
-    pub namespace: Vec<OwnedFieldSpec>,
-    /// Extra label selector fields for `commonLabels` (and `labels` with
-    /// `includeSelectors`), from `crds:`.
-    pub common_labels: Vec<OwnedFieldSpec>,
-    /// Extra annotation fields for `commonAnnotations`, from `crds:`.
-    pub common_annotations: Vec<OwnedFieldSpec>,
-    /// Extra fields `namePrefix` prefixes, from `crds:`.
-    pub name_prefix: Vec<OwnedFieldSpec>,
-    /// Custom `varReference` specs (kustomize's defaults are in `vars::default_specs`).
-    pub var_reference: Vec<OwnedFieldSpec>,
+    pub custom: TransformerConfig,
     /// The `vars` declared so far, bound to their resources (`vars.rs`).
     pub vars: Vec<super::vars::Var>,
 }
@@ -43,27 +58,260 @@ pub struct NameRefSpec {
     pub referrers: Vec<OwnedFieldSpec>,
 }
 
+impl Config {
+    /// Adds what an accumulated directory carries: its field specs, and its vars (a var
+    /// declared twice, as by one base included through two overlays, is an error, as in
+    /// kustomize).
+    pub fn absorb(&mut self, other: &Config) -> Result<()> {
+        self.custom.merge(&other.custom)?;
+        for v in &other.vars {
+            if self.vars.iter().any(|x| x.name == v.name) {
+                return Err(Error::new(format!("var '{}' already encountered", v.name))
+                    .help("a var is declared once in a tree: a base included twice declares its vars twice; declare the var in the kustomization that includes both"));
+            }
+            self.vars.push(v.clone());
+        }
+        Ok(())
+    }
+
+    /// kustomize's defaults merged with the specs declared in the tree.
+    pub fn effective(&self) -> Result<Arc<TransformerConfig>> {
+        if self.custom.is_empty() {
+            return Ok(TransformerConfig::defaults().clone());
+        }
+        let mut tc = TransformerConfig::defaults().as_ref().clone();
+        tc.merge(&self.custom)?;
+        Ok(Arc::new(tc))
+    }
+}
+
+fn owned(tables: &[&[FieldSpec]]) -> Vec<OwnedFieldSpec> {
+    tables
+        .iter()
+        .flat_map(|t| t.iter())
+        .map(Into::into)
+        .collect()
+}
+
+impl TransformerConfig {
+    /// kustomize's default configuration (`builtinpluginconsts`), built once.
+    pub fn defaults() -> &'static Arc<TransformerConfig> {
+        static DEFAULTS: OnceLock<Arc<TransformerConfig>> = OnceLock::new();
+        DEFAULTS.get_or_init(|| {
+            let metadata_labels = [
+                fieldspec::METADATA_LABELS,
+                fieldspec::VOLUME_CLAIM_TEMPLATE_LABELS,
+            ];
+            let name_reference = super::references::NAME_REFERENCES
+                .iter()
+                .map(|nr| NameRefSpec {
+                    group: nr.referral.0.into(),
+                    version: nr.referral.1.into(),
+                    kind: nr.referral.2.into(),
+                    referrers: nr
+                        .referrers
+                        .iter()
+                        .map(|&(group, version, kind, path)| OwnedFieldSpec {
+                            group: group.into(),
+                            version: version.into(),
+                            kind: kind.into(),
+                            path: path.into(),
+                            create: false,
+                        })
+                        .collect(),
+                })
+                .collect();
+            let mut tc = TransformerConfig {
+                name_prefix: owned(&[fieldspec::NAME]),
+                name_suffix: owned(&[fieldspec::NAME]),
+                namespace: owned(&[fieldspec::NAMESPACE]),
+                common_labels: owned(&[
+                    fieldspec::SELECTOR_LABELS,
+                    metadata_labels[0],
+                    metadata_labels[1],
+                ]),
+                labels: Vec::new(),
+                template_labels: owned(&metadata_labels),
+                common_annotations: owned(&[fieldspec::ANNOTATIONS]),
+                name_reference,
+                var_reference: super::vars::default_specs(),
+                images: owned(&[fieldspec::IMAGES]),
+                replicas: owned(&[fieldspec::REPLICAS]),
+            };
+            tc.sort();
+            Arc::new(tc)
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lists().iter().all(|l| l.is_empty()) && self.name_reference.is_empty()
+    }
+
+    fn lists(&self) -> [&Vec<OwnedFieldSpec>; 10] {
+        [
+            &self.name_prefix,
+            &self.name_suffix,
+            &self.namespace,
+            &self.common_labels,
+            &self.labels,
+            &self.template_labels,
+            &self.common_annotations,
+            &self.var_reference,
+            &self.images,
+            &self.replicas,
+        ]
+    }
+
+    /// kustomize's `TransformerConfig.Merge`: every list of `other` merged into this one's,
+    /// then each list ordered as kustomize orders it (by kind, then group/version/kind).
+    pub fn merge(&mut self, other: &TransformerConfig) -> Result<()> {
+        let sections: [(&str, &mut Vec<OwnedFieldSpec>, &Vec<OwnedFieldSpec>); 10] = [
+            ("namePrefix", &mut self.name_prefix, &other.name_prefix),
+            ("nameSuffix", &mut self.name_suffix, &other.name_suffix),
+            ("namespace", &mut self.namespace, &other.namespace),
+            (
+                "commonLabels",
+                &mut self.common_labels,
+                &other.common_labels,
+            ),
+            ("labels", &mut self.labels, &other.labels),
+            (
+                "templateLabels",
+                &mut self.template_labels,
+                &other.template_labels,
+            ),
+            (
+                "commonAnnotations",
+                &mut self.common_annotations,
+                &other.common_annotations,
+            ),
+            (
+                "varReference",
+                &mut self.var_reference,
+                &other.var_reference,
+            ),
+            ("images", &mut self.images, &other.images),
+            ("replicas", &mut self.replicas, &other.replicas),
+        ];
+        for (section, mine, theirs) in sections {
+            merge_specs(mine, theirs).map_err(|e| e.context(format!("in `{section}`")))?;
+        }
+        for nr in &other.name_reference {
+            match self
+                .name_reference
+                .iter_mut()
+                .find(|n| n.group == nr.group && n.version == nr.version && n.kind == nr.kind)
+            {
+                Some(n) => merge_specs(&mut n.referrers, &nr.referrers)
+                    .map_err(|e| e.context(format!("in `nameReference` of {}", nr.kind)))?,
+                None => self.name_reference.push(nr.clone()),
+            }
+        }
+        self.sort();
+        Ok(())
+    }
+
+    /// Each list in kustomize's order (a stable sort by kind rank, then group/version/kind).
+    fn sort(&mut self) {
+        let key = |s: &OwnedFieldSpec| (s.group.clone(), s.version.clone(), s.kind.clone());
+        for list in [
+            &mut self.name_prefix,
+            &mut self.name_suffix,
+            &mut self.namespace,
+            &mut self.common_labels,
+            &mut self.labels,
+            &mut self.template_labels,
+            &mut self.common_annotations,
+            &mut self.var_reference,
+            &mut self.images,
+            &mut self.replicas,
+        ] {
+            list.sort_by(|a, b| {
+                let (a, b) = (key(a), key(b));
+                super::sort::gvk_less((&a.0, &a.1, &a.2), (&b.0, &b.1, &b.2))
+            });
+        }
+        self.name_reference.sort_by(|a, b| {
+            super::sort::gvk_less(
+                (&a.group, &a.version, &a.kind),
+                (&b.group, &b.version, &b.kind),
+            )
+        });
+    }
+}
+
+/// Does `spec` select everything `by` selects (an empty group, version or kind of `by`
+/// matches any)? kustomize's `FieldSpec.effectivelyEquals` with the same path.
+fn covered(existing: &OwnedFieldSpec, incoming: &OwnedFieldSpec) -> bool {
+    existing.path == incoming.path
+        && (incoming.group.is_empty() || existing.group == incoming.group)
+        && (incoming.version.is_empty() || existing.version == incoming.version)
+        && (incoming.kind.is_empty() || existing.kind == incoming.kind)
+}
+
+/// kustomize's `FsSlice.MergeAll`.
+fn merge_specs(mine: &mut Vec<OwnedFieldSpec>, theirs: &[OwnedFieldSpec]) -> Result<()> {
+    for s in theirs {
+        match mine.iter().find(|m| covered(m, s)) {
+            Some(m) if m.create != s.create => {
+                return Err(Error::new(format!(
+                    "conflicting field specs: `{}`{} is given with `create: {}` and with `create: {}`",
+                    s.path,
+                    describe_gvk(s),
+                    m.create,
+                    s.create
+                ))
+                .help("give the field spec once, with one `create` value"));
+            }
+            Some(_) => {}
+            None => mine.push(s.clone()),
+        }
+    }
+    Ok(())
+}
+
+fn describe_gvk(s: &OwnedFieldSpec) -> String {
+    let parts: Vec<&str> = [s.group.as_str(), s.version.as_str(), s.kind.as_str()]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" (for {})", parts.join("/"))
+    }
+}
+
+/// A `configurations:` file, as kustomize reads it.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct File {
     #[serde(default)]
-    name_reference: Vec<NameRefEntry>,
+    name_prefix: Vec<SpecEntry>,
+    #[serde(default)]
+    name_suffix: Vec<SpecEntry>,
     #[serde(default)]
     namespace: Vec<SpecEntry>,
     #[serde(default)]
+    common_labels: Vec<SpecEntry>,
+    #[serde(default)]
+    labels: Vec<SpecEntry>,
+    #[serde(default)]
+    template_labels: Vec<SpecEntry>,
+    #[serde(default)]
+    common_annotations: Vec<SpecEntry>,
+    #[serde(default)]
+    name_reference: Vec<NameRefEntry>,
+    #[serde(default)]
     var_reference: Vec<SpecEntry>,
-    name_prefix: Option<Value>,
-    name_suffix: Option<Value>,
-    common_labels: Option<Value>,
-    labels: Option<Value>,
-    template_labels: Option<Value>,
-    common_annotations: Option<Value>,
-    images: Option<Value>,
-    replicas: Option<Value>,
+    #[serde(default)]
+    images: Vec<SpecEntry>,
+    #[serde(default)]
+    replicas: Vec<SpecEntry>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct NameRefEntry {
     #[serde(default)]
     group: String,
@@ -75,18 +323,20 @@ struct NameRefEntry {
     field_specs: Vec<SpecEntry>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SpecEntry {
+/// One field spec as kustomize reads it (`types.FieldSpec`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SpecEntry {
     #[serde(default)]
-    group: String,
+    pub group: String,
     #[serde(default)]
-    version: String,
+    pub version: String,
     #[serde(default)]
-    kind: String,
-    path: String,
+    pub kind: String,
     #[serde(default)]
-    create: bool,
+    pub path: String,
+    #[serde(default)]
+    pub create: bool,
 }
 
 impl From<SpecEntry> for OwnedFieldSpec {
@@ -101,57 +351,14 @@ impl From<SpecEntry> for OwnedFieldSpec {
     }
 }
 
-impl Config {
-    /// Adds the specs of `other` that are not here yet.
-    pub fn merge(&mut self, other: &Config) {
-        for nr in &other.name_references {
-            match self
-                .name_references
-                .iter_mut()
-                .find(|n| n.group == nr.group && n.version == nr.version && n.kind == nr.kind)
-            {
-                Some(n) => {
-                    for r in &nr.referrers {
-                        if !n.referrers.iter().any(|x| same_spec(x, r)) {
-                            n.referrers.push(r.clone());
-                        }
-                    }
-                }
-                None => self.name_references.push(nr.clone()),
-            }
-        }
-        for (mine, theirs) in [
-            (&mut self.namespace, &other.namespace),
-            (&mut self.common_labels, &other.common_labels),
-            (&mut self.common_annotations, &other.common_annotations),
-            (&mut self.name_prefix, &other.name_prefix),
-        ] {
-            for s in theirs {
-                if !mine.iter().any(|x| same_spec(x, s)) {
-                    mine.push(s.clone());
-                }
-            }
-        }
-        for s in &other.var_reference {
-            if !self.var_reference.iter().any(|x| same_spec(x, s)) {
-                self.var_reference.push(s.clone());
-            }
-        }
-        for v in &other.vars {
-            if !self.vars.iter().any(|x| x.name == v.name) {
-                self.vars.push(v.clone());
-            }
-        }
-    }
+fn specs(entries: Vec<SpecEntry>) -> Vec<OwnedFieldSpec> {
+    entries.into_iter().map(Into::into).collect()
 }
 
-fn same_spec(a: &OwnedFieldSpec, b: &OwnedFieldSpec) -> bool {
-    a.group == b.group && a.version == b.version && a.kind == b.kind && a.path == b.path
-}
-
-/// Reads the `configurations:` files of a kustomization.
-pub fn load(kf: &KustFile, loader: &Loader) -> Result<Config> {
-    let mut config = Config::default();
+/// Reads the `configurations:` files of a kustomization (kustomize's defaults are not
+/// included: see [`Config::effective`]).
+pub fn load(kf: &KustFile, loader: &Loader) -> Result<TransformerConfig> {
+    let mut config = TransformerConfig::default();
     let Some(raw) = kf.spec.configurations.as_ref() else {
         return Ok(config);
     };
@@ -199,44 +406,42 @@ pub fn load(kf: &KustFile, loader: &Loader) -> Result<Config> {
                 )));
             }
         };
-        let parsed: File = serde_path_to_error::deserialize(doc).map_err(|e| {
-            at(format!(
-                "invalid field specs in {} at `{}`: {}",
-                file.display.display(),
-                e.path(),
-                e.inner()
+        let parsed: File = loader
+            .read_config(&file, 0, doc, "field specs")
+            .map_err(|e| {
+                e.context(format!(
+                    "in configurations[{i}] of {}",
+                    kf.display().display()
+                ))
+            })?;
+        let one = TransformerConfig {
+            name_prefix: specs(parsed.name_prefix),
+            name_suffix: specs(parsed.name_suffix),
+            namespace: specs(parsed.namespace),
+            common_labels: specs(parsed.common_labels),
+            labels: specs(parsed.labels),
+            template_labels: specs(parsed.template_labels),
+            common_annotations: specs(parsed.common_annotations),
+            name_reference: parsed
+                .name_reference
+                .into_iter()
+                .map(|nr| NameRefSpec {
+                    group: nr.group,
+                    version: nr.version,
+                    kind: nr.kind,
+                    referrers: specs(nr.field_specs),
+                })
+                .collect(),
+            var_reference: specs(parsed.var_reference),
+            images: specs(parsed.images),
+            replicas: specs(parsed.replicas),
+        };
+        config.merge(&one).map_err(|e| {
+            e.in_file(&file.display).context(format!(
+                "in configurations[{i}] of {}",
+                kf.display().display()
             ))
         })?;
-        for (name, v) in [
-            ("namePrefix", &parsed.name_prefix),
-            ("nameSuffix", &parsed.name_suffix),
-            ("commonLabels", &parsed.common_labels),
-            ("labels", &parsed.labels),
-            ("templateLabels", &parsed.template_labels),
-            ("commonAnnotations", &parsed.common_annotations),
-            ("images", &parsed.images),
-            ("replicas", &parsed.replicas),
-        ] {
-            if v.as_ref().is_some_and(|v| !v.is_null()) {
-                return Err(at(format!(
-                    "`{name}` field specs (in {}) are not supported by strata yet: only \
-                     `nameReference`, `namespace` and `varReference` are",
-                    file.display.display()
-                )));
-            }
-        }
-        let mut one = Config::default();
-        for nr in parsed.name_reference {
-            one.name_references.push(NameRefSpec {
-                group: nr.group,
-                version: nr.version,
-                kind: nr.kind,
-                referrers: nr.field_specs.into_iter().map(Into::into).collect(),
-            });
-        }
-        one.namespace = parsed.namespace.into_iter().map(Into::into).collect();
-        one.var_reference = parsed.var_reference.into_iter().map(Into::into).collect();
-        config.merge(&one);
     }
     Ok(config)
 }
@@ -245,49 +450,85 @@ pub fn load(kf: &KustFile, loader: &Loader) -> Result<Config> {
 mod tests {
     use super::*;
 
-    fn spec(kind: &str, path: &str) -> OwnedFieldSpec {
+    fn spec(kind: &str, path: &str, create: bool) -> OwnedFieldSpec {
         OwnedFieldSpec {
             group: String::new(),
             version: String::new(),
             kind: kind.into(),
             path: path.into(),
-            create: false,
+            create,
         }
     }
 
     #[test]
-    fn merge_joins_referrers_without_duplicates() {
-        let mut a = Config {
-            name_references: vec![NameRefSpec {
+    fn merge_joins_specs_as_kustomize_does() {
+        let mut a = TransformerConfig {
+            name_reference: vec![NameRefSpec {
                 group: String::new(),
                 version: "v1".into(),
                 kind: "Service".into(),
-                referrers: vec![spec("A", "x/name")],
+                referrers: vec![spec("A", "x/name", false)],
             }],
-            namespace: vec![spec("A", "x/namespace")],
-            ..Config::default()
+            namespace: vec![spec("A", "x/namespace", false)],
+            ..TransformerConfig::default()
         };
-        let b = Config {
-            name_references: vec![
+        let b = TransformerConfig {
+            name_reference: vec![
                 NameRefSpec {
                     group: String::new(),
                     version: "v1".into(),
                     kind: "Service".into(),
-                    referrers: vec![spec("A", "x/name"), spec("B", "y/name")],
+                    referrers: vec![spec("A", "x/name", false), spec("B", "y/name", false)],
                 },
                 NameRefSpec {
                     group: "cert-manager.io".into(),
                     version: String::new(),
                     kind: "Issuer".into(),
-                    referrers: vec![spec("Certificate", "spec/issuerRef/name")],
+                    referrers: vec![spec("Certificate", "spec/issuerRef/name", false)],
                 },
             ],
-            namespace: vec![spec("A", "x/namespace")],
-            ..Config::default()
+            // Covered by the spec for A: a spec for any kind includes kind A.
+            namespace: vec![spec("", "x/namespace", false)],
+            ..TransformerConfig::default()
         };
-        a.merge(&b);
-        assert_eq!(a.name_references.len(), 2);
-        assert_eq!(a.name_references[0].referrers.len(), 2);
+        a.merge(&b).unwrap();
+        assert_eq!(a.name_reference.len(), 2);
+        assert_eq!(a.name_reference[0].referrers.len(), 2);
         assert_eq!(a.namespace.len(), 1);
+        // A more specific spec than one present is added.
+        let c = TransformerConfig {
+            namespace: vec![spec("B", "x/namespace", false)],
+            ..TransformerConfig::default()
+        };
+        a.merge(&c).unwrap();
+        assert_eq!(a.namespace.len(), 2);
+        // The same spec with another `create` is an error.
+        let d = TransformerConfig {
+            namespace: vec![spec("A", "x/namespace", true)],
+            ..TransformerConfig::default()
+        };
+        let e = a.merge(&d).unwrap_err();
+        assert!(
+            e.message.contains("conflicting field specs"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn the_defaults_are_kustomizes_sections() {
+        let d = TransformerConfig::defaults();
+        assert_eq!(d.name_prefix.len(), 1);
+        assert_eq!(d.name_prefix[0].path, "metadata/name");
+        assert!(d.labels.is_empty());
+        assert!(
+            d.namespace
+                .iter()
+                .any(|s| s.kind == "Namespace" && s.path == "metadata/name")
+        );
+        assert!(d.common_labels.len() > d.template_labels.len());
+        // kustomize's order: kinds ranked first (Namespace, ..., Deployment) come first.
+        let kinds: Vec<&str> = d.name_reference.iter().map(|n| n.kind.as_str()).collect();
+        assert_eq!(kinds[..3], ["StorageClass", "ServiceAccount", "Role"]);
     }
 }

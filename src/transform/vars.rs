@@ -272,18 +272,11 @@ pub fn resolve(set: &mut ResourceSet, config: &Config) -> Result<()> {
             })?;
         values.push((v.name.clone(), value));
     }
-    let mut specs = default_specs();
-    for s in &config.var_reference {
-        if !specs
-            .iter()
-            .any(|x| x.kind == s.kind && x.group == s.group && x.path == s.path)
-        {
-            specs.push(s.clone());
-        }
-    }
+    let tc = config.effective()?;
+    let specs = &tc.var_reference;
     for r in set.iter_mut() {
         let (kind, name) = (r.kind().to_string(), r.name().to_string());
-        super::fieldspec::visit_resource(r, &specs, Some(false), &mut |field| {
+        super::fieldspec::visit_resource(r, specs, Some(false), &mut |field| {
             substitute_field(field, &values)
         })
         .map_err(|e| Error::new(format!("vars: in {kind}/{name}: {e}")))?;
