@@ -13,6 +13,7 @@ use crate::load::{self, Loader};
 use crate::model::{self, ResourceSet};
 use crate::transform;
 use crate::transform::openapi::{self, Tracker};
+use crate::transform::origin::{self as origin_record, Tracking};
 
 /// A directory built once, kept for other renders: its output, and what it did to
 /// kustomize's schema state (`openapi`), so that it is reused only where its patches would
@@ -25,6 +26,16 @@ struct Built {
     /// The schema events of its build, after entering it.
     events: Vec<openapi::Event>,
 }
+
+/// The annotation that marks an object as local configuration, left out of the output.
+pub const LOCAL_CONFIG: &str = "config.kubernetes.io/local-config";
+
+/// The label `--enable-managedby-label` and `buildMetadata: [managedByLabel]` add.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+
+/// The kustomize release whose semantics strata renders (the one in kubectl 1.32); the
+/// managed-by label names it, as kubectl's kustomize does.
+pub const KUSTOMIZE_VERSION: &str = "v5.5.0";
 
 /// How kustomize reorders the output when the kustomization has no `sortOptions`
 /// (kustomize's `--reorder`).
@@ -117,23 +128,53 @@ impl Builder {
             return Err(Error::new(format!("{} is not a directory", dir.display()))
                 .help("pass the directory that holds the kustomization.yaml, not the file"));
         }
+        // A Component renders on its own as a kustomization would (kustomize builds it so).
         let kf = kustomization::read(&self.loader, &dir)?;
-        if kf.kind == KustKind::Component {
-            return Err(kf
-                .error_at_key(&["kind"], "a Component cannot be rendered on its own")
-                .help("render an overlay that lists it under `components`"));
-        }
         // kustomize's schema state lives for one build: the top kustomization's `openapi`
         // resets it.
         let oa = Tracker::new();
         oa.enter_top(&openapi::spec_of(&kf, &self.loader, &self.schemas)?);
-        let (mut set, config) = self.build_dir_with_config(&dir, &mut Vec::new(), &oa, true)?;
+        // `buildMetadata` of the top kustomization: the origin record for the whole tree.
+        let tracking = (kf.spec.build_metadata_has("originAnnotations")
+            || kf.spec.build_metadata_has("transformerAnnotations"))
+        .then(|| Tracking::new(&dir));
+        let (mut set, config) =
+            self.build_dir_with_config(&dir, &mut Vec::new(), &oa, tracking.as_ref(), true)?;
         transform::generators::add_hashes(&mut set);
         transform::references::fix_back_references(&mut set, &config.effective()?.name_reference)?;
         transform::vars::resolve(&mut set, &config).map_err(|e| e.in_file(kf.display()))?;
+        // kustomize drops objects marked `config.kubernetes.io/local-config` (not "false")
+        // from the output of the top build: configs that are input, not objects to apply.
+        set.retain(|r| {
+            r.annotations()
+                .iter()
+                .find(|(k, _)| *k == LOCAL_CONFIG)
+                .is_none_or(|(_, v)| *v == "false")
+        });
         if kf.spec.sort_options.is_some() || self.options.reorder == Reorder::Legacy {
             transform::sort::apply(kf.spec.sort_options.as_ref(), &mut set)
                 .map_err(|e| e.in_file(kf.display()))?;
+        }
+        if tracking.is_some() {
+            origin_record::finish(
+                &mut set,
+                kf.spec.build_metadata_has("originAnnotations"),
+                kf.spec.build_metadata_has("transformerAnnotations"),
+            );
+        }
+        if self.options.managed_by_label || kf.spec.build_metadata_has("managedByLabel") {
+            let label = [(
+                MANAGED_BY.to_string(),
+                format!("kustomize-{KUSTOMIZE_VERSION}"),
+            )];
+            let labels = transform::fieldspec::OwnedFieldSpec {
+                group: String::new(),
+                version: String::new(),
+                kind: String::new(),
+                path: "metadata/labels".into(),
+                create: true,
+            };
+            transform::metadata::add_pairs(&label.into_iter().collect(), &[labels], &mut set)?;
         }
         Ok(set)
     }
@@ -171,8 +212,14 @@ impl Builder {
     }
 
     /// Builds a directory holding a kustomization (not a component), cached.
-    fn build_dir(&self, dir: &Path, stack: &mut Vec<PathBuf>, oa: &Tracker) -> Result<ResourceSet> {
-        self.build_dir_with_config(dir, stack, oa, false)
+    fn build_dir(
+        &self,
+        dir: &Path,
+        stack: &mut Vec<PathBuf>,
+        oa: &Tracker,
+        meta: Option<&Tracking>,
+    ) -> Result<ResourceSet> {
+        self.build_dir_with_config(dir, stack, oa, meta, false)
             .map(|(set, _)| set)
     }
 
@@ -183,14 +230,20 @@ impl Builder {
         dir: &Path,
         stack: &mut Vec<PathBuf>,
         oa: &Tracker,
+        meta: Option<&Tracking>,
         top: bool,
     ) -> Result<(ResourceSet, transform::tconfig::Config)> {
-        let cached = self
-            .built
-            .lock()
-            .expect("build cache lock")
-            .get(dir)
-            .cloned();
+        // A build recording origins writes paths relative to its top: not shared.
+        let cached = meta
+            .is_none()
+            .then(|| {
+                self.built
+                    .lock()
+                    .expect("build cache lock")
+                    .get(dir)
+                    .cloned()
+            })
+            .flatten();
         let mut entered = false;
         if let Some(built) = cached {
             if !top {
@@ -208,7 +261,7 @@ impl Builder {
         if !top && !entered {
             oa.enter(&spec);
         }
-        if kf.kind == KustKind::Component {
+        if kf.kind == KustKind::Component && !top {
             return Err(Error::new(format!(
                 "{} is a Component, listed under `resources`",
                 self.loader.display_path(dir).display()
@@ -218,8 +271,8 @@ impl Builder {
         let mark = oa.mark();
         let mut set = ResourceSet::new();
         let mut config = transform::tconfig::Config::default();
-        self.accumulate(&kf, &mut set, &mut config, stack, oa)?;
-        if self.share {
+        self.accumulate(&kf, &mut set, &mut config, stack, oa, meta)?;
+        if self.share && meta.is_none() {
             self.built.lock().expect("build cache lock").insert(
                 dir.to_path_buf(),
                 Arc::new(Built {
@@ -242,12 +295,13 @@ impl Builder {
         config: &mut transform::tconfig::Config,
         stack: &mut Vec<PathBuf>,
         oa: &Tracker,
+        meta: Option<&Tracking>,
     ) -> Result<()> {
         if let Some(e) = self.cycle(stack, &kf.dir) {
             return Err(e.in_file(kf.display()));
         }
         stack.push(kf.dir.clone());
-        let result = self.accumulate_inner(kf, set, config, stack, oa);
+        let result = self.accumulate_inner(kf, set, config, stack, oa, meta);
         stack.pop();
         result
     }
@@ -275,6 +329,7 @@ impl Builder {
         config: &mut transform::tconfig::Config,
         stack: &mut Vec<PathBuf>,
         oa: &Tracker,
+        meta: Option<&Tracking>,
     ) -> Result<()> {
         let mut ids = model::IdIndex::default();
         ids.add_from(set, 0)?;
@@ -311,7 +366,7 @@ impl Builder {
                     return Err(at(e));
                 }
                 let (added, added_config) = self
-                    .build_dir_with_config(&path, stack, oa, false)
+                    .build_dir_with_config(&path, stack, oa, meta, false)
                     .map_err(at)?;
                 config.absorb(&added_config).map_err(at)?;
                 added
@@ -319,7 +374,14 @@ impl Builder {
                 let path =
                     load::check_within(&self.loader, &kf.dir, path, rel, &format!("{field}[{i}]"))
                         .map_err(at)?;
-                self.loader.resources(&path).map_err(at)?
+                let mut added = self.loader.resources(&path).map_err(at)?;
+                if let Some(t) = meta {
+                    let origin = t.file(&path);
+                    for r in &mut added {
+                        origin_record::set(r, &origin);
+                    }
+                }
+                added
             };
             let start = set.len();
             set.extend(added);
@@ -341,7 +403,22 @@ impl Builder {
             .custom
             .merge(&transform::crds::load(kf, &self.loader)?)
             .map_err(declared)?;
-        transform::generators::run(kf, &self.loader, set)?;
+        transform::generators::run(kf, &self.loader, set, meta)?;
+        // Then the generators it lists: kustomize's builtin configs and exec functions.
+        if !kf.spec.generators.is_empty() {
+            let build = |dir: &Path| self.build_dir(dir, &mut stack.clone(), oa, meta);
+            let generators = transform::config::load(
+                kf,
+                &self.loader,
+                transform::config::Listed::Generators,
+                &kf.spec.generators,
+                &build,
+                self.options.enable_exec,
+            )?;
+            for g in &generators {
+                transform::run_generator(g, &self.loader, set, meta)?;
+            }
+        }
         for (i, rel) in kf.spec.components.iter().enumerate() {
             let idx = i.to_string();
             let at = |e: Error| {
@@ -372,24 +449,32 @@ impl Builder {
                 .help("list it under `resources`, or give it `kind: Component`")));
             }
             oa.enter(&openapi::spec_of(&ckf, &self.loader, &self.schemas).map_err(at)?);
-            self.accumulate(&ckf, set, config, stack, oa).map_err(at)?;
+            self.accumulate(&ckf, set, config, stack, oa, meta)
+                .map_err(at)?;
         }
         // kustomize loads the `transformers` (entering their directories, reading their
         // configs) before it runs the built-in transformers.
         let configured = if kf.spec.transformers.is_empty() {
             Vec::new()
         } else {
-            let build = |dir: &Path| self.build_dir(dir, &mut stack.clone(), oa);
-            let configured = transform::config::load(kf, &self.loader, &build)?;
+            let build = |dir: &Path| self.build_dir(dir, &mut stack.clone(), oa, meta);
+            let configured = transform::config::load(
+                kf,
+                &self.loader,
+                transform::config::Listed::Transformers,
+                &kf.spec.transformers,
+                &build,
+                self.options.enable_exec,
+            )?;
             // Transformer configs are resources of kinds outside kustomize's scope table.
             oa.other_kind();
             configured
         };
         let tc = config.effective().map_err(|e| e.in_file(kf.display()))?;
-        transform::run_builtins(kf, &self.loader, set, &tc, oa)?;
+        transform::run_builtins(kf, &self.loader, set, &tc, oa, meta)?;
         if !configured.is_empty() {
             let mut ctx = self.ctx.lock().expect("transform context lock");
-            transform::run_listed(&configured, &self.loader, &mut ctx, set, oa)?;
+            transform::run_listed(&configured, &self.loader, &mut ctx, set, oa, meta)?;
         }
         transform::vars::declare(kf, set, config)?;
         model::check_unique(set)

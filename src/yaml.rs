@@ -9,6 +9,10 @@
 //! strings `"true"` and `"16"`. Serde-saphyr's own typed resolution follows YAML 1.2 and differs
 //! from Kubernetes on exactly those points (see README, "Why not serde_yaml").
 //!
+//! One place follows kustomize rather than the reader: the values of `metadata.annotations`
+//! are read as the text they were written with (`port: 8080` is "8080"), because kustomize
+//! writes every annotation value so, and Kubernetes accepts only strings there.
+//!
 //! Writing: serde-saphyr's serializer, which quotes every string that a YAML 1.1 reader would
 //! otherwise read as something else (`"yes"`, `"0644"`, `"1.0"`, `"12:30"`).
 //!
@@ -573,7 +577,13 @@ impl<'s> Builder<'s> {
                     check_yaml11_escapes(self.src, &span)?;
                 }
                 let text = block_scalar_at_eof(self.src, text, style, &span);
-                let value = resolve_scalar(&text, style, tag.as_deref(), &span)?;
+                let mut value = resolve_scalar(&text, style, tag.as_deref(), &span)?;
+                if !value.is_string() && self.at_annotation_value() {
+                    // An annotation value is text to Kubernetes (a number there is refused);
+                    // kustomize writes every one as the text it was written with (`8080`,
+                    // `true`, `0644`, `~` become "8080", "true", "0644", "~").
+                    value = Value::String(text.to_string());
+                }
                 if anchor != 0 {
                     self.anchors.insert(anchor, (value.clone(), 1));
                 }
@@ -628,6 +638,13 @@ impl<'s> Builder<'s> {
             #[allow(unreachable_patterns)]
             _ => Ok(()),
         }
+    }
+
+    /// Is the node being read the value of a document's `metadata.annotations` entry?
+    fn at_annotation_value(&self) -> bool {
+        let key_is = |open: &Open, name: &str| matches!(open, Open::Map { key: Some(Key::Plain(k, _)), .. } if k == name);
+        matches!(self.stack.as_slice(), [doc, meta, Open::Map { key: Some(Key::Plain(..)), .. }]
+            if key_is(doc, "metadata") && key_is(meta, "annotations"))
     }
 
     /// A collection starts: check depth, and that it is not used as a mapping key.

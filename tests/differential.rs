@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use common::{have_kubectl, kubectl_kustomize, kubectl_reads, parallel_map, same_meaning, shared};
+use serde_json::Value;
 
 const EXPECTATIONS: &str = "tests/corpus_expectations.tsv";
 
@@ -22,7 +23,6 @@ const HEADER: &str = "\
 # Regenerate with STRATA_WRITE_EXPECTATIONS=1 cargo test --test differential corpus, then
 # review every changed line before committing.
 #   same          strata's output means exactly what kubectl kustomize's means (kubectl oracle)
-#   component     a kind: Component, rendered only through the overlays that use it
 #   both-fail     kubectl fails too (remote bases without network; an upstream bug)
 #   unsupported   a clear `not supported by strata yet` error naming the field (issue: kustomize completeness)
 #   strata-error  strata refuses on purpose; the reasons, by message:
@@ -30,7 +30,9 @@ const HEADER: &str = "\
 #                                           it an error (opt out per entry: options.allowNoMatch)
 #                                           flux-system: gotk-components.yaml is an empty stub upstream;
 #                                           NFD prune/topologyupdater: the shared component `common`
-#                                           patches the worker DaemonSet, which those overlays leave out
+#                                           patches the worker DaemonSet, which those overlays leave out;
+#                                           components rendered on their own patch objects the
+#                                           overlays that use them bring
 #     the document has no `apiVersion`      breakfast example: objects without apiVersion are not
 #                                           Kubernetes objects; strata rejects them
 ";
@@ -62,15 +64,6 @@ fn kustomization_dirs(root: &Path) -> Vec<PathBuf> {
 
 /// The outcome of one directory, as a short stable string.
 fn outcome(dir: &Path) -> String {
-    let is_component = ["kustomization.yaml", "kustomization.yml", "Kustomization"]
-        .iter()
-        .any(|f| {
-            std::fs::read_to_string(dir.join(f))
-                .is_ok_and(|t| t.lines().any(|l| l.trim() == "kind: Component"))
-        });
-    if is_component {
-        return "component".into();
-    }
     let reference = kubectl_kustomize(dir);
     let ours = strata::build::Builder::new()
         .render(dir)
@@ -371,4 +364,85 @@ fn a_large_build_on_all_cores_renders_like_kubectl_kustomize() {
     let set = strata::build::Builder::new().render(&overlay).unwrap();
     assert!(set.len() >= 640, "{} objects", set.len());
     assert_eq!(outcome(&overlay), "same");
+}
+
+/// Exec KRM functions (a generator and a transformer, each a shell script of the tree) run
+/// with `--enable-alpha-plugins --enable-exec`; without the flags strata refuses to run a
+/// program from the repository and says how to allow it.
+#[test]
+fn exec_functions_run_with_the_flags_only() {
+    if !have_kubectl("exec_functions_run_with_the_flags_only") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let write = |rel: &str, text: &str| std::fs::write(dir.join(rel), text).unwrap();
+    write(
+        "kustomization.yaml",
+        "resources:\n- ds.yaml\ngenerators:\n- gen.yaml\ntransformers:\n- tag.yaml\n",
+    );
+    write(
+        "ds.yaml",
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\nspec:\n  selector:\n    matchLabels: {app: agent}\n  template:\n    metadata:\n      labels: {app: agent}\n    spec:\n      hostNetwork: true\n      containers:\n      - name: agent\n        image: agent:latest\n",
+    );
+    let function = |name: &str, script: &str| {
+        format!(
+            "apiVersion: example.com/v1\nkind: {name}\nmetadata:\n  name: {name}\n  annotations:\n    config.kubernetes.io/function: |\n      exec:\n        path: ./{script}\n"
+        )
+    };
+    write("gen.yaml", &function("Ports", "gen.sh"));
+    write("tag.yaml", &function("Tag", "tag.sh"));
+    // The generator ignores its input and makes one ConfigMap; the transformer pins the tag.
+    write(
+        "gen.sh",
+        "#!/bin/sh\ncat >/dev/null\nprintf 'apiVersion: config.kubernetes.io/v1\\nkind: ResourceList\\nitems:\\n- apiVersion: v1\\n  kind: ConfigMap\\n  metadata:\\n    name: ports\\n  data:\\n    metrics: \"9100\"\\n'\n",
+    );
+    write("tag.sh", "#!/bin/sh\nsed 's/agent:latest/agent:1.4.2/'\n");
+    for s in ["gen.sh", "tag.sh"] {
+        std::fs::set_permissions(dir.join(s), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    // kubectl's kustomize has no --enable-exec; the suite's fnplugin cases (tests/
+    // kustomize_suite.rs) compare with kustomize's own expectations. Here: what the scripts do.
+    let ours = common::strata()
+        .args([
+            "render",
+            "--no-validate",
+            "--enable-alpha-plugins",
+            "--enable-exec",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        ours.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    let got = kubectl_reads(&String::from_utf8_lossy(&ours.stdout)).unwrap();
+    let idents: Vec<String> = got.iter().map(common::ident).collect();
+    assert_eq!(got.len(), 2, "{idents:?}");
+    assert_eq!(
+        got[0].pointer("/data/metrics"),
+        Some(&Value::String("9100".into()))
+    );
+    assert_eq!(
+        got[1].pointer("/spec/template/spec/containers/0/image"),
+        Some(&Value::String("agent:1.4.2".into()))
+    );
+
+    let refused = common::strata()
+        .args(["render", "--no-validate"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(refused.stdout.is_empty());
+    assert!(
+        stderr.contains("is an exec KRM function (`./gen.sh`)")
+            && stderr.contains("--enable-alpha-plugins --enable-exec"),
+        "{stderr}"
+    );
 }

@@ -487,22 +487,6 @@ fn empty_directory_without_kustomization() {
     );
 }
 
-#[test]
-fn component_rendered_directly() {
-    let t = Tree::new();
-    t.file(
-        "comp/kustomization.yaml",
-        "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nnamespace: x\n",
-    );
-    let err = t.fails("comp");
-    assert_eq!(
-        err,
-        "error: a Component cannot be rendered on its own\n\
-         \x20 --> comp/kustomization.yaml:2:1\n\
-         \x20 = help: render an overlay that lists it under `components`\n"
-    );
-}
-
 // ---------------------------------------------------------------------------------------------
 // Kustomization fields
 

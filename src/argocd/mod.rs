@@ -226,7 +226,8 @@ fn walk(
     }
     if !kf.spec.transformers.is_empty() {
         let build = |d: &Path| builder.render(d);
-        for c in config::load(&kf, loader, &build)? {
+        let listed = config::Listed::Transformers;
+        for c in config::load(&kf, loader, listed, &kf.spec.transformers, &build, false)? {
             if let Kind::Substitution(spec) = &c.kind {
                 for (k, v) in &spec.vars {
                     out.insert(

@@ -222,6 +222,7 @@ pub fn run(input: &str) -> Output {
                         &mut ctx,
                         &mut set,
                         &oa,
+                        None,
                     ) {
                         Err(e) => results.push(error_result(&e)),
                         Ok(()) => {

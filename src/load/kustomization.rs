@@ -15,6 +15,10 @@ use crate::yaml;
 /// The file names kustomize looks for, in its order.
 pub const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
+/// The apiVersion of each kind, as kustomize requires it.
+pub const KUSTOMIZATION_API_VERSION: &str = "kustomize.config.k8s.io/v1beta1";
+pub const COMPONENT_API_VERSION: &str = "kustomize.config.k8s.io/v1alpha1";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KustKind {
     Kustomization,
@@ -79,11 +83,22 @@ pub struct Kustomization {
     pub helm_globals: Option<Value>,
     pub helm_chart_inflation_generator: Option<Value>,
     pub image_tags: Option<Value>,
-    pub generators: Option<Value>,
+    /// Generator configs: kustomize builtins and exec KRM functions (`transform::config`).
+    #[serde(default)]
+    pub generators: Vec<String>,
     /// Files holding a strata `ClusterProfile` (the cluster this overlay targets).
     #[serde(default)]
     pub validators: Vec<String>,
-    pub build_metadata: Option<Value>,
+    /// `originAnnotations`, `transformerAnnotations`, `managedByLabel`.
+    #[serde(default)]
+    pub build_metadata: Vec<String>,
+}
+
+impl Kustomization {
+    /// Does `buildMetadata` list `option`?
+    pub fn build_metadata_has(&self, option: &str) -> bool {
+        self.build_metadata.iter().any(|o| o == option)
+    }
 }
 
 /// `openapi:`: a custom schema file, or the built-in schema's version.
@@ -436,6 +451,28 @@ pub fn read(loader: &Loader, dir: &Path) -> Result<KustFile> {
         kind,
         spec,
     };
+    // kustomize: each kind has its apiVersion (when one is given).
+    let required = match kind {
+        KustKind::Kustomization => KUSTOMIZATION_API_VERSION,
+        KustKind::Component => COMPONENT_API_VERSION,
+    };
+    if let Some(v) = kf
+        .spec
+        .api_version
+        .as_deref()
+        .filter(|v| !v.is_empty() && *v != required)
+    {
+        let kind_name = match kind {
+            KustKind::Kustomization => "Kustomization",
+            KustKind::Component => "Component",
+        };
+        return Err(kf
+            .error_at(
+                &["apiVersion"],
+                format!("the apiVersion of a {kind_name} is {required}, not `{v}`"),
+            )
+            .help(format!("write `apiVersion: {required}` (or leave it out)")));
+    }
     kf.check_unsupported()?;
     Ok(kf)
 }
@@ -501,7 +538,20 @@ fn normalize_fields(doc: Value) -> Value {
 impl KustFile {
     fn check_unsupported(&self) -> Result<()> {
         let s = &self.spec;
-        let fields: [(&str, &Option<Value>, &str); 6] = [
+        for (i, option) in s.build_metadata.iter().enumerate() {
+            match option.as_str() {
+                "managedByLabel" | "originAnnotations" | "transformerAnnotations" => {}
+                other => {
+                    return Err(self
+                        .error_at(
+                            &["buildMetadata", &i.to_string()],
+                            format!("unknown buildMetadata option `{other}`"),
+                        )
+                        .help("the options are originAnnotations, transformerAnnotations and managedByLabel"));
+                }
+            }
+        }
+        let fields: [(&str, &Option<Value>, &str); 4] = [
             (
                 "helmCharts",
                 &s.helm_charts,
@@ -518,16 +568,6 @@ impl KustFile {
                 "no helm binary is assumed; render the chart first",
             ),
             ("imageTags", &s.image_tags, "use `images`"),
-            (
-                "generators",
-                &s.generators,
-                "generator plugins are not supported yet",
-            ),
-            (
-                "buildMetadata",
-                &s.build_metadata,
-                "build metadata is not supported yet",
-            ),
         ];
         for (name, value, why) in fields {
             let empty = match value {

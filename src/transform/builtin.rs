@@ -406,6 +406,14 @@ pub fn parse(
                 Vec::new(),
             )
         }
+        "HashTransformer" | "SortOrderTransformer" => Err(err(
+            &["kind"],
+            format!("`transformers` entry `{kind}` (builtin) is not supported by strata yet"),
+        )
+        .help(
+            "strata hashes generated ConfigMaps and Secrets and orders the output itself \
+             (`--reorder`, `sortOptions`); remove the entry",
+        )),
         other => Err(err(
             &["kind"],
             format!("`{other}` is not one of kustomize's builtin transformers: {KINDS}"),

@@ -121,6 +121,10 @@ pub enum Kind {
     SecurityContext(SecurityContextSpec),
     /// kustomize's builtin transformer configs (`apiVersion: builtin`, `builtin.rs`).
     Builtin(Arc<super::builtin::Builtin>),
+    /// kustomize's builtin generator configs, listed under `generators:`.
+    Generator(Arc<super::generators::Config>),
+    /// An exec KRM function (`exec.rs`), as a transformer or a generator.
+    Function(Arc<super::exec::Function>),
 }
 
 /// A compiled target list.
@@ -219,6 +223,25 @@ pub struct Configured {
     pub display: Arc<PathBuf>,
     pub src: Arc<str>,
     pub doc_index: usize,
+    /// The config's `apiVersion`, `kind`, `metadata.name` and `metadata.namespace`.
+    pub identity: [String; 4],
+}
+
+/// The `apiVersion`, `kind`, `metadata.name` and `metadata.namespace` of a config.
+fn identity_of(value: &Value) -> [String; 4] {
+    let s = |p: &str| {
+        value
+            .pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    [
+        s("/apiVersion"),
+        s("/kind"),
+        s("/metadata/name"),
+        s("/metadata/namespace"),
+    ]
 }
 
 impl Configured {
@@ -254,37 +277,58 @@ impl Configured {
     }
 }
 
-/// Reads the configs a kustomization lists under `transformers:`, in order: files below the
-/// kustomization, or directories holding a kustomization whose resources are the configs
-/// (`build_dir` builds those).
+/// Which list of a kustomization a config is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listed {
+    Transformers,
+    Generators,
+}
+
+impl Listed {
+    pub fn field(self) -> &'static str {
+        match self {
+            Listed::Transformers => "transformers",
+            Listed::Generators => "generators",
+        }
+    }
+}
+
+/// Reads the configs a kustomization lists under `transformers:` or `generators:`, in
+/// order: configs written inline (YAML text), files below the kustomization, or
+/// directories holding a kustomization whose resources are the configs (`build_dir` builds
+/// those). Each is a kustomize builtin, an exec KRM function (run only when `enable_exec`),
+/// or one of strata's kinds (transformers only).
 pub fn load(
     kf: &KustFile,
     loader: &Loader,
+    listed: Listed,
+    entries: &[String],
     build_dir: &dyn Fn(&Path) -> Result<Vec<Resource>>,
+    enable_exec: bool,
 ) -> Result<Vec<Configured>> {
+    let field = listed.field();
     let mut out = Vec::new();
-    for (i, rel) in kf.spec.transformers.iter().enumerate() {
+    for (i, rel) in entries.iter().enumerate() {
         let idx = i.to_string();
         let at = |e: Error| {
             if e.file.is_some() {
-                e.context(format!(
-                    "in transformers[{i}] of {}",
-                    kf.display().display()
-                ))
+                e.context(format!("in {field}[{i}] of {}", kf.display().display()))
             } else {
-                e.in_file(kf.display()).at_opt(yaml::locate(
-                    &kf.file.src,
-                    0,
-                    &["transformers", &idx],
-                ))
+                e.in_file(kf.display())
+                    .at_opt(yaml::locate(&kf.file.src, 0, &[field, &idx]))
             }
         };
-        if rel.contains('\n') {
-            return Err(at(Error::new(format!(
-                "`transformers` entry {i} is inline YAML, which is not supported by strata yet: put the config in a file and list its path"
-            ))));
+        let classify = |file: &Arc<LoadedFile>, d: usize, value: &Value| {
+            classify(kf, loader, listed, file, d, value, enable_exec).map_err(at)
+        };
+        if let Some(file) = inline(kf, field, i, rel) {
+            let file = Arc::new(file);
+            for (d, doc) in file.docs.iter().enumerate() {
+                out.push(classify(&file, d, &doc.value)?);
+            }
+            continue;
         }
-        let dir = load::resolve_dir(&kf.dir, rel, &format!("transformers[{i}]")).map_err(at)?;
+        let dir = load::resolve_dir(&kf.dir, rel, &format!("{field}[{i}]")).map_err(at)?;
         if dir.is_dir() {
             for r in build_dir(&dir).map_err(at)? {
                 let src = loader
@@ -292,59 +336,92 @@ pub fn load(
                     .unwrap_or_else(|| Arc::from(""));
                 let origin = r.origin.clone();
                 let value = r.into_value();
-                let parsed = if is_builtin(&value) {
-                    let file = Arc::new(LoadedFile {
-                        display: origin.file.clone(),
-                        src: src.to_string(),
-                        docs: Vec::new(),
-                        positions: Default::default(),
-                    });
-                    builtin(kf, loader, &file, origin.doc_index, &value)
-                } else {
-                    parse_doc(&origin.file, &src, origin.doc_index, &value)
-                };
-                out.push(parsed.map_err(at)?);
+                let file = Arc::new(LoadedFile {
+                    display: origin.file.clone(),
+                    src: src.to_string(),
+                    docs: Vec::new(),
+                    positions: Default::default(),
+                });
+                out.push(classify(&file, origin.doc_index, &value)?);
             }
             continue;
         }
-        let path = load::check_within(loader, &kf.dir, dir, rel, &format!("transformers[{i}]"))
-            .map_err(at)?;
+        let path =
+            load::check_within(loader, &kf.dir, dir, rel, &format!("{field}[{i}]")).map_err(at)?;
         let file = loader.load(&path).map_err(at)?;
-        let src: Arc<str> = Arc::from(file.src.as_str());
         for (d, doc) in file.docs.iter().enumerate() {
-            let parsed = if is_builtin(&doc.value) {
-                builtin(kf, loader, &file, d, &doc.value)
-            } else {
-                parse_doc(&file.display, &src, d, &doc.value)
-            };
-            out.push(parsed.map_err(at)?);
+            out.push(classify(&file, d, &doc.value)?);
         }
     }
     Ok(out)
 }
 
-fn is_builtin(value: &Value) -> bool {
-    value.get("apiVersion").and_then(Value::as_str) == Some("builtin")
+/// An entry written as YAML text (`- |-` and a config), as a file of its own whose lines
+/// are the kustomization's: errors in it point into the kustomization. `None` when the
+/// entry is a path.
+fn inline(kf: &KustFile, field: &str, i: usize, entry: &str) -> Option<LoadedFile> {
+    let docs = yaml::parse_stream(entry).ok()?;
+    if docs.is_empty() || !docs.iter().all(|d| d.value.is_object()) {
+        return None;
+    }
+    // The text of a block scalar stands in the kustomization below the entry's line,
+    // indented: re-indent it and put it at the same lines, so that positions agree.
+    let placed = kf
+        .file
+        .locate(0, &[field, &i.to_string()])
+        .and_then(|(line, _)| {
+            let lines: Vec<&str> = kf.file.src.lines().collect();
+            let first = (line..lines.len()).find(|&l| !lines[l].trim().is_empty())?;
+            let indent = lines[first].len() - lines[first].trim_start().len();
+            let pad = " ".repeat(indent);
+            let matches = entry.lines().enumerate().all(|(j, l)| {
+                lines
+                    .get(first + j)
+                    .is_some_and(|k| l.is_empty() || *k == format!("{pad}{l}"))
+            });
+            matches.then(|| {
+                let mut src = "\n".repeat(first);
+                for l in entry.lines() {
+                    if !l.is_empty() {
+                        src.push_str(&pad);
+                    }
+                    src.push_str(l);
+                    src.push('\n');
+                }
+                src
+            })
+        });
+    let src = placed.unwrap_or_else(|| entry.to_string());
+    let docs = yaml::parse_stream(&src).ok()?;
+    Some(LoadedFile {
+        display: Arc::new(kf.display().to_path_buf()),
+        src,
+        docs,
+        positions: Default::default(),
+    })
 }
 
-/// A kustomize builtin transformer config (`builtin.rs`).
-fn builtin(
+/// What one listed config is: an exec KRM function (with its annotation), a kustomize
+/// builtin (`apiVersion: builtin`), or one of strata's kinds.
+fn classify(
     kf: &KustFile,
     loader: &Loader,
+    listed: Listed,
     file: &Arc<LoadedFile>,
     doc_index: usize,
     value: &Value,
+    enable_exec: bool,
 ) -> Result<Configured> {
-    let parsed = super::builtin::parse(kf, loader, file, doc_index, value)?;
-    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
-    let name = value
-        .get("metadata")
-        .and_then(|m| m.get("name"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let s = |p: &str| value.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let (api, kind, name) = (s("/apiVersion"), s("/kind"), s("/metadata/name"));
     let line = file.locate(doc_index, &[]).map_or(1, |(l, _)| l);
-    Ok(Configured {
-        kind: Kind::Builtin(Arc::new(parsed)),
+    let err = |path: &[&str], msg: String| {
+        Error::new(msg)
+            .in_file(&file.display)
+            .at_opt(file.locate(doc_index, path))
+    };
+    let configured = |kind_parsed: Kind| Configured {
+        kind: kind_parsed,
         actor: Arc::new(Actor {
             what: format!("{kind} {name}"),
             file: file.display.clone(),
@@ -353,7 +430,65 @@ fn builtin(
         display: file.display.clone(),
         src: Arc::from(file.src.as_str()),
         doc_index,
-    })
+        identity: identity_of(value),
+    };
+    if let Some(spec) = super::exec::spec_of(value) {
+        let path = spec.map_err(|why| {
+            err(
+                &["metadata", "annotations"],
+                format!("{kind} {name} is {why}, which strata cannot run"),
+            )
+            .help("strata runs exec KRM functions (`exec: {path: ...}`), not containers: no container runtime is assumed")
+        })?;
+        if !enable_exec {
+            return Err(err(
+                &["metadata", "annotations"],
+                format!("{kind} {name} is an exec KRM function (`{path}`): it runs a program from the repository, which strata does only when asked"),
+            )
+            .help("render with `--enable-alpha-plugins --enable-exec` (kustomize's flags) if you trust this repository"));
+        }
+        let origin = super::exec::origin(&file.display, line);
+        return Ok(configured(Kind::Function(Arc::new(
+            super::exec::Function::new(&path, &kf.dir, value.clone(), origin),
+        ))));
+    }
+    let builtin = api == "builtin";
+    match listed {
+        Listed::Transformers if builtin => {
+            if super::generators::KINDS.split(", ").any(|k| k == kind) {
+                return Err(err(
+                    &["kind"],
+                    format!("{kind} is a generator: list it under `generators`, not `transformers`"),
+                ));
+            }
+            let parsed = super::builtin::parse(kf, loader, file, doc_index, value)?;
+            Ok(configured(Kind::Builtin(Arc::new(parsed))))
+        }
+        Listed::Generators if builtin => {
+            if super::builtin::KINDS.split(", ").any(|k| k.trim() == kind) {
+                return Err(err(
+                    &["kind"],
+                    format!("{kind} is a transformer: list it under `transformers`, not `generators`"),
+                ));
+            }
+            let parsed = super::generators::parse_config(kf, loader, file, doc_index, value)?;
+            Ok(configured(Kind::Generator(Arc::new(parsed))))
+        }
+        Listed::Transformers => parse_doc(
+            &file.display,
+            &Arc::from(file.src.as_str()),
+            doc_index,
+            value,
+        ),
+        Listed::Generators => Err(err(
+            &["kind"],
+            format!(
+                "`generators` entry `{kind}` ({api}) is neither one of kustomize's builtin generators ({}) nor an exec KRM function",
+                super::generators::KINDS
+            ),
+        )
+        .help("generator plugins other than kustomize's builtin ones and exec functions are not supported")),
+    }
 }
 
 /// A config given as a value rather than read from a kustomization (a KRM function's
@@ -398,7 +533,8 @@ fn parse_doc(
                  kustomize's builtin configs (apiVersion builtin)"
             ),
         )
-        .help("transformer plugins other than kustomize's builtin ones are not supported"));
+        .help("strata also runs exec KRM functions (a `config.kubernetes.io/function` annotation with `exec: {path: ...}`, \
+               rendered with `--enable-alpha-plugins --enable-exec`); Go plugins and kustomize's legacy exec plugins are not supported"));
     }
     if name.is_empty() {
         return Err(err(
@@ -472,5 +608,6 @@ fn parse_doc(
         display: display.clone(),
         src: src.clone(),
         doc_index,
+        identity: identity_of(value),
     })
 }

@@ -30,7 +30,7 @@ pub const NEEDS_HASH: &str = "kustomize.config.k8s.io/needsHashSuffix";
 
 /// `generatorOptions`, and `options` of one generator.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct GeneratorOptions {
     #[serde(default)]
     pub labels: IndexMap<String, String>,
@@ -63,9 +63,9 @@ impl GeneratorOptions {
     }
 }
 
-/// One entry of `configMapGenerator` or `secretGenerator`.
+/// One entry of `configMapGenerator` or `secretGenerator` (or a generator config).
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 pub struct GeneratorArgs {
     pub name: Option<String>,
     pub namespace: Option<String>,
@@ -109,12 +109,32 @@ impl GenKind {
             GenKind::Secret => "Secret",
         }
     }
+    /// kustomize's builtin plugin.
+    fn plugin(self) -> &'static str {
+        match self {
+            GenKind::ConfigMap => "ConfigMapGenerator",
+            GenKind::Secret => "SecretGenerator",
+        }
+    }
 }
 
 /// Reads a field kept as a free value in the kustomization into its type, with the error
 /// pointing at the offending entry.
+/// Fields it does not know are errors, as in kustomize's reading of a kustomization.
 fn parse<T: for<'de> Deserialize<'de>>(kf: &KustFile, field: &str, v: &Value) -> Result<T> {
-    serde_path_to_error::deserialize(v.clone()).map_err(|e| {
+    let mut unknown: Vec<String> = Vec::new();
+    let parsed =
+        serde_path_to_error::deserialize(serde_ignored::Deserializer::new(v.clone(), &mut |p| {
+            unknown.push(p.to_string())
+        }));
+    if let (Ok(_), Some(u)) = (&parsed, unknown.first()) {
+        let mut path = vec![field.to_string()];
+        path.extend(u.split('.').map(str::to_string));
+        let refs: Vec<&str> = path.iter().map(String::as_str).collect();
+        let name = path.last().cloned().unwrap_or_default();
+        return Err(kf.error_at(&refs, format!("invalid `{field}`: unknown field `{name}`")));
+    }
+    parsed.map_err(|e| {
         let mut path = vec![field.to_string()];
         path.extend(e.path().iter().map(|seg| match seg {
             serde_path_to_error::Segment::Seq { index } => index.to_string(),
@@ -128,7 +148,13 @@ fn parse<T: for<'de> Deserialize<'de>>(kf: &KustFile, field: &str, v: &Value) ->
 
 /// Runs the generators of one kustomization (or component) and adds what they make to `set`,
 /// merging or replacing by `behavior` (kustomize's `appendReplaceOrMerge`).
-pub fn run(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) -> Result<()> {
+/// `meta`: the origin record, when the render keeps one.
+pub fn run(
+    kf: &KustFile,
+    loader: &Loader,
+    set: &mut ResourceSet,
+    meta: Option<&super::origin::Tracking>,
+) -> Result<()> {
     let s = &kf.spec;
     let global: Option<GeneratorOptions> = match &s.generator_options {
         None | Some(Value::Null) => None,
@@ -159,23 +185,37 @@ pub fn run(kf: &KustFile, loader: &Loader, set: &mut ResourceSet) -> Result<()> 
                     ))
                 }
             };
-            let (behavior, r) = generate(kf, loader, kind, i, args, global.as_ref()).map_err(at)?;
+            let origin = Origin {
+                file: Arc::new(kf.display().to_path_buf()),
+                line: kf
+                    .file
+                    .locate(0, &[kind.field(), &idx])
+                    .map_or(1, |(l, _)| l),
+                doc_index: 0,
+            };
+            let what = format!("{}[{i}]", kind.field());
+            let (behavior, mut r) =
+                generate(kf, loader, kind, &what, origin, args, global.as_ref()).map_err(at)?;
+            if let Some(t) = meta {
+                super::origin::add(&mut r, &t.builtin(kf.display(), kind.plugin()));
+            }
             absorb(set, r, behavior).map_err(at)?;
         }
     }
     Ok(())
 }
 
-/// Makes one ConfigMap or Secret.
+/// Makes one ConfigMap or Secret; `kf` is the kustomization whose directory holds its
+/// files, `what` names the entry in messages, `origin` is where it is written.
 pub fn generate(
     kf: &KustFile,
     loader: &Loader,
     kind: GenKind,
-    i: usize,
+    what: &str,
+    origin: Origin,
     args: &GeneratorArgs,
     global: Option<&GeneratorOptions>,
 ) -> Result<(Behavior, Resource)> {
-    let what = format!("{}[{i}]", kind.field());
     let name = args
         .name
         .as_deref()
@@ -203,10 +243,10 @@ pub fn generate(
     }
     let mut envs = args.envs.clone();
     envs.extend(args.env.iter().filter(|e| !e.is_empty()).cloned());
-    let pairs = load_pairs(kf, loader, &what, &envs, &args.literals, &args.files)?;
+    let pairs = load_pairs(kf, loader, what, &envs, &args.literals, &args.files)?;
     let mut data: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     for (k, v) in pairs {
-        check_data_key(&what, &k)?;
+        check_data_key(what, &k)?;
         if data.insert(k.clone(), v).is_some() {
             return Err(Error::new(format!(
                 "{what}: {} {name} repeats the key `{k}`",
@@ -256,17 +296,7 @@ pub fn generate(
             obj.insert("data".into(), Value::Object(d));
         }
     }
-    let mut r = Resource::from_value(
-        Value::Object(obj),
-        Origin {
-            file: Arc::new(kf.display().to_path_buf()),
-            line: kf
-                .file
-                .locate(0, &[kind.field(), &i.to_string()])
-                .map_or(1, |(l, _)| l),
-            doc_index: 0,
-        },
-    )?;
+    let mut r = Resource::from_value(Value::Object(obj), origin)?;
     let mut md = r.metadata_mut();
     let mut sorted_labels: Vec<_> = opts.labels.iter().collect();
     sorted_labels.sort();
@@ -292,6 +322,198 @@ pub fn generate(
         r.obj_mut().insert("immutable".into(), Value::Bool(true));
     }
     Ok((behavior, r))
+}
+
+/// A builtin generator config listed under `generators:` (`apiVersion: builtin`).
+pub enum Config {
+    /// ConfigMapGenerator or SecretGenerator: the arguments of one entry of the
+    /// kustomization fields, read from the config (its `metadata.name` and
+    /// `metadata.namespace` are the defaults of `name` and `namespace`); files are read
+    /// relative to the kustomization that lists it.
+    Data {
+        kind: GenKind,
+        args: Box<GeneratorArgs>,
+        kf: Box<KustFile>,
+        origin: Origin,
+        what: String,
+    },
+    /// IAMPolicyGenerator (GKE workload identity): a ServiceAccount annotated with its
+    /// Google service account.
+    IamPolicy {
+        namespace: String,
+        name: String,
+        gsa: String,
+        project: String,
+    },
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("generator config")
+    }
+}
+
+/// kustomize's `IAMPolicyGeneratorArgs`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IamPolicyArgs {
+    #[serde(default)]
+    cloud: String,
+    #[serde(default)]
+    kubernetes_service: IamService,
+    #[serde(default)]
+    service_account: IamServiceAccount,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IamService {
+    #[serde(default)]
+    namespace: String,
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IamServiceAccount {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    project_id: String,
+}
+
+/// The kinds of builtin generator a `generators:` entry may be.
+pub const KINDS: &str = "ConfigMapGenerator, SecretGenerator, IAMPolicyGenerator";
+
+/// Reads a builtin generator config (document `doc` of `file`, parsed to `value`) that
+/// `kf` lists under `generators:`.
+pub fn parse_config(
+    kf: &KustFile,
+    loader: &Loader,
+    file: &Arc<crate::load::LoadedFile>,
+    doc: usize,
+    value: &Value,
+) -> Result<Config> {
+    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+    let mut body = value.as_object().cloned().unwrap_or_default();
+    let metadata = body.remove("metadata").unwrap_or(Value::Null);
+    body.remove("apiVersion");
+    body.remove("kind");
+    let meta = |k: &str| {
+        metadata
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let what = format!("a {kind} config");
+    let line = file.locate(doc, &[]).map_or(1, |(l, _)| l);
+    match kind {
+        "ConfigMapGenerator" | "SecretGenerator" => {
+            let gen_kind = if kind == "ConfigMapGenerator" {
+                GenKind::ConfigMap
+            } else {
+                GenKind::Secret
+            };
+            let mut args: GeneratorArgs =
+                loader.read_config(file, doc, Value::Object(body), &what)?;
+            if args.name.as_deref().is_none_or(str::is_empty) {
+                args.name = Some(meta("name"));
+            }
+            if args.namespace.as_deref().is_none_or(str::is_empty) {
+                args.namespace = Some(meta("namespace"));
+            }
+            Ok(Config::Data {
+                kind: gen_kind,
+                args: Box::new(args),
+                kf: Box::new(KustFile {
+                    dir: kf.dir.clone(),
+                    file: file.clone(),
+                    kind: crate::load::kustomization::KustKind::Kustomization,
+                    spec: Default::default(),
+                }),
+                origin: Origin {
+                    file: file.display.clone(),
+                    line,
+                    doc_index: doc,
+                },
+                what: format!("{kind} {}", meta("name")),
+            })
+        }
+        "IAMPolicyGenerator" => {
+            let a: IamPolicyArgs = loader.read_config(file, doc, Value::Object(body), &what)?;
+            if a.cloud != "gke" {
+                return Err(Error::new(format!(
+                    "cloud provider {:?} not supported yet: IAMPolicyGenerator knows `gke`",
+                    a.cloud
+                ))
+                .in_file(&file.display)
+                .at_opt(file.locate(doc, &["cloud"])));
+            }
+            Ok(Config::IamPolicy {
+                namespace: a.kubernetes_service.namespace,
+                name: a.kubernetes_service.name,
+                gsa: a.service_account.name,
+                project: a.service_account.project_id,
+            })
+        }
+        other => Err(Error::new(format!(
+            "`{other}` is not one of kustomize's builtin generators: {KINDS}"
+        ))
+        .in_file(&file.display)
+        .at_opt(file.locate(doc, &["kind"]))),
+    }
+}
+
+/// Runs a builtin generator config: what it makes, each with its behavior.
+pub fn run_config(config: &Config, loader: &Loader) -> Result<Vec<(Behavior, Resource)>> {
+    match config {
+        Config::Data {
+            kind,
+            args,
+            kf,
+            origin,
+            what,
+        } => {
+            let made =
+                generate(kf, loader, *kind, what, origin.clone(), args, None).map_err(|e| {
+                    e.in_file(&origin.file)
+                        .at(origin.line, 1)
+                        .context(format!("in {what}"))
+                })?;
+            Ok(vec![made])
+        }
+        Config::IamPolicy {
+            namespace,
+            name,
+            gsa,
+            project,
+        } => {
+            let mut md = Map::new();
+            md.insert(
+                "annotations".into(),
+                serde_json::json!({
+                    "iam.gke.io/gcp-service-account": format!("{gsa}@{project}.iam.gserviceaccount.com")
+                }),
+            );
+            md.insert("name".into(), Value::String(name.clone()));
+            if !namespace.is_empty() {
+                md.insert("namespace".into(), Value::String(namespace.clone()));
+            }
+            let obj =
+                serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": md});
+            let r = Resource::from_value(
+                obj,
+                Origin {
+                    file: Arc::new(PathBuf::from("IAMPolicyGenerator")),
+                    line: 1,
+                    doc_index: 0,
+                },
+            )?;
+            Ok(vec![(Behavior::Create, r)])
+        }
+    }
 }
 
 fn sub_map<'a>(md: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
@@ -480,6 +702,22 @@ pub fn absorb(set: &mut ResourceSet, mut new: Resource, behavior: Behavior) -> R
             if !(old_hash && new_hash) {
                 annotations.remove(NEEDS_HASH);
             }
+            // kustomize: a merge keeps the origin of the object merged into.
+            if behavior == Behavior::Merge {
+                let old_origin = old
+                    .annotations()
+                    .iter()
+                    .find(|(k, _)| *k == super::origin::ORIGIN)
+                    .map(|(_, v)| v.to_string());
+                match old_origin {
+                    Some(o) => {
+                        annotations.insert(super::origin::ORIGIN.into(), Value::String(o));
+                    }
+                    None => {
+                        annotations.remove(super::origin::ORIGIN);
+                    }
+                }
+            }
             let name = old.name().to_string();
             let ns = old.namespace().to_string();
             let mut md = new.metadata_mut();
@@ -507,6 +745,8 @@ pub fn absorb(set: &mut ResourceSet, mut new: Resource, behavior: Behavior) -> R
                 }
             }
             new.previous_ids = old.previous_ids.clone();
+            new.prefixes = old.prefixes.clone();
+            new.suffixes = old.suffixes.clone();
             set[*i] = new;
             Ok(())
         }

@@ -1170,7 +1170,8 @@ fn tuples<'v>(
                         ""
                     };
                 return Err(MergePatchError::new(format!(
-                    "{side} list element has no value for its merge key {}{hint}",
+                    "{side} list element has no value for its merge key {}{hint} (give each \
+                     element its key: kustomize would leave the merged list empty)",
                     key_list()
                 ))
                 .at_index(i));
@@ -1215,6 +1216,23 @@ fn normalize_keyed(
     keys: &[&str],
     elem: Schema<'_>,
 ) -> Result<Vec<Value>> {
+    // Elements that give no merge key at all, added where the target has no list, are
+    // copied as written (kustomize does so; merged into a target list they are an error).
+    let keyless = |v: &Value| {
+        v.as_object()
+            .is_some_and(|m| keys.iter().all(|k| !m.contains_key(*k)) && !m.contains_key(DIRECTIVE))
+    };
+    if !items.is_empty() && items.iter().all(|(_, v)| keyless(v)) {
+        let mut out = Vec::with_capacity(items.len());
+        for &(i, v) in items {
+            if let Some(n) = add_value(v, elem_slot(elem)?).map_err(|e| e.at_index(i))?
+                && !is_empty_map(&n)
+            {
+                out.push(n);
+            }
+        }
+        return Ok(out);
+    }
     let pt = tuples(items.iter().copied(), keys, "patch")?;
     let mut deleted: HashSet<&Tuple> = HashSet::new();
     let mut seen: HashSet<&Tuple> = HashSet::with_capacity(pt.len());

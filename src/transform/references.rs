@@ -996,6 +996,11 @@ pub fn fix_back_references(set: &mut ResourceSet, table: &[NameRefSpec]) -> Resu
         }
     };
     if candidates.is_empty() {
+        // kustomize still reads every RoleBinding's subjects (a blank namespace is an error
+        // whether or not anything was renamed).
+        for r in set.iter() {
+            binding_namespaces(r)?;
+        }
         return Ok(());
     }
     let rows: Vec<Row<'_>> = table
@@ -1313,11 +1318,12 @@ fn same_context(c: &Candidate, r: &Referrer<'_>, allow_empty: bool) -> bool {
     ends_alike(&c.prefixes, r.prefixes) && ends_alike(&c.suffixes, r.suffixes)
 }
 
-/// kustomize's `SameEndingSubSlice`: the shorter list is the end of the longer one.
+/// kustomize's `SameEndingSubSlice`: the shorter list is the end of the longer one (an
+/// empty list is the end only of an empty one).
 fn same_ending(a: &[String], b: &[String]) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     if short.is_empty() {
-        return true;
+        return long.is_empty();
     }
     long[long.len() - short.len()..] == *short
 }

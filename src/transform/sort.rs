@@ -35,8 +35,13 @@ const ORDER_LAST: &[&str] = &[
     "ValidatingWebhookConfiguration",
 ];
 
+/// `options`: the kustomization's `sortOptions`; none means kustomize's legacy order.
 pub fn apply(options: Option<&SortOptions>, set: &mut ResourceSet) -> Result<()> {
-    let order = options.and_then(|o| o.order.as_deref()).unwrap_or("legacy");
+    let order = match options {
+        None => "legacy",
+        // kustomize: "the field 'sortOptions.order' must be one of [fifo, legacy]".
+        Some(o) => o.order.as_deref().unwrap_or(""),
+    };
     match order {
         "fifo" => {
             if options.is_some_and(|o| o.legacy_sort_options.is_some()) {
@@ -103,6 +108,9 @@ pub fn apply(options: Option<&SortOptions>, set: &mut ResourceSet) -> Result<()>
             );
             Ok(())
         }
+        "" => Err(Error::new(
+            "`sortOptions` needs `order`: `legacy` or `fifo`",
+        )),
         other => Err(Error::new(format!(
             "sortOptions.order must be `legacy` or `fifo`, not `{other}`"
         ))),
