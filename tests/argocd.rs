@@ -478,3 +478,68 @@ fn kubectl_kustomize_builds_deploy_argocd() {
     let b = common::kubectl_reads(&String::from_utf8_lossy(&ours.stdout)).unwrap();
     common::same_meaning(&a, &b).unwrap();
 }
+
+/// Build options come from the sidecar's STRATA_BUILD_OPTIONS (as kustomize.buildOptions from
+/// argocd-cm), never from the Application.
+#[test]
+fn build_options_from_the_sidecar_only() {
+    let repo = repo_copy();
+    let app = repo.path().join("apps/shared-file");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        repo.path().join("apps/settings.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: monitoring\ndata:\n  a: b\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("kustomization.yaml"),
+        "resources:\n- ../../overlays/cn-hangzhou\n- ../settings.yaml\n",
+    )
+    .unwrap();
+
+    // Root-only by default: the file outside the app's directory is refused.
+    let (out, _) = cmp_generate(repo.path(), "apps/shared-file", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(stderr.contains("settings.yaml"), "{stderr}");
+
+    let none = [(
+        "STRATA_BUILD_OPTIONS",
+        "--load-restrictor LoadRestrictionsNone",
+    )];
+    let (out, objects) = cmp_generate(repo.path(), "apps/shared-file", &none);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(objects.iter().any(|o| o["metadata"]["name"] == "settings"));
+
+    // An Application cannot loosen the sidecar's options.
+    let (out, _) = cmp_generate(
+        repo.path(),
+        "apps/shared-file",
+        &[(
+            "ARGOCD_ENV_STRATA_BUILD_OPTIONS",
+            "--load-restrictor LoadRestrictionsNone",
+        )],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr.contains("an Application cannot set build options"),
+        "{stderr}"
+    );
+
+    // A misspelt option is an error naming the variable, not a silent default.
+    let (out, _) = cmp_generate(
+        repo.path(),
+        "apps/shared-file",
+        &[("STRATA_BUILD_OPTIONS", "--load-restrictor None")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("STRATA_BUILD_OPTIONS"), "{stderr}");
+}

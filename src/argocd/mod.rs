@@ -270,9 +270,13 @@ pub fn source_path(dir: &Path, env: &HashMap<String, String>) -> String {
         .unwrap_or_else(|| dir.display().to_string())
 }
 
-/// Renders `dir` for Argo CD: the YAML stream of plain objects, validated; `env` is the
-/// process environment.
-pub fn generate(dir: &Path, env: &HashMap<String, String>) -> std::result::Result<String, Failure> {
+/// Renders `dir` for Argo CD with the sidecar's build options: the YAML stream of plain
+/// objects, validated; `env` is the process environment.
+pub fn generate(
+    dir: &Path,
+    env: &HashMap<String, String>,
+    options: crate::build::Options,
+) -> std::result::Result<String, Failure> {
     let err = |e: Error| Failure::Error(e.to_string());
     let declared: Vec<String> = declared_vars(dir)
         .map_err(err)?
@@ -284,7 +288,9 @@ pub fn generate(dir: &Path, env: &HashMap<String, String>) -> std::result::Resul
         set: set_values,
         env: env.clone(),
     };
-    let builder = Builder::new().with_overrides(overrides);
+    let builder = Builder::new()
+        .with_options(options)
+        .with_overrides(overrides);
     let set = builder.render(dir).map_err(err)?;
     let mut profile = builder
         .profile_of(dir)

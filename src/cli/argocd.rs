@@ -6,10 +6,51 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
+use super::build_args::BuildArgs;
 use super::exit;
 use crate::argocd;
+use crate::build::Options;
+
+/// The sidecar's build options: kustomize's flags, as Argo CD's `kustomize.buildOptions`
+/// spells them (e.g. `--load-restrictor LoadRestrictionsNone`).
+pub const BUILD_OPTIONS_ENV: &str = "STRATA_BUILD_OPTIONS";
+
+#[derive(Debug, Parser)]
+#[command(no_binary_name = true, disable_help_flag = true)]
+struct EnvBuildArgs {
+    #[command(flatten)]
+    build: BuildArgs,
+}
+
+/// The build options the sidecar was given in STRATA_BUILD_OPTIONS. Like
+/// `kustomize.buildOptions` in argocd-cm they belong to whoever runs Argo CD: an Application
+/// cannot set them (ARGOCD_ENV_STRATA_BUILD_OPTIONS is refused), since they decide whether a
+/// repository may read files outside its directory or run its own programs.
+pub fn build_options(env: &HashMap<String, String>) -> Result<Options, String> {
+    let app_var = format!("ARGOCD_ENV_{BUILD_OPTIONS_ENV}");
+    if env.contains_key(&app_var) {
+        return Err(format!(
+            "{app_var}: an Application cannot set build options; they are the sidecar's \
+             {BUILD_OPTIONS_ENV} (set by whoever runs Argo CD, as kustomize.buildOptions is in argocd-cm)"
+        ));
+    }
+    let Some(text) = env.get(BUILD_OPTIONS_ENV) else {
+        return Ok(Options::default());
+    };
+    EnvBuildArgs::try_parse_from(text.split_whitespace())
+        .map(|a| a.build.options())
+        .map_err(|e| {
+            let msg = e.to_string();
+            let first = msg
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ");
+            format!("{BUILD_OPTIONS_ENV}={text:?}: {first}")
+        })
+}
 
 #[derive(Debug, Args)]
 pub struct ArgocdArgs {
@@ -95,6 +136,13 @@ fn generate(args: &DirArg, env: &HashMap<String, String>) -> u8 {
             return exit::ERROR;
         }
     };
+    let options = match build_options(env) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
     // Whoever takes this first decides: the render writes its output, or the watchdog ends
     // the process with a message before argocd-cmp-server kills it without one.
     let decided = Arc::new(Mutex::new(false));
@@ -121,7 +169,7 @@ fn generate(args: &DirArg, env: &HashMap<String, String>) -> u8 {
             std::process::exit(i32::from(exit::ERROR));
         }
     });
-    let result = argocd::generate(&args.dir, env);
+    let result = argocd::generate(&args.dir, env, options);
     let mut done = decided.lock().unwrap_or_else(|e| e.into_inner());
     if *done {
         // The watchdog is exiting the process.

@@ -85,7 +85,8 @@ pub fn expand(patterns: &[String], roots: &[&Path]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// A `kind: Component` directory cannot be rendered on its own: globs skip it.
+/// A `kind: Component` directory is a piece of overlays, not an environment (alone it patches
+/// objects the overlays bring): globs skip it.
 fn is_component(dir: &Path) -> bool {
     kustomization::FILE_NAMES.iter().any(|f| {
         std::fs::read_to_string(dir.join(f))

@@ -65,6 +65,8 @@
 //!
 //! * A patch element of a keyed list without its merge key (or not a map) is
 //!   an error; kustomize instead deletes every keyed element of that list.
+//!   Where the target has no such list and no patch element gives a key, the
+//!   elements are copied as written, as kustomize copies them.
 //!   When the patch touches a keyed list whose *target* has such an element,
 //!   that is an error too; when it does not, that list is left as it is.
 //! * An unknown `$patch` value is always an error (kustomize copies it into
