@@ -396,11 +396,9 @@ impl Builder {
         }
         let declared = |e: Error| e.in_file(kf.display());
         config
-            .custom
-            .merge(&transform::tconfig::load(kf, &self.loader)?)
+            .merge_declared(transform::tconfig::load(kf, &self.loader)?)
             .map_err(declared)?;
         config
-            .custom
             .merge(&transform::crds::load(kf, &self.loader)?)
             .map_err(declared)?;
         transform::generators::run(kf, &self.loader, set, meta)?;
@@ -451,6 +449,7 @@ impl Builder {
             oa.enter(&openapi::spec_of(&ckf, &self.loader, &self.schemas).map_err(at)?);
             self.accumulate(&ckf, set, config, stack, oa, meta)
                 .map_err(at)?;
+            config.remerge().map_err(at)?;
         }
         // kustomize loads the `transformers` (entering their directories, reading their
         // configs) before it runs the built-in transformers.

@@ -6,12 +6,18 @@
 //! `varReference`, `images` and `replicas`.
 //!
 //! The defaults are kustomize's tables (`fieldspec.rs`, `references.rs`, `vars.rs`);
-//! `configurations:` files and `crds:` add to them. As in kustomize, the field specs a
-//! kustomization declares join those of everything it accumulated (its resources, bases
-//! and components) and travel up to the kustomizations that include it, and two lists merge
-//! as kustomize merges them (`FsSlice.MergeAll`): a spec already covered by one of the same
-//! path whose kinds include it is not added twice, and the same spec with two `create`
-//! values is an error.
+//! `configurations:` files and `crds:` add to them. The config a kustomization's
+//! transformers use is built as kustomize's accumulator builds it: it starts empty, takes in
+//! the configs of the directories it accumulates (in order), then the kustomization's own
+//! (kustomize's defaults merged with its `configurations:`), then its `crds:`; a component
+//! adds its own to the config of the kustomization that lists it, which kustomize then
+//! re-merges into an empty one. Every step merges as kustomize merges
+//! (`TransformerConfig.Merge`): a spec already covered by one of the same path whose
+//! selector includes it is not added twice, the same spec with two `create` values is an
+//! error, and each list is then ordered by kind. The order matters: a custom spec for one
+//! kind sorts before kustomize's spec for every kind, so at the next merge it covers it, and
+//! a `namePrefix` spec for one kind ends up replacing the default for all kinds, exactly as
+//! in kustomize.
 
 use std::sync::{Arc, OnceLock};
 
@@ -39,12 +45,12 @@ pub struct TransformerConfig {
     pub replicas: Vec<OwnedFieldSpec>,
 }
 
-/// What a build carries up the tree besides resources: the field specs its
-/// `configurations:` and `crds:` declared (kustomize's defaults are added when they are
-/// used, [`Config::effective`]), and the `vars` declared so far.
+/// What a build carries up the tree besides resources: kustomize's accumulated transformer
+/// config (empty until the first kustomization merges its own), and the `vars` declared so
+/// far.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
-    pub custom: TransformerConfig,
+    tc: Arc<TransformerConfig>,
     /// The `vars` declared so far, bound to their resources (`vars.rs`).
     pub vars: Vec<super::vars::Var>,
 }
@@ -63,7 +69,7 @@ impl Config {
     /// declared twice, as by one base included through two overlays, is an error, as in
     /// kustomize).
     pub fn absorb(&mut self, other: &Config) -> Result<()> {
-        self.custom.merge(&other.custom)?;
+        self.merge(&other.tc)?;
         for v in &other.vars {
             if self.vars.iter().any(|x| x.name == v.name) {
                 return Err(Error::new(format!("var '{}' already encountered", v.name))
@@ -74,14 +80,42 @@ impl Config {
         Ok(())
     }
 
-    /// kustomize's defaults merged with the specs declared in the tree.
+    /// kustomize's `MergeConfig`: `other` merged into the accumulated config.
+    pub fn merge(&mut self, other: &TransformerConfig) -> Result<()> {
+        // The common case: nothing accumulated yet, and kustomize's defaults come in.
+        if self.tc.is_empty() && std::ptr::eq(other, TransformerConfig::defaults().as_ref()) {
+            self.tc = TransformerConfig::defaults_accumulated().clone();
+            return Ok(());
+        }
+        Arc::make_mut(&mut self.tc).merge(other)
+    }
+
+    /// What a kustomization merges of its own: kustomize's defaults with its
+    /// `configurations:` (`MakeTransformerConfig`).
+    pub fn merge_declared(&mut self, declared: Option<TransformerConfig>) -> Result<()> {
+        match declared {
+            None => self.merge(TransformerConfig::defaults()),
+            Some(custom) => {
+                let mut tc = TransformerConfig::defaults().as_ref().clone();
+                tc.merge(&custom)?;
+                self.merge(&tc)
+            }
+        }
+    }
+
+    /// After a component: kustomize gives the including kustomization a new accumulator and
+    /// merges the component's into it.
+    pub fn remerge(&mut self) -> Result<()> {
+        let tc = std::mem::take(&mut self.tc);
+        self.merge(&tc)
+    }
+
+    /// The config the transformers use.
     pub fn effective(&self) -> Result<Arc<TransformerConfig>> {
-        if self.custom.is_empty() {
+        if self.tc.is_empty() {
             return Ok(TransformerConfig::defaults().clone());
         }
-        let mut tc = TransformerConfig::defaults().as_ref().clone();
-        tc.merge(&self.custom)?;
-        Ok(Arc::new(tc))
+        Ok(self.tc.clone())
     }
 }
 
@@ -139,6 +173,18 @@ impl TransformerConfig {
                 replicas: owned(&[fieldspec::REPLICAS]),
             };
             tc.sort();
+            Arc::new(tc)
+        })
+    }
+
+    /// The defaults merged into an empty config, as every kustomization without
+    /// `configurations:` merges them into its accumulator.
+    fn defaults_accumulated() -> &'static Arc<TransformerConfig> {
+        static MERGED: OnceLock<Arc<TransformerConfig>> = OnceLock::new();
+        MERGED.get_or_init(|| {
+            let mut tc = TransformerConfig::default();
+            tc.merge(Self::defaults())
+                .expect("kustomize's defaults merge without conflict");
             Arc::new(tc)
         })
     }
@@ -355,12 +401,13 @@ fn specs(entries: Vec<SpecEntry>) -> Vec<OwnedFieldSpec> {
     entries.into_iter().map(Into::into).collect()
 }
 
-/// Reads the `configurations:` files of a kustomization (kustomize's defaults are not
-/// included: see [`Config::effective`]).
-pub fn load(kf: &KustFile, loader: &Loader) -> Result<TransformerConfig> {
+/// Reads the `configurations:` files of a kustomization, merged in order into an empty
+/// config (kustomize's defaults are not included: see [`Config::merge_declared`]); `None`
+/// when it lists none.
+pub fn load(kf: &KustFile, loader: &Loader) -> Result<Option<TransformerConfig>> {
     let mut config = TransformerConfig::default();
     let Some(raw) = kf.spec.configurations.as_ref() else {
-        return Ok(config);
+        return Ok(None);
     };
     let files: Vec<String> = match raw {
         Value::Array(items) => items
@@ -414,7 +461,7 @@ pub fn load(kf: &KustFile, loader: &Loader) -> Result<TransformerConfig> {
                     kf.display().display()
                 ))
             })?;
-        let one = TransformerConfig {
+        let mut one = TransformerConfig {
             name_prefix: specs(parsed.name_prefix),
             name_suffix: specs(parsed.name_suffix),
             namespace: specs(parsed.namespace),
@@ -436,6 +483,8 @@ pub fn load(kf: &KustFile, loader: &Loader) -> Result<TransformerConfig> {
             images: specs(parsed.images),
             replicas: specs(parsed.replicas),
         };
+        // kustomize orders each file's lists as it reads it.
+        one.sort();
         config.merge(&one).map_err(|e| {
             e.in_file(&file.display).context(format!(
                 "in configurations[{i}] of {}",
@@ -443,7 +492,7 @@ pub fn load(kf: &KustFile, loader: &Loader) -> Result<TransformerConfig> {
             ))
         })?;
     }
-    Ok(config)
+    Ok(Some(config))
 }
 
 #[cfg(test)]
@@ -513,6 +562,31 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn a_narrow_spec_covers_the_default_at_the_next_merge() {
+        let narrow = TransformerConfig {
+            name_prefix: vec![spec("Foo", "metadata/name", false)],
+            ..TransformerConfig::default()
+        };
+        let kinds = |tc: &TransformerConfig| -> Vec<String> {
+            tc.name_prefix.iter().map(|s| s.kind.clone()).collect()
+        };
+        // kustomize's MakeTransformerConfig: the defaults merged with it, then ordered:
+        // Foo's spec first, the default kept.
+        let mut made = TransformerConfig::defaults().as_ref().clone();
+        made.merge(&narrow).unwrap();
+        assert_eq!(kinds(&made), ["Foo", ""]);
+        // The kustomization's accumulator starts empty and merges that: Foo's spec covers
+        // the default, which is dropped, as kustomize drops it.
+        let mut level = Config::default();
+        level.merge_declared(Some(narrow)).unwrap();
+        assert_eq!(kinds(&level.effective().unwrap()), ["Foo"]);
+        // Without `configurations:` a level takes kustomize's defaults as they are.
+        let mut plain = Config::default();
+        plain.merge_declared(None).unwrap();
+        assert_eq!(kinds(&plain.effective().unwrap()), [""]);
     }
 
     #[test]
