@@ -3,8 +3,9 @@
 //! `cargo bench --bench hot_paths`.
 
 use serde_json::{Value, json};
+use strata::kustomize::patch::{json_patch, merge_patch};
+use strata::kustomize::selector::Target;
 use strata::model::{Origin, Resource};
-use strata::transform::{json_patch, merge_patch, selector::Target};
 
 fn main() {
     divan::main();
@@ -113,7 +114,7 @@ fn selector_matching(bencher: divan::Bencher, n: usize) {
 #[divan::bench(args = [100, 1000])]
 fn validate_all_rules(bencher: divan::Bencher, n: usize) {
     let set = resources(n);
-    let loader = strata::load::Loader::new();
+    let loader = strata::kustomize::load::Loader::new();
     let profile = strata::validate::ClusterProfile::assumed();
     bencher.bench(|| {
         strata::validate::validate(&set, &profile, &loader)

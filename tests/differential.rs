@@ -65,7 +65,7 @@ fn kustomization_dirs(root: &Path) -> Vec<PathBuf> {
 /// The outcome of one directory, as a short stable string.
 fn outcome(dir: &Path) -> String {
     let reference = kubectl_kustomize(dir);
-    let ours = strata::build::Builder::new()
+    let ours = strata::kustomize::build::Builder::new()
         .render(dir)
         .map(|set| strata::render::to_string(&set, strata::render::Format::Yaml));
     match (reference, ours) {
@@ -244,7 +244,7 @@ fn golden_outputs_match_upstream_renders() {
         let expected = std::fs::read_to_string(corpus.join(golden))
             .map_err(|e| format!("{golden}: {e}"))
             .and_then(|t| kubectl_reads(&t))?;
-        let got = strata::build::Builder::new()
+        let got = strata::kustomize::build::Builder::new()
             .render(&corpus.join(dir))
             .map(|set| strata::render::to_string(&set, strata::render::Format::Yaml))
             .map_err(|e| format!("{dir}: strata fails: {}", e.message))?;
@@ -361,7 +361,7 @@ fn a_large_build_on_all_cores_renders_like_kubectl_kustomize() {
          labels:\n- pairs:\n    tier: agent\ncommonAnnotations:\n  owner: platform\n",
     )
     .unwrap();
-    let set = strata::build::Builder::new().render(&overlay).unwrap();
+    let set = strata::hostnet::builder().render(&overlay).unwrap();
     assert!(set.len() >= 640, "{} objects", set.len());
     assert_eq!(outcome(&overlay), "same");
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use strata::build::Builder;
+use strata::kustomize::build::Builder;
 
 /// Writes a file below `root` (creating its directories).
 fn file(root: &Path, rel: &str, contents: &str) {

@@ -19,12 +19,13 @@ use std::time::Duration;
 use indexmap::IndexMap;
 use serde_json::{Value, json};
 
-use crate::build::Builder;
 use crate::error::{Error, Result};
-use crate::load::kustomization;
-use crate::load::{self, Loader};
-use crate::transform::config::{self, Kind};
-use crate::transform::substitution::Overrides;
+use crate::hostnet::kinds::{Spec, Strata};
+use crate::hostnet::substitution::Overrides;
+use crate::kustomize::build::Builder;
+use crate::kustomize::listed::{self, Kind};
+use crate::kustomize::load::kustomization;
+use crate::kustomize::load::{self, Loader};
 use crate::validate::{self, ClusterProfile};
 
 /// Argo CD's default for ARGOCD_EXEC_TIMEOUT.
@@ -187,7 +188,7 @@ pub struct Declared {
 /// and those of its resources and components), in the order met; a later value (the
 /// overlay's) wins over an earlier one as it does when rendering.
 pub fn declared_vars(dir: &Path) -> Result<Vec<Declared>> {
-    let builder = Builder::new();
+    let builder = crate::hostnet::builder();
     let mut out: IndexMap<String, Declared> = IndexMap::new();
     let dir = dir
         .canonicalize()
@@ -226,9 +227,26 @@ fn walk(
     }
     if !kf.spec.transformers.is_empty() {
         let build = |d: &Path| builder.render(d);
-        let listed = config::Listed::Transformers;
-        for c in config::load(&kf, loader, listed, &kf.spec.transformers, &build, false)? {
-            if let Kind::Substitution(spec) = &c.kind {
+        let kinds = crate::hostnet::StrataKinds::new(Overrides::default());
+        let listed = listed::Listed::Transformers;
+        let configs = listed::load(
+            &kf,
+            loader,
+            listed,
+            &kf.spec.transformers,
+            &build,
+            listed::Runners {
+                enable_exec: false,
+                kinds: Some(kinds.as_ref()),
+            },
+        )?;
+        for c in configs {
+            let Kind::Extension(x) = &c.kind else {
+                continue;
+            };
+            if let Some(Spec::Substitution(spec)) =
+                x.as_any().downcast_ref::<Strata>().map(|s| &s.spec)
+            {
                 for (k, v) in &spec.vars {
                     out.insert(
                         k.clone(),
@@ -275,7 +293,7 @@ pub fn source_path(dir: &Path, env: &HashMap<String, String>) -> String {
 pub fn generate(
     dir: &Path,
     env: &HashMap<String, String>,
-    options: crate::build::Options,
+    options: crate::kustomize::build::Options,
 ) -> std::result::Result<String, Failure> {
     let err = |e: Error| Failure::Error(e.to_string());
     let declared: Vec<String> = declared_vars(dir)
@@ -288,12 +306,11 @@ pub fn generate(
         set: set_values,
         env: env.clone(),
     };
-    let builder = Builder::new()
-        .with_options(options)
-        .with_overrides(overrides);
+    let builder = crate::hostnet::StrataKinds::new(overrides)
+        .builder(false)
+        .with_options(options);
     let set = builder.render(dir).map_err(err)?;
-    let mut profile = builder
-        .profile_of(dir)
+    let mut profile = crate::validate::profile::profile_of(&builder.loader, dir)
         .map_err(err)?
         .unwrap_or_else(ClusterProfile::assumed);
     if profile.spec.kubernetes_version.is_none()

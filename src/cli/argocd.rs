@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use super::build_args::BuildArgs;
 use super::exit;
 use crate::argocd;
-use crate::build::Options;
+use crate::kustomize::build::Options;
 
 /// The sidecar's build options: kustomize's flags, as Argo CD's `kustomize.buildOptions`
 /// spells them (e.g. `--load-restrictor LoadRestrictionsNone`).

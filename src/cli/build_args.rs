@@ -4,7 +4,7 @@
 
 use clap::{Args, ValueEnum};
 
-use crate::build::{Options, Reorder};
+use crate::kustomize::build::{Options, Reorder};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum LoadRestrictor {

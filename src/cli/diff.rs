@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 
 use super::exit;
-use crate::build::Builder;
 use crate::diff::{self, git::Snapshot, model};
 use crate::error::{Error, Result};
+use crate::hostnet::substitution::Overrides;
+use crate::kustomize::build::Builder;
 use crate::model::ResourceSet;
-use crate::transform::substitution::Overrides;
 use crate::validate::{self, ClusterProfile, Diagnostic};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -242,8 +242,8 @@ fn compute(args: &DiffArgs) -> Result<model::DiffReport> {
     };
 
     let overrides = || Overrides::from_env(args.set.iter().cloned().collect());
-    let base_builder = Builder::with_sharing(true).with_overrides(overrides());
-    let head_builder = Builder::with_sharing(true).with_overrides(overrides());
+    let base_builder = crate::hostnet::StrataKinds::new(overrides()).builder(true);
+    let head_builder = crate::hostnet::StrataKinds::new(overrides()).builder(true);
     let mut out = Vec::new();
     for env in &envs {
         let head_dir = head_root.join(env);
@@ -347,8 +347,7 @@ fn validate_side(
     }
     let profile = match &args.cluster {
         Some(p) => ClusterProfile::read(p)?,
-        None => builder
-            .profile_of(dir)?
+        None => crate::validate::profile::profile_of(&builder.loader, dir)?
             .unwrap_or_else(ClusterProfile::assumed),
     };
     Ok(validate::validate(set, &profile, &builder.loader).diagnostics)

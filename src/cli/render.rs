@@ -7,10 +7,9 @@ use clap::Args;
 mod out_dir;
 
 use super::exit;
-use crate::build::Builder;
+use crate::hostnet::substitution::Overrides;
 use crate::render::{self, Format};
 use crate::report;
-use crate::transform::substitution::Overrides;
 use crate::validate::{self, ClusterProfile};
 
 #[derive(Debug, Args)]
@@ -63,9 +62,8 @@ pub fn run(args: &RenderArgs) -> u8 {
         return exit::ERROR;
     };
     let overrides = Overrides::from_env(args.set.iter().cloned().collect());
-    let builder = Builder::new()
-        .with_options(args.build.options())
-        .with_overrides(overrides);
+    let kinds = crate::hostnet::StrataKinds::new(overrides);
+    let builder = kinds.builder(false).with_options(args.build.options());
     let set = match builder.render(dir) {
         Ok(set) => set,
         Err(e) => {
@@ -79,7 +77,7 @@ pub fn run(args: &RenderArgs) -> u8 {
     if !args.no_validate {
         let profile = match &args.cluster {
             Some(path) => ClusterProfile::read(path).map(Some),
-            None => builder.profile_of(dir),
+            None => crate::validate::profile::profile_of(&builder.loader, dir),
         };
         let profile = match profile {
             Ok(p) => p.unwrap_or_else(ClusterProfile::assumed),
@@ -90,7 +88,7 @@ pub fn run(args: &RenderArgs) -> u8 {
         };
         // A large set is validated while it is written out: both only read it, and the
         // text is thrown away if validation fails.
-        let report = if set.len() >= validate::PARALLEL_MIN {
+        let report = if set.len() >= crate::parallel::PARALLEL_MIN {
             let (report, written) = rayon::join(
                 || validate::errors(&set, &profile, &builder.loader),
                 || render::to_parts(&set, args.format),
@@ -112,7 +110,7 @@ pub fn run(args: &RenderArgs) -> u8 {
         }
     }
     if args.explain {
-        let ctx = builder.ctx.lock().expect("transform context lock");
+        let ctx = kinds.context();
         eprint!("{}", render::explain(&set, &ctx.images.unmatched));
     }
     let text = text.unwrap_or_else(|| render::to_parts(&set, args.format));
@@ -132,7 +130,7 @@ pub fn run(args: &RenderArgs) -> u8 {
 }
 
 /// What the build went on past (fields kustomize ignores), on stderr.
-pub(crate) fn report_warnings(loader: &crate::load::Loader) {
+pub(crate) fn report_warnings(loader: &crate::kustomize::load::Loader) {
     for w in loader.take_warnings() {
         eprint!("{}", w.warning_text());
     }

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::exit;
-use crate::build::Builder;
 use crate::error::{Error, Result};
+use crate::kustomize::build::Builder;
 use crate::model::Resource;
 use crate::report::{self, Format};
 use crate::validate::{self, ClusterProfile};
@@ -28,7 +28,7 @@ pub struct ValidateArgs {
 }
 
 pub fn run(args: &ValidateArgs) -> u8 {
-    let builder = Builder::new();
+    let builder = crate::hostnet::builder();
     let mut skipped = Vec::new();
     match load_all(&builder, args, &mut skipped) {
         Err(e) => {
@@ -96,14 +96,13 @@ fn load_all(
                 .map_err(|e| Error::new(format!("cannot read standard input: {e}")))?;
             plain.extend(builder.loader.resources_from_text("<stdin>", text)?);
         } else if path.is_dir()
-            && crate::load::kustomization::FILE_NAMES
+            && crate::kustomize::load::kustomization::FILE_NAMES
                 .iter()
                 .any(|f| path.join(f).is_file())
         {
             let profile = match &given {
                 Some(p) => p.clone(),
-                None => builder
-                    .profile_of(path)?
+                None => crate::validate::profile::profile_of(&builder.loader, path)?
                     .unwrap_or_else(ClusterProfile::assumed),
             };
             groups.push((builder.render(path)?, profile));
@@ -159,7 +158,7 @@ fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>> {
             } else if matches!(
                 p.extension().and_then(|x| x.to_str()),
                 Some("yaml" | "yml" | "json")
-            ) && !crate::load::kustomization::FILE_NAMES
+            ) && !crate::kustomize::load::kustomization::FILE_NAMES
                 .iter()
                 .any(|n| p.file_name().is_some_and(|f| f == *n))
             {

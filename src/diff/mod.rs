@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 
 use globset::GlobBuilder;
 
-use crate::build::Builder;
 use crate::error::{Error, Result};
-use crate::load::{self, kustomization};
+use crate::kustomize::build::Builder;
+use crate::kustomize::load::{self, kustomization};
 use crate::model::ResourceSet;
 
 /// Does `dir` hold a kustomization file?

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::load::Loader;
+use crate::hostnet::{Context, kinds};
+use crate::kustomize::load::Loader;
 use crate::model::{Origin, Resource};
-use crate::transform::{self, config};
 use crate::validate::{self, ClusterProfile, Severity};
 use crate::yaml;
 
@@ -195,31 +195,31 @@ pub fn run(input: &str) -> Output {
                 }
             }
         } else {
+            // Substitution values from the function's environment only.
+            let ctx = std::sync::Arc::new(std::sync::Mutex::new(Context {
+                overrides: crate::hostnet::substitution::Overrides::from_env(Default::default()),
+                ..Default::default()
+            }));
             let configured = if kind == "ConfigMap" && api == "v1" {
                 let data = fc.get("data").cloned().unwrap_or(json!({}));
                 let sub = json!({
-                    "apiVersion": config::API_VERSION,
+                    "apiVersion": kinds::API_VERSION,
                     "kind": "Substitution",
                     "metadata": { "name": fc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("function-input") },
                     "spec": { "vars": data },
                 });
                 let src = yaml::to_yaml(&sub);
-                config::from_value(display, &src, &sub)
+                kinds::from_value(display, &src, &sub, &ctx)
             } else {
-                config::from_value(display, &fc_src, &fc)
+                kinds::from_value(display, &fc_src, &fc, &ctx)
             };
             match configured {
                 Err(e) => results.push(error_result(&e)),
                 Ok(c) => {
-                    let mut ctx = transform::Context {
-                        overrides: transform::substitution::Overrides::from_env(Default::default()),
-                        ..Default::default()
-                    };
-                    let oa = transform::openapi::Tracker::new();
-                    match transform::run_listed(
+                    let oa = crate::kustomize::schema::openapi::Tracker::new();
+                    match crate::kustomize::builtins::run_listed(
                         std::slice::from_ref(&c),
-                        &crate::load::Loader::new(),
-                        &mut ctx,
+                        &crate::kustomize::load::Loader::new(),
                         &mut set,
                         &oa,
                         None,

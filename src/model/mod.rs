@@ -551,7 +551,7 @@ impl IdIndex {
         use std::hash::BuildHasher;
         let added = &set[start..];
         let hash = |r: &Resource| self.hasher.hash_one(r.unique_id());
-        let hashes: Vec<u64> = if added.len() >= crate::validate::PARALLEL_MIN {
+        let hashes: Vec<u64> = if added.len() >= crate::parallel::PARALLEL_MIN {
             use rayon::prelude::*;
             added.par_iter().map(hash).collect()
         } else {

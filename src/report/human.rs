@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::path::Path;
 
-use crate::load::Loader;
+use crate::kustomize::load::Loader;
 use crate::validate::{Report, Severity};
 
 pub fn render(report: &Report, loader: &Loader, color: bool) -> String {

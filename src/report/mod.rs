@@ -6,7 +6,7 @@ mod human;
 mod json;
 mod sarif;
 
-use crate::load::Loader;
+use crate::kustomize::load::Loader;
 use crate::validate::Report;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

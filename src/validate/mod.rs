@@ -13,8 +13,9 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::load::Loader;
+use crate::kustomize::load::Loader;
 use crate::model::{Actor, ResId, Resource};
+use crate::parallel::PARALLEL_MIN;
 use crate::yaml;
 pub use profile::ClusterProfile;
 
@@ -183,10 +184,6 @@ pub fn validate(resources: &[Resource], profile: &ClusterProfile, loader: &Loade
 
 /// A rule that ran: its severity override, findings and assumptions.
 type Checked = (Rule, Option<Severity>, Vec<Finding>, Vec<String>);
-
-/// From this many resources on, rules (and GN001's reads) run on all cores; below it, the
-/// threads would cost more than they save.
-pub(crate) const PARALLEL_MIN: usize = 200;
 
 /// Only the errors, for a render that stops on them: warnings are neither located nor kept,
 /// and no assumptions are reported (`strata validate` shows those).

@@ -11,6 +11,8 @@ use serde_json::Value;
 
 use super::Severity;
 use crate::error::{Error, Result};
+use crate::kustomize::load::kustomization;
+use crate::kustomize::load::{self, Loader};
 use crate::yaml;
 
 /// The ports nodes commonly reserve (see docs/hostnetwork.md): SSH, DNS, HTTP(S), etcd, the
@@ -207,15 +209,14 @@ impl ClusterProfile {
     pub fn from_value(v: &Value, src: &str, path: &Path) -> Result<ClusterProfile> {
         let at =
             |p: &[&str], m: String| Error::new(m).in_file(path).at_opt(yaml::locate(src, 0, p));
-        if v.get("apiVersion").and_then(Value::as_str)
-            != Some(crate::transform::config::API_VERSION)
+        if v.get("apiVersion").and_then(Value::as_str) != Some(crate::hostnet::API_VERSION)
             || v.get("kind").and_then(Value::as_str) != Some("ClusterProfile")
         {
             return Err(at(
                 &["kind"],
                 format!(
                     "expected a ClusterProfile ({})",
-                    crate::transform::config::API_VERSION
+                    crate::hostnet::API_VERSION
                 ),
             ));
         }
@@ -321,6 +322,36 @@ impl ClusterProfile {
             allowed,
             given: true,
         })
+    }
+}
+
+/// The ClusterProfile a kustomization lists under `validators:`, if any.
+pub fn profile_of(loader: &Loader, dir: &Path) -> Result<Option<ClusterProfile>> {
+    let dir = dir
+        .canonicalize()
+        .map_err(|e| Error::new(format!("cannot open {}: {e}", dir.display())))?;
+    let kf = kustomization::read(loader, &dir)?;
+    match kf.spec.validators.as_slice() {
+        [] => Ok(None),
+        [one] => {
+            let path =
+                load::resolve_within(loader, &kf.dir, one, "validators[0]").map_err(|e| {
+                    e.in_file(kf.display()).at_opt(crate::yaml::locate(
+                        &kf.file.src,
+                        0,
+                        &["validators", "0"],
+                    ))
+                })?;
+            let display = loader.display_path(&path);
+            ClusterProfile::read(&path).map(Some).map_err(|mut e| {
+                e.file = Some(display);
+                e
+            })
+        }
+        _ => Err(kf.error_at(
+            &["validators"],
+            "list one ClusterProfile under `validators`",
+        )),
     }
 }
 

@@ -10,12 +10,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::RenderArgs;
-use crate::build::Builder;
 use crate::cli::exit;
+use crate::hostnet::substitution::Overrides;
+use crate::kustomize::build::Builder;
 use crate::model::Resource;
 use crate::render::{self, Format};
 use crate::report;
-use crate::transform::substitution::Overrides;
 use crate::validate::{self, ClusterProfile};
 
 /// A file marking a tree strata wrote, so `--out-dir` never replaces anything else.
@@ -58,9 +58,9 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
         }
     };
     let overrides = Overrides::from_env(args.set.iter().cloned().collect());
-    let builder = Builder::with_sharing(true)
-        .with_options(args.build.options())
-        .with_overrides(overrides);
+    let builder = crate::hostnet::StrataKinds::new(overrides)
+        .builder(true)
+        .with_options(args.build.options());
     let results: Vec<Mutex<Option<Outcome>>> = args.dirs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let bar = progress_bar(args.dirs.len());
@@ -204,8 +204,7 @@ fn render_one(
         let profile = match cluster {
             Some(p) => p,
             None => {
-                own = builder
-                    .profile_of(dir)
+                own = crate::validate::profile::profile_of(&builder.loader, dir)
                     .map_err(|e| (e.to_string(), exit::ERROR))?
                     .unwrap_or_else(ClusterProfile::assumed);
                 &own

@@ -2,10 +2,10 @@
 
 use serde_json::Value;
 
+use crate::hostnet::substitution::placeholders;
+use crate::kustomize::builtins::images::split;
 use crate::model::Resource;
 use crate::model::pointer::{self, Seg};
-use crate::transform::images::split;
-use crate::transform::substitution::placeholders;
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
 
 pub const IM001: Rule = Rule {

@@ -13,8 +13,8 @@ mod sc;
 use serde_json::{Map, Value};
 
 use super::{Finding, Rule};
+use crate::hostnet::workloads;
 use crate::model::Resource;
-use crate::transform::workloads;
 
 /// Every rule, in code order (a test keeps it sorted and the codes unique).
 pub fn all() -> Vec<Rule> {
@@ -155,7 +155,7 @@ pub fn each_object(
     check: impl Fn(usize, &Resource) -> Vec<Finding> + Sync,
     out: &mut Vec<Finding>,
 ) {
-    if resources.len() < crate::validate::PARALLEL_MIN {
+    if resources.len() < crate::parallel::PARALLEL_MIN {
         for (index, r) in resources.iter().enumerate() {
             out.extend(check(index, r));
         }
@@ -187,7 +187,7 @@ pub fn workloads(resources: &[Resource]) -> Vec<Workload<'_>> {
         w.ports = w.compute_host_ports();
         Some(w)
     }
-    if resources.len() < crate::validate::PARALLEL_MIN {
+    if resources.len() < crate::parallel::PARALLEL_MIN {
         resources.iter().enumerate().filter_map(workload).collect()
     } else {
         use rayon::prelude::*;

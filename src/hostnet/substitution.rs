@@ -1,0 +1,353 @@
+//! `Substitution`: replaces placeholders in every string value (not keys) of every resource:
+//! `<NAME>` (the form cloud vendors' docs use, e.g. `registry-<REGION_ID>-vpc...`) and
+//! `${NAME}` (Flux's form), with `${NAME:=default}` and the escape `$${NAME}` (which becomes
+//! the literal `${NAME}`). Values come from, highest first: `--set NAME=VALUE`, the
+//! environment (`ARGOCD_ENV_NAME`, then `NAME`, for names the config declares), `spec.vars`,
+//! then the default in `${NAME:=default}`.
+//!
+//! `<...>` is a placeholder only when its name is declared, or looks like one (upper case
+//! with an underscore, `<REGION_ID>`), so HTML such as `<b>` or `<br/>` in an annotation is
+//! never touched. With `strict` (the default), a placeholder left after substitution is an
+//! error naming the resource and the field.
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use super::kinds::SubstitutionSpec;
+use crate::error::Result;
+use crate::kustomize::listed::Configured;
+use crate::model::ResourceSet;
+use crate::model::pointer::push_key;
+
+/// Values given outside the config: `--set` and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--set NAME=VALUE`.
+    pub set: IndexMap<String, String>,
+    /// The environment, as read at start.
+    pub env: HashMap<String, String>,
+}
+
+impl Overrides {
+    /// Reads the process environment.
+    pub fn from_env(set: IndexMap<String, String>) -> Self {
+        Overrides {
+            set,
+            env: std::env::vars().collect(),
+        }
+    }
+}
+
+/// Is `name` a placeholder name: `[A-Za-z_][A-Za-z0-9_]*`?
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Does `<name>` look like a vendor placeholder even when nobody declared it?
+fn looks_like_placeholder(name: &str) -> bool {
+    is_name(name)
+        && name.contains('_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+}
+
+/// The placeholders a string still holds: `${NAME}` (any name) and `<NAME>` in the vendor
+/// form (upper case with an underscore), as validation reports them.
+pub fn placeholders(s: &str) -> Vec<String> {
+    if !s.contains('<') && !s.contains("${") {
+        return Vec::new();
+    }
+    substitute(s, &|_| false, &|_| None).unresolved
+}
+
+/// The result of substituting one string.
+#[derive(Debug, PartialEq)]
+pub struct Substituted {
+    pub text: String,
+    /// Placeholders left (no value anywhere), in order.
+    pub unresolved: Vec<String>,
+    pub changed: bool,
+}
+
+/// Substitutes the placeholders of one string. `lookup` gives a name's value, if any.
+pub fn substitute(
+    s: &str,
+    declared: &dyn Fn(&str) -> bool,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Substituted {
+    let mut out = String::with_capacity(s.len());
+    let mut unresolved = Vec::new();
+    let mut changed = false;
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < s.len() {
+        let rest = &s[i..];
+        if rest.starts_with("$${") {
+            // The escape: `$${NAME}` is the literal `${NAME}`.
+            if let Some(end) = rest.find('}') {
+                out.push_str(&rest[1..=end]);
+                i += end + 1;
+                changed = true;
+                continue;
+            }
+        }
+        if rest.starts_with("${")
+            && let Some(end) = rest.find('}')
+        {
+            let inner = &rest[2..end];
+            let (name, default) = match inner.split_once(":=") {
+                Some((n, d)) => (n, Some(d)),
+                None => (inner, None),
+            };
+            if is_name(name) {
+                match lookup(name).or_else(|| default.map(str::to_string)) {
+                    Some(v) => {
+                        out.push_str(&v);
+                        changed = true;
+                    }
+                    None => {
+                        unresolved.push(format!("${{{name}}}"));
+                        out.push_str(&rest[..=end]);
+                    }
+                }
+                i += end + 1;
+                continue;
+            }
+        }
+        if b[i] == b'<'
+            && let Some(end) = rest[1..].find('>')
+        {
+            let name = &rest[1..=end];
+            if is_name(name) && (declared(name) || looks_like_placeholder(name)) {
+                match lookup(name) {
+                    Some(v) => {
+                        out.push_str(&v);
+                        changed = true;
+                    }
+                    None => {
+                        unresolved.push(format!("<{name}>"));
+                        out.push_str(&rest[..=end + 1]);
+                    }
+                }
+                i += end + 2;
+                continue;
+            }
+        }
+        let ch = rest.chars().next().expect("not at the end");
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    Substituted {
+        text: out,
+        unresolved,
+        changed,
+    }
+}
+
+pub fn apply(
+    t: &Configured,
+    spec: &SubstitutionSpec,
+    overrides: &Overrides,
+    set: &mut ResourceSet,
+) -> Result<()> {
+    for name in spec.vars.keys() {
+        if !is_name(name) {
+            return Err(t.error_at(
+                &["spec", "vars", name],
+                format!("`{name}` is not a valid variable name (letters, digits, `_`)"),
+            ));
+        }
+    }
+    let declared = |name: &str| spec.vars.contains_key(name) || overrides.set.contains_key(name);
+    let lookup = |name: &str| -> Option<String> {
+        if let Some(v) = overrides.set.get(name) {
+            return Some(v.clone());
+        }
+        if declared(name) {
+            if let Some(v) = overrides.env.get(&format!("ARGOCD_ENV_{name}")) {
+                return Some(v.clone());
+            }
+            if let Some(v) = overrides.env.get(name) {
+                return Some(v.clone());
+            }
+        } else if let Some(v) = overrides.env.get(&format!("ARGOCD_ENV_{name}")) {
+            return Some(v.clone());
+        }
+        spec.vars.get(name).cloned()
+    };
+    let actor = t.actor.clone();
+    for r in set.iter_mut() {
+        let mut changed_paths = Vec::new();
+        let mut unresolved: Vec<(String, String)> = Vec::new();
+        let mut literal = Vec::new();
+        let mut path = String::new();
+        for (k, v) in r.obj_mut().iter_mut() {
+            let len = path.len();
+            push_key(&mut path, k);
+            walk(
+                v,
+                &mut path,
+                &declared,
+                &lookup,
+                &mut changed_paths,
+                &mut unresolved,
+                &mut literal,
+            );
+            path.truncate(len);
+        }
+        r.literals.extend(literal);
+        if spec.strict
+            && let Some((field, placeholder)) = unresolved.first()
+        {
+            let others: Vec<String> = unresolved[1..]
+                .iter()
+                .take(4)
+                .map(|(f, p)| format!("{p} at {f}"))
+                .collect();
+            let more = match unresolved.len() {
+                1 => String::new(),
+                2..=5 => format!("; also {}", others.join(", ")),
+                n => format!("; also {} and {} more", others.join(", "), n - 5),
+            };
+            return Err(t
+                    .error_at(&["spec", "vars"], format!(
+                        "{placeholder} has no value in {} at {field}{more}",
+                        r.id()
+                    ))
+                    .context(format!("the resource was read from {}", r.origin))
+                    .help(format!(
+                        "add `{}` to spec.vars, pass `--set {}=...`, or set ARGOCD_ENV_{}; write $${{NAME}} for a literal ${{NAME}}",
+                        bare(placeholder), bare(placeholder), bare(placeholder)
+                    )));
+        }
+        for p in changed_paths {
+            r.changed(p, &actor);
+        }
+    }
+    Ok(())
+}
+
+fn bare(placeholder: &str) -> &str {
+    placeholder
+        .trim_start_matches("${")
+        .trim_start_matches('<')
+        .trim_end_matches('}')
+        .trim_end_matches('>')
+}
+
+fn walk(
+    v: &mut Value,
+    path: &mut String,
+    declared: &dyn Fn(&str) -> bool,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    changed: &mut Vec<String>,
+    unresolved: &mut Vec<(String, String)>,
+    literal: &mut Vec<String>,
+) {
+    match v {
+        Value::String(s) => {
+            if !s.contains('<') && !s.contains("${") {
+                return;
+            }
+            if s.contains("$${") {
+                // After substitution `$${NAME}` reads `${NAME}` on purpose: remember where, so
+                // validation (IM001) does not take it for a placeholder left behind.
+                literal.push(path.clone());
+            }
+            let r = substitute(s, declared, lookup);
+            for u in r.unresolved {
+                unresolved.push((path.clone(), u));
+            }
+            if r.changed && r.text != *s {
+                *s = r.text;
+                changed.push(path.clone());
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let len = path.len();
+                path.push('/');
+                path.push_str(&i.to_string());
+                walk(item, path, declared, lookup, changed, unresolved, literal);
+                path.truncate(len);
+            }
+        }
+        Value::Object(m) => {
+            for (k, item) in m.iter_mut() {
+                let len = path.len();
+                push_key(path, k);
+                walk(item, path, declared, lookup, changed, unresolved, literal);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sub(s: &str, vars: &[(&str, &str)]) -> Substituted {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        substitute(s, &|n| map.contains_key(n), &|n| map.get(n).cloned())
+    }
+
+    #[test]
+    fn both_forms_defaults_and_escape() {
+        let v = [("REGION_ID", "cn-hangzhou")];
+        assert_eq!(
+            sub("registry-<REGION_ID>-vpc", &v).text,
+            "registry-cn-hangzhou-vpc"
+        );
+        assert_eq!(
+            sub("registry-${REGION_ID}-vpc", &v).text,
+            "registry-cn-hangzhou-vpc"
+        );
+        assert_eq!(sub("${ZONE:=a}", &v).text, "a");
+        assert_eq!(sub("$${REGION_ID} stays", &v).text, "${REGION_ID} stays");
+        assert_eq!(
+            sub("<b>bold</b> <br/> a < b > c", &v).text,
+            "<b>bold</b> <br/> a < b > c"
+        );
+    }
+
+    #[test]
+    fn unresolved_are_reported_not_replaced() {
+        let r = sub("<CLUSTER_ID> and ${MISSING} and <Title>", &[]);
+        assert_eq!(r.text, "<CLUSTER_ID> and ${MISSING} and <Title>");
+        assert_eq!(r.unresolved, ["<CLUSTER_ID>", "${MISSING}"]);
+    }
+
+    #[test]
+    fn declared_short_names_in_angle_brackets() {
+        assert_eq!(sub("<ZONE>", &[("ZONE", "b")]).text, "b");
+        assert_eq!(sub("<ZONE>", &[]).unresolved, Vec::<String>::new());
+    }
+
+    #[test]
+    fn idempotent() {
+        let v = [("REGION_ID", "cn-hangzhou")];
+        let once = sub("x-<REGION_ID>-${REGION_ID}", &v).text;
+        assert_eq!(sub(&once, &v).text, once);
+    }
+
+    #[test]
+    fn unicode_is_kept() {
+        assert_eq!(
+            sub("héllo ☃ <REGION_ID>", &[("REGION_ID", "北京")]).text,
+            "héllo ☃ 北京"
+        );
+    }
+}
