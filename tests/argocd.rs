@@ -193,6 +193,26 @@ fn env_var_substitution() {
     );
     let imgs = images(&objects);
     assert!(imgs.iter().all(|i| i.contains("cn-shanghai")), "{imgs:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains(
+        "note: REGION_ID is \"cn-shanghai\" from ARGOCD_ENV_REGION_ID (the app's plugin env)"
+    ));
+
+    // The sidecar's own environment is not a source of values; an app value that no
+    // Substitution knows is a warning in the plugin's log, and the render goes on.
+    let (out, objects) = cmp_generate(
+        repo.path(),
+        "overlays/cn-hangzhou",
+        &[("REGION_ID", "cn-shanghai"), ("ARGOCD_ENV_REGIONID", "x")],
+    );
+    assert!(out.status.success());
+    let imgs = images(&objects);
+    assert!(imgs.iter().all(|i| i.contains("cn-hangzhou")), "{imgs:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("warning: REGIONID (from ARGOCD_ENV_REGIONID (the app's plugin env)) is not a variable of any Substitution of the render; did you mean REGION_ID?"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

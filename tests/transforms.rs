@@ -735,7 +735,7 @@ fn substitution_strict_error_names_resource_field_and_config() {
             "  --> app/sub.yaml:7:5\n",
             "  = in Substitution region\n",
             "  = the resource was read from app/cm.yaml:6\n",
-            "  = help: add `CLUSTER_ID` to spec.vars, pass `--set CLUSTER_ID=...`, or set ARGOCD_ENV_CLUSTER_ID",
+            "  = help: add `CLUSTER_ID` to spec.vars or pass `--set CLUSTER_ID=...` (in Argo CD: a parameter, or ARGOCD_ENV_CLUSTER_ID in the app's plugin env)",
         ],
     );
 
@@ -782,7 +782,7 @@ fn substitution_strict_error_names_resource_field_and_config() {
 }
 
 #[test]
-fn substitution_precedence_set_argocd_env_env_vars() {
+fn substitution_values_from_outside_only_when_asked() {
     let t = Tree::new();
     t.file("app/kustomization.yaml", kust(&["cm.yaml"], &["sub.yaml"]))
         .file(
@@ -797,43 +797,62 @@ fn substitution_precedence_set_argocd_env_env_vars() {
                 "  strict: false\n  vars:\n    STRATA_T_TIER: from-vars\n",
             ),
         );
-    let data = |args: &[&str], env: &[(&str, &str)]| {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
         let mut all = vec!["app"];
         all.extend_from_slice(args);
-        find(&t.render_env(&all, env).ok(), "ConfigMap", "cm")["data"].clone()
+        t.render_env(&all, env)
     };
+    let data = |args: &[&str], env: &[(&str, &str)]| {
+        find(&run(args, env).ok(), "ConfigMap", "cm")["data"].clone()
+    };
+    let from_file = json!({"tier": "from-vars", "undeclared": "${STRATA_T_OTHER}"});
+    assert_eq!(data(&[], &[]), from_file);
+    // Nothing of the environment is read unless asked: a stray variable in a shell or a CI
+    // runner (or an Argo CD variable outside the plugin) changes nothing.
+    let stray = [
+        ("STRATA_T_TIER", "plain"),
+        ("STRATA_T_OTHER", "plain"),
+        ("ARGOCD_ENV_STRATA_T_TIER", "argo"),
+    ];
+    assert_eq!(data(&[], &stray), from_file);
+    // --env NAME takes that variable; --set wins over it; each replacement of a value the
+    // tree gives is a note on stderr.
+    let r = run(&["--env", "STRATA_T_TIER"], &stray);
     assert_eq!(
-        data(&[], &[]),
-        json!({"tier": "from-vars", "undeclared": "${STRATA_T_OTHER}"})
-    );
-    // A plain environment variable counts only for declared names.
-    assert_eq!(
-        data(
-            &[],
-            &[("STRATA_T_TIER", "plain"), ("STRATA_T_OTHER", "plain")]
-        ),
+        find(&r.ok(), "ConfigMap", "cm")["data"],
         json!({"tier": "plain", "undeclared": "${STRATA_T_OTHER}"})
     );
-    assert_eq!(
-        data(
-            &[],
-            &[
-                ("STRATA_T_TIER", "plain"),
-                ("ARGOCD_ENV_STRATA_T_TIER", "argo"),
-                ("ARGOCD_ENV_STRATA_T_OTHER", "argo-other"),
-            ]
-        ),
-        json!({"tier": "argo", "undeclared": "argo-other"})
+    has(
+        &r.stderr,
+        &[
+            "note: STRATA_T_TIER is \"plain\" from $STRATA_T_TIER (--env), not \"from-vars\" as spec.vars of Substitution s (app/sub.yaml:8) says",
+        ],
     );
     assert_eq!(
         data(
-            &["--set", "STRATA_T_TIER=set"],
             &[
-                ("STRATA_T_TIER", "plain"),
-                ("ARGOCD_ENV_STRATA_T_TIER", "argo")
-            ]
+                "--env",
+                "STRATA_T_TIER",
+                "--env",
+                "STRATA_T_OTHER",
+                "--set",
+                "STRATA_T_TIER=set"
+            ],
+            &stray
         ),
-        json!({"tier": "set", "undeclared": "${STRATA_T_OTHER}"})
+        json!({"tier": "set", "undeclared": "plain"})
+    );
+    // An --env variable that is not set is an error, not an empty value.
+    has(
+        &run(&["--env", "STRATA_T_UNSET"], &[]).failed(),
+        &["error: --env STRATA_T_UNSET: the environment has no STRATA_T_UNSET"],
+    );
+    // A name no Substitution knows (a typo) is an error naming the closest one.
+    has(
+        &run(&["--set", "STRATA_T_TEIR=x"], &[]).failed(),
+        &[
+            "error: STRATA_T_TEIR (from --set) is not a variable of any Substitution of the render; did you mean STRATA_T_TIER?",
+        ],
     );
 }
 

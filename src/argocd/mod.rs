@@ -288,6 +288,30 @@ pub fn source_path(dir: &Path, env: &HashMap<String, String>) -> String {
         .unwrap_or_else(|| dir.display().to_string())
 }
 
+/// The values the app gives: its `plugin.env` (`ARGOCD_ENV_NAME`), then its parameters,
+/// which win. Nothing else of the sidecar's environment is a substitution value.
+pub fn plugin_overrides(
+    env: &HashMap<String, String>,
+    parameters: IndexMap<String, String>,
+) -> Overrides {
+    let mut o = Overrides::default();
+    let mut names: Vec<(&String, &String)> = env
+        .iter()
+        .filter(|(k, _)| k.starts_with("ARGOCD_ENV_"))
+        .collect();
+    names.sort();
+    for (k, v) in names {
+        let name = &k["ARGOCD_ENV_".len()..];
+        if !name.is_empty() {
+            o.insert(name, v.clone(), format!("{k} (the app's plugin env)"));
+        }
+    }
+    for (k, v) in parameters {
+        o.insert(&k, v, "the app's parameters".into());
+    }
+    o
+}
+
 /// Renders `dir` for Argo CD with the sidecar's build options: the YAML stream of plain
 /// objects, validated; `env` is the process environment.
 pub fn generate(
@@ -302,14 +326,17 @@ pub fn generate(
         .map(|d| d.name)
         .collect();
     let set_values = parameter_values(env, &declared).map_err(err)?;
-    let overrides = Overrides {
-        set: set_values,
-        env: env.clone(),
-    };
-    let builder = crate::hostnet::StrataKinds::new(overrides)
-        .builder(false)
-        .with_options(options);
+    let overrides = plugin_overrides(env, set_values);
+    let kinds = crate::hostnet::StrataKinds::new(overrides);
+    let builder = kinds.builder(false).with_options(options);
     let set = builder.render(dir).map_err(err)?;
+    // Argo CD shows the plugin's stderr only when it fails: these matter in its logs.
+    for note in &kinds.context().notes {
+        eprintln!("note: {note}");
+    }
+    for unused in kinds.unused_overrides() {
+        eprintln!("warning: {unused}");
+    }
     let mut profile = crate::validate::profile::profile_of(&builder.loader, dir)
         .map_err(err)?
         .unwrap_or_else(ClusterProfile::assumed);

@@ -85,6 +85,9 @@ pub struct DiffArgs {
     /// A substitution variable, NAME=VALUE (repeatable), for both renders.
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub set: Vec<(String, String)>,
+    /// Take substitution variable NAME from the environment (repeatable), for both renders.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Vec<String>,
 }
 
 fn parse_var(s: &str) -> std::result::Result<(String, String), String> {
@@ -241,9 +244,13 @@ fn compute(args: &DiffArgs) -> Result<model::DiffReport> {
         }
     };
 
-    let overrides = || Overrides::from_env(args.set.iter().cloned().collect());
-    let base_builder = crate::hostnet::StrataKinds::new(overrides()).builder(true);
-    let head_builder = crate::hostnet::StrataKinds::new(overrides()).builder(true);
+    let overrides = Overrides::from_args(&args.set, &args.env).map_err(|e| {
+        crate::error::Error::new(e).help("give each variable as --set NAME=VALUE or --env NAME")
+    })?;
+    let base_kinds = crate::hostnet::StrataKinds::new(overrides.clone());
+    let head_kinds = crate::hostnet::StrataKinds::new(overrides);
+    let base_builder = base_kinds.builder(true);
+    let head_builder = head_kinds.builder(true);
     let mut out = Vec::new();
     for env in &envs {
         let head_dir = head_root.join(env);
@@ -276,6 +283,12 @@ fn compute(args: &DiffArgs) -> Result<model::DiffReport> {
             &ignore,
             &relabel,
         ));
+    }
+    if super::render::report_overrides(&[&base_kinds, &head_kinds]).is_err() {
+        return Err(crate::error::Error::new(
+            "a value given with --set or --env is not a variable of any Substitution rendered",
+        )
+        .help("check the names above"));
     }
     let matrix = model::matrix(&out);
     Ok(model::DiffReport {

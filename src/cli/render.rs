@@ -27,10 +27,14 @@ pub struct RenderArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Yaml)]
     pub format: Format,
-    /// A substitution variable, NAME=VALUE (repeatable); wins over the environment and the
+    /// A substitution variable, NAME=VALUE (repeatable); wins over --env and the
     /// Substitution config.
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_var)]
     pub set: Vec<(String, String)>,
+    /// Take substitution variable NAME from the environment (repeatable). Nothing else of
+    /// the environment changes a render.
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Vec<String>,
     /// Print on stderr, per resource, which transform set which field, and the images no
     /// ImageRegistry rule matched.
     #[arg(long)]
@@ -61,7 +65,13 @@ pub fn run(args: &RenderArgs) -> u8 {
         eprintln!("error: several directories are rendered only with --out-dir");
         return exit::ERROR;
     };
-    let overrides = Overrides::from_env(args.set.iter().cloned().collect());
+    let overrides = match Overrides::from_args(&args.set, &args.env) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
     let kinds = crate::hostnet::StrataKinds::new(overrides);
     let builder = kinds.builder(false).with_options(args.build.options());
     let set = match builder.render(dir) {
@@ -71,6 +81,9 @@ pub fn run(args: &RenderArgs) -> u8 {
             return exit::ERROR;
         }
     };
+    if let Err(code) = report_overrides(&[&kinds]) {
+        return code;
+    }
     report_warnings(&builder.loader);
     report_notes(&set);
     let mut text = None;
@@ -138,6 +151,33 @@ pub(crate) fn report_warnings(loader: &crate::kustomize::load::Loader) {
 
 /// Notes the transforms made (an explicit value they kept on purpose) go to stderr as
 /// warnings, always: a reviewer should see them without asking.
+/// Prints what the values given outside the tree replaced; a value no Substitution used (a
+/// misspelt name) is an error, since the render would silently not have it.
+pub(crate) fn report_overrides(kinds: &[&crate::hostnet::StrataKinds]) -> Result<(), u8> {
+    let mut unused: Option<Vec<String>> = None;
+    for k in kinds {
+        for note in &k.context().notes {
+            eprintln!("note: {note}");
+        }
+        let mine = k.unused_overrides();
+        // Unused only if no render used it.
+        unused = Some(match unused {
+            None => mine,
+            Some(prev) => prev.into_iter().filter(|u| mine.contains(u)).collect(),
+        });
+    }
+    let unused = unused.unwrap_or_default();
+    for u in &unused {
+        eprintln!("error: {u}");
+    }
+    if unused.is_empty() {
+        Ok(())
+    } else {
+        eprintln!("error: nothing was written: check the names given with --set and --env");
+        Err(exit::ERROR)
+    }
+}
+
 pub(crate) fn report_notes(set: &[crate::model::Resource]) {
     for r in set {
         for c in r.changes.iter().filter(|c| c.note.is_some()) {

@@ -141,7 +141,22 @@ impl Transform for Strata {
             Spec::SecurityContext(spec) => super::security_context::apply(t, spec, set),
             Spec::Substitution(spec) => {
                 let overrides = ctx().overrides.clone();
-                super::substitution::apply(t, spec, &overrides, set)
+                let used = super::substitution::apply(t, spec, &overrides, set)?;
+                let mut ctx = ctx();
+                ctx.used.extend(used.names);
+                for (name, file, value, source) in used.overridden {
+                    let line = yaml::locate(&t.src, t.doc_index, &["spec", "vars", &name])
+                        .map_or(t.actor.line, |(l, _)| l);
+                    let note = format!(
+                        "{name} is {value:?} from {source}, not {file:?} as spec.vars of {} ({}:{line}) says",
+                        t.actor.what,
+                        t.display.display(),
+                    );
+                    if !ctx.notes.contains(&note) {
+                        ctx.notes.push(note);
+                    }
+                }
+                Ok(())
             }
         }
     }

@@ -35,6 +35,10 @@ pub use kinds::API_VERSION;
 pub struct Context {
     pub overrides: substitution::Overrides,
     pub images: image_registry::Report,
+    /// The variable names the Substitutions know (declared or met as placeholders).
+    pub used: std::collections::BTreeSet<String>,
+    /// Overrides that replaced a value the tree gives, for the user to see.
+    pub notes: Vec<String>,
 }
 
 /// strata's kinds as the engine's extension: one per render, holding its [`Context`].
@@ -50,7 +54,7 @@ impl StrataKinds {
         Arc::new(StrataKinds {
             ctx: Arc::new(Mutex::new(Context {
                 overrides,
-                images: Default::default(),
+                ..Default::default()
             })),
         })
     }
@@ -58,6 +62,27 @@ impl StrataKinds {
     /// A builder of the kustomize engine that runs these kinds.
     pub fn builder(self: &Arc<Self>, share: bool) -> Builder {
         Builder::with_sharing(share).with_kinds(self.clone())
+    }
+
+    /// The values given outside the tree that no Substitution of the renders so far used,
+    /// each with its source and the closest name a Substitution did use or declare.
+    pub fn unused_overrides(&self) -> Vec<String> {
+        let ctx = self.context();
+        let used: Vec<&str> = ctx.used.iter().map(String::as_str).collect();
+        ctx.overrides
+            .names()
+            .filter(|(n, _)| !ctx.used.contains(*n))
+            .map(|(n, source)| {
+                let hint = match crate::error::closest(n, &used) {
+                    Some(c) => format!("; did you mean {c}?"),
+                    None if used.is_empty() => "; the tree has no Substitution that uses it".into(),
+                    None => format!("; the variables used are {}", used.join(", ")),
+                };
+                format!(
+                    "{n} (from {source}) is not a variable of any Substitution of the render{hint}"
+                )
+            })
+            .collect()
     }
 
     /// The render's context: what ImageRegistry reported.

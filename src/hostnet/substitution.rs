@@ -1,16 +1,16 @@
 //! `Substitution`: replaces placeholders in every string value (not keys) of every resource:
 //! `<NAME>` (the form cloud vendors' docs use, e.g. `registry-<REGION_ID>-vpc...`) and
 //! `${NAME}` (Flux's form), with `${NAME:=default}` and the escape `$${NAME}` (which becomes
-//! the literal `${NAME}`). Values come from, highest first: `--set NAME=VALUE`, the
-//! environment (`ARGOCD_ENV_NAME`, then `NAME`, for names the config declares), `spec.vars`,
-//! then the default in `${NAME:=default}`.
+//! the literal `${NAME}`). Values come from, highest first: what the user gave outside the
+//! tree ([`Overrides`]: `--set NAME=VALUE`, `--env NAME`, and in the Argo CD plugin the app's
+//! parameters and `ARGOCD_ENV_NAME`), `spec.vars`, then the default in `${NAME:=default}`.
+//! Nothing else from the environment is read: a stray `REGION_ID` in a shell or CI runner
+//! does not change a render.
 //!
 //! `<...>` is a placeholder only when its name is declared, or looks like one (upper case
 //! with an underscore, `<REGION_ID>`), so HTML such as `<b>` or `<br/>` in an annotation is
 //! never touched. With `strict` (the default), a placeholder left after substitution is an
 //! error naming the resource and the field.
-
-use std::collections::HashMap;
 
 use indexmap::IndexMap;
 use serde_json::Value;
@@ -21,23 +21,62 @@ use crate::kustomize::listed::Configured;
 use crate::model::ResourceSet;
 use crate::model::pointer::push_key;
 
-/// Values given outside the config: `--set` and the environment.
+/// Values the user gave outside the tree, each with where it came from (`--set`,
+/// `$NAME (--env)`, `ARGOCD_ENV_NAME`...), for messages.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
-    /// `--set NAME=VALUE`.
-    pub set: IndexMap<String, String>,
-    /// The environment, as read at start.
-    pub env: HashMap<String, String>,
+    values: IndexMap<String, (String, String)>,
 }
 
 impl Overrides {
-    /// Reads the process environment.
-    pub fn from_env(set: IndexMap<String, String>) -> Self {
-        Overrides {
-            set,
-            env: std::env::vars().collect(),
+    /// `--set NAME=VALUE` (later wins) and `--env NAME` (read from the environment now; an
+    /// unset variable is an error). `--set` wins over `--env`.
+    pub fn from_args(
+        set: &[(String, String)],
+        env_names: &[String],
+    ) -> std::result::Result<Self, String> {
+        let mut o = Overrides::default();
+        for name in env_names {
+            if !is_name(name) {
+                return Err(format!(
+                    "--env {name}: not a variable name (letters, digits, `_`)"
+                ));
+            }
+            let value = std::env::var(name).map_err(|_| {
+                format!("--env {name}: the environment has no {name} (set it, or give the value with --set {name}=VALUE)")
+            })?;
+            o.insert(name, value, format!("${name} (--env)"));
         }
+        for (name, value) in set {
+            o.insert(name, value.clone(), "--set".into());
+        }
+        Ok(o)
     }
+
+    /// Adds (or replaces) one value; `source` says where it came from.
+    pub fn insert(&mut self, name: &str, value: String, source: String) {
+        self.values.insert(name.to_string(), (value, source));
+    }
+
+    pub fn get(&self, name: &str) -> Option<&(String, String)> {
+        self.values.get(name)
+    }
+
+    /// The names given, in order, with their sources.
+    pub fn names(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.values
+            .iter()
+            .map(|(k, (_, s))| (k.as_str(), s.as_str()))
+    }
+}
+
+/// What one Substitution did with the values given outside the tree: the variable names
+/// it knows (declared in `spec.vars` or met as placeholders), and each `spec.vars` value an override replaced (name, the file's value, the override,
+/// its source).
+#[derive(Debug, Default)]
+pub struct Used {
+    pub names: Vec<String>,
+    pub overridden: Vec<(String, String, String, String)>,
 }
 
 /// Is `name` a placeholder name: `[A-Za-z_][A-Za-z0-9_]*`?
@@ -157,7 +196,7 @@ pub fn apply(
     spec: &SubstitutionSpec,
     overrides: &Overrides,
     set: &mut ResourceSet,
-) -> Result<()> {
+) -> Result<Used> {
     for name in spec.vars.keys() {
         if !is_name(name) {
             return Err(t.error_at(
@@ -166,23 +205,29 @@ pub fn apply(
             ));
         }
     }
-    let declared = |name: &str| spec.vars.contains_key(name) || overrides.set.contains_key(name);
+    let declared = |name: &str| spec.vars.contains_key(name) || overrides.get(name).is_some();
+    let looked_up = std::cell::RefCell::new(std::collections::BTreeSet::new());
     let lookup = |name: &str| -> Option<String> {
-        if let Some(v) = overrides.set.get(name) {
-            return Some(v.clone());
-        }
-        if declared(name) {
-            if let Some(v) = overrides.env.get(&format!("ARGOCD_ENV_{name}")) {
-                return Some(v.clone());
-            }
-            if let Some(v) = overrides.env.get(name) {
-                return Some(v.clone());
-            }
-        } else if let Some(v) = overrides.env.get(&format!("ARGOCD_ENV_{name}")) {
+        looked_up.borrow_mut().insert(name.to_string());
+        if let Some((v, _)) = overrides.get(name) {
             return Some(v.clone());
         }
         spec.vars.get(name).cloned()
     };
+    let mut used = Used::default();
+    for (name, file_value) in &spec.vars {
+        looked_up.borrow_mut().insert(name.clone());
+        if let Some((v, source)) = overrides.get(name)
+            && v != file_value
+        {
+            used.overridden.push((
+                name.clone(),
+                file_value.clone(),
+                v.clone(),
+                source.to_string(),
+            ));
+        }
+    }
     let actor = t.actor.clone();
     for r in set.iter_mut() {
         let mut changed_paths = Vec::new();
@@ -224,7 +269,7 @@ pub fn apply(
                     ))
                     .context(format!("the resource was read from {}", r.origin))
                     .help(format!(
-                        "add `{}` to spec.vars, pass `--set {}=...`, or set ARGOCD_ENV_{}; write $${{NAME}} for a literal ${{NAME}}",
+                        "add `{}` to spec.vars or pass `--set {}=...` (in Argo CD: a parameter, or ARGOCD_ENV_{} in the app's plugin env); write $${{NAME}} for a literal ${{NAME}}",
                         bare(placeholder), bare(placeholder), bare(placeholder)
                     )));
         }
@@ -232,7 +277,8 @@ pub fn apply(
             r.changed(p, &actor);
         }
     }
-    Ok(())
+    used.names = looked_up.into_inner().into_iter().collect();
+    Ok(used)
 }
 
 fn bare(placeholder: &str) -> &str {
@@ -297,7 +343,7 @@ mod tests {
     use super::*;
 
     fn sub(s: &str, vars: &[(&str, &str)]) -> Substituted {
-        let map: HashMap<String, String> = vars
+        let map: std::collections::HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();

@@ -197,7 +197,6 @@ pub fn run(input: &str) -> Output {
         } else {
             // Substitution values from the function's environment only.
             let ctx = std::sync::Arc::new(std::sync::Mutex::new(Context {
-                overrides: crate::hostnet::substitution::Overrides::from_env(Default::default()),
                 ..Default::default()
             }));
             let configured = if kind == "ConfigMap" && api == "v1" {

@@ -57,10 +57,15 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
             return exit::ERROR;
         }
     };
-    let overrides = Overrides::from_env(args.set.iter().cloned().collect());
-    let builder = crate::hostnet::StrataKinds::new(overrides)
-        .builder(true)
-        .with_options(args.build.options());
+    let overrides = match Overrides::from_args(&args.set, &args.env) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    let kinds = crate::hostnet::StrataKinds::new(overrides);
+    let builder = kinds.builder(true).with_options(args.build.options());
     let results: Vec<Mutex<Option<Outcome>>> = args.dirs.iter().map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let bar = progress_bar(args.dirs.len());
@@ -105,6 +110,11 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
     // The parsed bases and built trees are not needed any more; the process ends soon, so
     // freeing them one by one would only cost time.
     std::mem::forget(builder);
+    if code == exit::OK
+        && let Err(c) = super::report_overrides(&[&kinds])
+    {
+        code = c;
+    }
     if code != exit::OK {
         staging.discard();
         eprintln!(

@@ -297,45 +297,6 @@ fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
     Some((field, expected))
 }
 
-/// The expected name nearest to a misspelled one: a case difference, or one edit (two for
-/// names longer than five letters), a swap of neighbours counting as one.
-fn closest<'a>(field: &str, expected: &[&'a str]) -> Option<&'a str> {
-    fn distance(a: &[char], b: &[char]) -> usize {
-        // Optimal string alignment distance.
-        let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-        for (i, row) in d.iter_mut().enumerate() {
-            row[0] = i;
-        }
-        for (j, cell) in d[0].iter_mut().enumerate() {
-            *cell = j;
-        }
-        for i in 1..=a.len() {
-            for j in 1..=b.len() {
-                let cost = usize::from(a[i - 1] != b[j - 1]);
-                let mut v = (d[i - 1][j] + 1)
-                    .min(d[i][j - 1] + 1)
-                    .min(d[i - 1][j - 1] + cost);
-                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                    v = v.min(d[i - 2][j - 2] + 1);
-                }
-                d[i][j] = v;
-            }
-        }
-        d[a.len()][b.len()]
-    }
-    let lower: Vec<char> = field.to_ascii_lowercase().chars().collect();
-    let limit = if lower.len() > 5 { 2 } else { 1 };
-    expected
-        .iter()
-        .map(|e| {
-            let e_lower: Vec<char> = e.to_ascii_lowercase().chars().collect();
-            (distance(&lower, &e_lower), *e)
-        })
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, e)| e)
-}
-
 /// Finds and reads the kustomization of a directory.
 pub fn read(loader: &Loader, dir: &Path) -> Result<KustFile> {
     let found: Vec<PathBuf> = FILE_NAMES
@@ -389,7 +350,7 @@ pub fn read(loader: &Loader, dir: &Path) -> Result<KustFile> {
             let inner = e.into_inner().to_string();
             return Err(match unknown_field(&inner) {
                 Some((field, expected)) => {
-                    let help = match closest(field, &expected) {
+                    let help = match crate::error::closest(field, &expected) {
                         Some(s) => format!("did you mean `{s}`?"),
                         None => format!(
                             "check the spelling; fields here are those of kustomize v5 \
