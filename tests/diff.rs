@@ -849,7 +849,9 @@ fn html_is_self_contained_and_screenshots() {
             .is_ok_and(|o| o.status.success())
     });
     if !have {
-        eprintln!("SKIP html screenshot: chromium is not installed (apt-get install -y chromium)");
+        common::skip(format_args!(
+            "html screenshot: chromium is not installed (apt-get install -y chromium)"
+        ));
         return;
     }
     let png = dir.path().join("shot.png");

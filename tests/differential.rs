@@ -11,7 +11,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{have_kubectl, kubectl_kustomize, kubectl_reads, parallel_map, same_meaning, shared};
+use common::{
+    have_kubectl, kubectl_kustomize, kubectl_reads, parallel_map, same_meaning, shared_or_skip,
+};
 use serde_json::Value;
 
 const EXPECTATIONS: &str = "tests/corpus_expectations.tsv";
@@ -109,7 +111,9 @@ fn corpus_renders_like_kubectl_kustomize() {
     if !have_kubectl("corpus_renders_like_kubectl_kustomize") {
         return;
     }
-    let corpus = shared().join("corpus");
+    let Some(corpus) = shared_or_skip("corpus_renders_like_kubectl_kustomize", "corpus") else {
+        return;
+    };
     let dirs = kustomization_dirs(&corpus);
     assert!(
         dirs.len() >= 160,
@@ -208,7 +212,9 @@ fn golden_outputs_match_upstream_renders() {
     if !have_kubectl("golden_outputs_match_upstream_renders") {
         return;
     }
-    let corpus = shared().join("corpus");
+    let Some(corpus) = shared_or_skip("golden_outputs_match_upstream_renders", "corpus") else {
+        return;
+    };
     let cases = [
         (
             "kubernetes-sigs__kubebuilder/testdata/project-v4/config/default",
@@ -263,12 +269,17 @@ fn generated_gitops_trees_render_like_kubectl_kustomize() {
     if !have_kubectl("generated_gitops_trees_render_like_kubectl_kustomize") {
         return;
     }
-    let generator = shared().join("tools/gen_gitops_tree.py");
+    let Some(generator) = shared_or_skip(
+        "generated_gitops_trees_render_like_kubectl_kustomize",
+        "tools/gen_gitops_tree.py",
+    ) else {
+        return;
+    };
     if !generator.is_file() {
-        eprintln!(
-            "SKIP generated_gitops_trees_render_like_kubectl_kustomize: no {}",
+        common::skip(format_args!(
+            "generated_gitops_trees_render_like_kubectl_kustomize: no {}",
             generator.display()
-        );
+        ));
         return;
     }
     let out = tempfile::tempdir().unwrap();
@@ -282,9 +293,9 @@ fn generated_gitops_trees_render_like_kubectl_kustomize() {
     match status {
         Ok(s) if s.success() => {}
         other => {
-            eprintln!(
-                "SKIP generated_gitops_trees_render_like_kubectl_kustomize: the generator did not run ({other:?})"
-            );
+            common::skip(format_args!(
+                "generated_gitops_trees_render_like_kubectl_kustomize: the generator did not run ({other:?})"
+            ));
             return;
         }
     }

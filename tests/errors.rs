@@ -1031,3 +1031,38 @@ fn crds_file_malformed_names_its_line() {
         ],
     );
 }
+
+#[test]
+fn an_empty_kustomization_is_an_error_as_in_kustomize() {
+    for text in [
+        "",
+        "# nothing yet\n",
+        "{}\n",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n",
+    ] {
+        let t = Tree::new();
+        t.file("app/kustomization.yaml", text);
+        let err = t.fails("app");
+        assert!(
+            err.starts_with(
+                "error: the kustomization file is empty\n  --> app/kustomization.yaml\n"
+            ),
+            "{text:?}: {err}"
+        );
+    }
+    // An explicit empty list is content, as in kustomize: nothing to render, exit 0.
+    let t = Tree::new();
+    t.file("app/kustomization.yaml", "resources: []\n");
+    assert_eq!(t.render(&["app"]).code, Some(0));
+}
+
+#[test]
+fn the_working_directory_without_a_kustomization_is_named() {
+    let t = Tree::new();
+    t.file("README.md", "not a kustomization\n");
+    let err = t.fails(".");
+    assert!(
+        err.starts_with("error: no kustomization file in .\n"),
+        "{err}"
+    );
+}

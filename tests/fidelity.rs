@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{have_kubectl, kubectl_reads, same_meaning, shared, strata};
+use common::{have_kubectl, kubectl_reads, same_meaning, shared_or_skip, strata};
 use serde_json::{Value, json};
 
 /// Inputs kubectl accepts that strata rejects on purpose, with the reason.
@@ -46,7 +46,12 @@ fn corpus_keeps_its_meaning_for_kubernetes() {
     if !have_kubectl("corpus_keeps_its_meaning_for_kubernetes") {
         return;
     }
-    let corpus = shared().join("yaml-fidelity/corpus");
+    let Some(corpus) = shared_or_skip(
+        "corpus_keeps_its_meaning_for_kubernetes",
+        "yaml-fidelity/corpus",
+    ) else {
+        return;
+    };
     let mut files: Vec<_> = std::fs::read_dir(&corpus)
         .expect("the fidelity corpus is at ../shared/yaml-fidelity/corpus")
         .map(|e| e.unwrap().path())
@@ -117,7 +122,13 @@ fn risky_strings_survive_as_values_and_keys() {
     if !have_kubectl("risky_strings_survive_as_values_and_keys") {
         return;
     }
-    let text = std::fs::read_to_string(shared().join("yaml-fidelity/risky-strings.json")).unwrap();
+    let Some(risky) = shared_or_skip(
+        "risky_strings_survive_as_values_and_keys",
+        "yaml-fidelity/risky-strings.json",
+    ) else {
+        return;
+    };
+    let text = std::fs::read_to_string(risky).unwrap();
     let strings: Vec<String> = serde_json::from_str(&text).unwrap();
     assert_eq!(strings.len(), 127);
     let values: serde_json::Map<String, Value> = strings

@@ -126,7 +126,7 @@ fn have_kpt(test: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("SKIP {test}: kpt is not installed");
+        common::skip(format_args!("{test}: kpt is not installed"));
     }
     ok
 }

@@ -178,10 +178,10 @@ fn outcome(case: &Path) -> String {
 fn kustomize_suite_renders_as_kustomize_asserts() {
     let suite = shared().join("kustomize-suite/cases");
     if !suite.is_dir() {
-        eprintln!(
-            "SKIP kustomize_suite_renders_as_kustomize_asserts: no {} (the suite is shared data beside the project)",
+        common::skip(format_args!(
+            "kustomize_suite_renders_as_kustomize_asserts: no {} (the suite is shared data beside the project)",
             suite.display()
-        );
+        ));
         return;
     }
     if !have_kubectl("kustomize_suite_renders_as_kustomize_asserts") {

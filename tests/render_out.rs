@@ -282,3 +282,51 @@ fn a_large_build_renders_the_objects_its_halves_render() {
     );
     assert!(!whole.contains("name: cm-119\n"), "{whole}");
 }
+
+/// Same-named overlays of different apps, given from outside the working directory, keep
+/// their paths below the directory that holds them all: no collision.
+#[test]
+fn same_named_overlays_of_different_apps_get_their_own_folders() {
+    let repo = tempfile::tempdir().unwrap();
+    let cm = |name: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: b\n")
+    };
+    for app in ["web", "api"] {
+        let dir = repo.path().join(format!("apps/{app}/overlays/cn-beijing"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("kustomization.yaml"), "resources:\n- cm.yaml\n").unwrap();
+        std::fs::write(dir.join("cm.yaml"), cm(app)).unwrap();
+    }
+    let out = tempfile::tempdir().unwrap();
+    let target = out.path().join("rendered");
+    let run = common::strata()
+        .current_dir(root())
+        .args(["render", "--out-dir"])
+        .arg(&target)
+        .arg(repo.path().join("apps/web/overlays/cn-beijing"))
+        .arg(repo.path().join("apps/api/overlays/cn-beijing"))
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for app in ["web", "api"] {
+        let folder = target.join(format!("{app}/overlays/cn-beijing"));
+        let (_, all) = tree_docs(&folder);
+        assert!(all[0].contains(&format!("\"name\":\"{app}\"")), "{all:?}");
+    }
+    // The same overlay twice is still refused, naming it.
+    let dir = repo.path().join("apps/web/overlays/cn-beijing");
+    let run = common::strata()
+        .current_dir(root())
+        .args(["render", "--out-dir"])
+        .arg(&target)
+        .arg(&dir)
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&run.stderr).contains("is listed twice"));
+}

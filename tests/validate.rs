@@ -396,10 +396,10 @@ fn sarif_is_valid_sarif_2_1_0() {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("target/sarif/sarif-2.1.0-rtm.5.json")
         });
     let Ok(schema) = std::fs::read_to_string(&schema_path) else {
-        eprintln!(
-            "SKIP sarif_is_valid_sarif_2_1_0: no SARIF schema at {} (.ci/run fetches it from npm)",
+        common::skip(format_args!(
+            "sarif_is_valid_sarif_2_1_0: no SARIF schema at {} (.ci/run fetches it from npm)",
             schema_path.display()
-        );
+        ));
         return;
     };
     let mut schema: Value = serde_json::from_str(&schema).unwrap();
@@ -846,4 +846,35 @@ fn replicas_and_images_set_by_an_overlay_point_at_its_entries() {
     let im = find("IM002");
     assert_eq!(im["related"][0]["message"], "set by images", "{im}");
     assert_eq!(im["related"][0]["line"], 6, "the first images entry");
+}
+
+/// `strata render` stops only on errors; the warnings it does not print are counted on one
+/// line, with their codes and the command that lists them.
+#[test]
+fn render_says_how_many_warnings_it_does_not_show() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        "resources:\n- d.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("d.yaml"),
+        deployment("web", "", "", 1).replace("registry.example.com/web:1.0", "nginx:latest"),
+    )
+    .unwrap();
+    let out = common::strata()
+        .args(["render", "."])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!out.stdout.is_empty());
+    assert!(
+        stderr.contains(
+            "warning: 1 validation warning (IM002) not shown: `strata validate .` lists them"
+        ),
+        "{stderr}"
+    );
 }

@@ -121,6 +121,9 @@ pub fn run(args: &RenderArgs) -> u8 {
             );
             return exit::FINDINGS;
         }
+        if let Some(line) = warnings_line(&report, &dir.display().to_string()) {
+            eprintln!("{line}");
+        }
     }
     if args.explain {
         let ctx = kinds.context();
@@ -151,6 +154,20 @@ pub(crate) fn report_warnings(loader: &crate::kustomize::load::Loader) {
 
 /// Notes the transforms made (an explicit value they kept on purpose) go to stderr as
 /// warnings, always: a reviewer should see them without asking.
+/// One line for the warnings a render does not print (it stops only on errors), or `None`.
+pub(crate) fn warnings_line(report: &validate::Report, dir: &str) -> Option<String> {
+    if report.unshown == 0 {
+        return None;
+    }
+    let codes: Vec<&str> = report.unshown_codes.iter().copied().collect();
+    let n = report.unshown;
+    Some(format!(
+        "warning: {n} validation warning{} ({}) not shown: `strata validate {dir}` lists them",
+        if n == 1 { "" } else { "s" },
+        codes.join(", ")
+    ))
+}
+
 /// Prints what the values given outside the tree replaced; a value no Substitution used (a
 /// misspelt name) is an error, since the render would silently not have it.
 pub(crate) fn report_overrides(kinds: &[&crate::hostnet::StrataKinds]) -> Result<(), u8> {

@@ -103,6 +103,10 @@ pub struct Report {
     pub suppressed: usize,
     /// What rules assumed for want of cluster facts ("no ClusterProfile: node count unknown").
     pub assumptions: Vec<String>,
+    /// Findings below the severity asked for (the warnings of a render that stops only on
+    /// errors): how many, and their codes. They are neither located nor kept.
+    pub unshown: usize,
+    pub unshown_codes: std::collections::BTreeSet<&'static str>,
 }
 
 impl Report {
@@ -265,6 +269,8 @@ fn run(resources: &[Resource], profile: &ClusterProfile, loader: &Loader, min: S
             }
             let severity = overridden.or(f.severity).unwrap_or(rule.doc.severity);
             if severity < min {
+                report.unshown += 1;
+                report.unshown_codes.insert(rule.doc.code);
                 continue;
             }
             report.diagnostics.push(resolve(

@@ -9,9 +9,31 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+/// Prints why a test skips past the test harness's output capture, so that a plain
+/// `cargo test` shows every skipped check and its reason.
+pub fn skip(reason: std::fmt::Arguments) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "SKIP {reason}");
+}
+
 /// `../shared`, beside the project root.
 pub fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+}
+
+/// `../shared/<sub>` when it exists; otherwise prints why `test` skips (a fresh clone has no
+/// shared data beside it; CI has).
+pub fn shared_or_skip(test: &str, sub: &str) -> Option<PathBuf> {
+    let p = shared().join(sub);
+    if p.exists() {
+        Some(p)
+    } else {
+        skip(format_args!(
+            "{test}: no {} (the shared test data beside the project)",
+            p.display()
+        ));
+        None
+    }
 }
 
 /// Is `kubectl` on PATH? Prints why a test skips when it is not.
@@ -24,9 +46,9 @@ pub fn have_kubectl(test: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!(
-            "SKIP {test}: kubectl is not installed (it is the reference these tests compare against)"
-        );
+        skip(format_args!(
+            "{test}: kubectl is not installed (it is the reference these tests compare against)"
+        ));
     }
     ok
 }

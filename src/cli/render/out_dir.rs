@@ -67,6 +67,7 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
     let kinds = crate::hostnet::StrataKinds::new(overrides);
     let builder = kinds.builder(true).with_options(args.build.options());
     let results: Vec<Mutex<Option<Outcome>>> = args.dirs.iter().map(|_| Mutex::new(None)).collect();
+    let unshown = Mutex::new(validate::Report::default());
     let next = AtomicUsize::new(0);
     let bar = progress_bar(args.dirs.len());
     let threads = std::thread::available_parallelism()
@@ -80,14 +81,16 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(dir) = args.dirs.get(i) else { break };
-                    let r = render_one(&builder, args, cluster.as_ref(), dir).and_then(|files| {
-                        staging.write(&folders[i], &files).map_err(|e| {
-                            (
-                                format!("error: cannot write {}: {e}\n", out.display()),
-                                exit::ERROR,
-                            )
-                        })
-                    });
+                    let r = render_one(&builder, args, cluster.as_ref(), dir, &unshown).and_then(
+                        |files| {
+                            staging.write(&folders[i], &files).map_err(|e| {
+                                (
+                                    format!("error: cannot write {}: {e}\n", out.display()),
+                                    exit::ERROR,
+                                )
+                            })
+                        },
+                    );
                     *results[i].lock().expect("result slot") = Some(r);
                     bar.inc(1);
                 }
@@ -122,6 +125,15 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
             out.display()
         );
         return code;
+    }
+    let unshown = unshown.into_inner().expect("warning count lock");
+    let dirs = if args.dirs.len() == 1 {
+        args.dirs[0].display().to_string()
+    } else {
+        "DIR".to_string()
+    };
+    if let Some(line) = super::warnings_line(&unshown, &dirs) {
+        eprintln!("{line}");
     }
     match staging.commit() {
         Ok(()) => exit::OK,
@@ -170,28 +182,52 @@ fn check_out(out: &Path) -> Result<(), String> {
 }
 
 /// Each overlay's folder: its path relative to the working directory (so
-/// `overlays/cn-hangzhou`), or its last component for a path outside it.
+/// `apps/web/overlays/cn-hangzhou`); when some overlay is outside it, the paths relative to
+/// the deepest directory holding every overlay's parent, so that same-named overlays of
+/// different apps never share a folder.
 fn folders(dirs: &[PathBuf]) -> Result<Vec<String>, String> {
     let cwd = std::env::current_dir()
         .ok()
         .and_then(|d| d.canonicalize().ok());
+    let canonical: Vec<PathBuf> = dirs
+        .iter()
+        .map(|d| {
+            d.canonicalize()
+                .map_err(|e| format!("cannot open {}: {e}", d.display()))
+        })
+        .collect::<Result<_, _>>()?;
+    let inside = |c: &Path| {
+        cwd.as_ref()
+            .is_some_and(|w| c.strip_prefix(w).is_ok_and(|r| !r.as_os_str().is_empty()))
+    };
+    let root: PathBuf = match &cwd {
+        Some(w) if canonical.iter().all(|c| inside(c)) => w.clone(),
+        _ => {
+            let mut root = canonical[0].parent().unwrap_or(&canonical[0]).to_path_buf();
+            for c in &canonical[1..] {
+                while !c.starts_with(&root) {
+                    if !root.pop() {
+                        break;
+                    }
+                }
+            }
+            root
+        }
+    };
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for d in dirs {
-        let canonical = d
-            .canonicalize()
-            .map_err(|e| format!("cannot open {}: {e}", d.display()))?;
-        let rel = cwd
-            .as_ref()
-            .and_then(|c| canonical.strip_prefix(c).ok())
+    for (d, c) in dirs.iter().zip(&canonical) {
+        let rel = c
+            .strip_prefix(&root)
+            .ok()
             .filter(|r| !r.as_os_str().is_empty())
             .map(Path::to_path_buf)
-            .or_else(|| canonical.file_name().map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("root"));
         let folder = rel.to_string_lossy().into_owned();
         if !seen.insert(folder.clone()) {
             return Err(format!(
-                "two overlays would be written to the same folder `{folder}`"
+                "two overlays would be written to the same folder `{folder}` ({} is listed twice)",
+                d.display()
             ));
         }
         out.push(folder);
@@ -204,6 +240,7 @@ fn render_one(
     args: &RenderArgs,
     cluster: Option<&ClusterProfile>,
     dir: &Path,
+    unshown: &Mutex<validate::Report>,
 ) -> Rendered {
     let set = builder
         .render(dir)
@@ -225,6 +262,9 @@ fn render_one(
             let text = report::render(&rep, report::Format::Human, &builder.loader, false);
             return Err((text, exit::FINDINGS));
         }
+        let mut all = unshown.lock().expect("warning count lock");
+        all.unshown += rep.unshown;
+        all.unshown_codes.extend(rep.unshown_codes);
     }
     Ok(files(&set, args.format))
 }

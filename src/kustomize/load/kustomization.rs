@@ -322,8 +322,22 @@ pub fn read(loader: &Loader, dir: &Path) -> Result<KustFile> {
         }
     };
     let file = loader.load(&path)?;
+    let empty = || {
+        Error::new("the kustomization file is empty")
+            .in_file(&file.display)
+            .help("list what to render (`resources:`, `components:`, generators), as kustomize requires")
+    };
     let doc = match file.docs.as_slice() {
-        [] => Value::Object(Default::default()),
+        [] => return Err(empty()),
+        // kustomize: a kustomization that sets nothing but its apiVersion and kind.
+        [one]
+            if one
+                .value
+                .as_object()
+                .is_some_and(|m| m.keys().all(|k| k == "apiVersion" || k == "kind")) =>
+        {
+            return Err(empty());
+        }
         [one] => one.value.clone(),
         [_, second, ..] => {
             return Err(

@@ -148,6 +148,9 @@ impl Loader {
         if let Some(cwd) = &self.cwd
             && let Ok(rel) = canonical.strip_prefix(cwd)
         {
+            if rel.as_os_str().is_empty() {
+                return PathBuf::from(".");
+            }
             return rel.to_path_buf();
         }
         canonical.to_path_buf()
