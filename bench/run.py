@@ -855,7 +855,7 @@ def main():
     ap.add_argument("--tools", default=os.environ.get("STRATA_BENCH_TOOLS", DEFAULT_TOOLS),
                     help="folder with gen_gitops_tree.py and bench_kustomize.py "
                     "(default ../shared/tools, or $STRATA_BENCH_TOOLS)")
-    ap.add_argument("--no-build", action="store_true", help="skip cargo build --release")
+    ap.add_argument("--no-build", action="store_true", help="skip cargo build --profile dist")
     ap.add_argument("--no-kubectl", action="store_true", help="time strata only")
     ap.add_argument("--no-hyperfine", action="store_true", help="use the Python timer")
     ap.add_argument("--timeout", type=float, default=900, help="per-process limit (s) for "
@@ -901,15 +901,15 @@ def main():
     os.makedirs(trees, exist_ok=True)
 
     if not a.no_build:
-        log("cargo build --release")
-        r = subprocess.run(["cargo", "build", "--release"], cwd=ROOT)
+        log("cargo build --profile dist")
+        r = subprocess.run(["cargo", "build", "--profile", "dist"], cwd=ROOT)
         if r.returncode != 0:
-            sys.stderr.write("bench: cargo build --release failed\n")
+            sys.stderr.write("bench: cargo build --profile dist failed\n")
             return 1
     target_dir = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
-    ctx.strata = os.path.join(os.path.abspath(target_dir), "release", "strata")
+    ctx.strata = os.path.join(os.path.abspath(target_dir), "dist", "strata")
     if not os.access(ctx.strata, os.X_OK):
-        sys.stderr.write("bench: %s not found (build with cargo build --release)\n" % ctx.strata)
+        sys.stderr.write("bench: %s not found (build with cargo build --profile dist)\n" % ctx.strata)
         return 1
 
     ctx.profile = write_profile(ctx, os.path.join(ctx.out, "profile.yaml"))

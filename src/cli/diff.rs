@@ -22,14 +22,6 @@ pub enum DiffFormat {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum ColorChoice {
-    #[default]
-    Auto,
-    Always,
-    Never,
-}
-
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     /// Overlay directories (globs such as `overlays/*` are expanded); default `.`.
@@ -51,9 +43,6 @@ pub struct DiffArgs {
     /// Output format: terminal on a TTY, markdown otherwise.
     #[arg(long, value_enum)]
     pub format: Option<DiffFormat>,
-    /// Colour for the terminal format (auto: on a TTY without NO_COLOR).
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
-    pub color: ColorChoice,
     /// Markdown: the most bytes one comment may have.
     #[arg(long, value_name = "N", default_value_t = 65536)]
     pub max_bytes: usize,
@@ -390,13 +379,7 @@ fn emit(args: &DiffArgs, report: &model::DiffReport) -> Result<()> {
     }
     let text = match format {
         DiffFormat::Terminal => {
-            let color = match args.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => {
-                    tty && args.output.is_none() && std::env::var_os("NO_COLOR").is_none()
-                }
-            };
+            let color = super::color(tty && args.output.is_none());
             diff::terminal::render(report, color)
         }
         DiffFormat::Markdown => diff::markdown::render(report, args.max_bytes),

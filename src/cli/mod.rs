@@ -3,6 +3,7 @@
 
 pub mod argocd;
 pub mod build_args;
+pub mod completions;
 pub mod debug;
 pub mod diff;
 pub mod fn_;
@@ -10,15 +11,39 @@ pub mod render;
 pub mod rules;
 pub mod validate;
 
-use clap::{Parser, Subcommand};
+use std::sync::OnceLock;
+
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// strata renders Kubernetes kustomize trees for GitOps, with host-network transforms and
 /// validation.
 #[derive(Debug, Parser)]
 #[command(name = "strata", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Colour in terminal output: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, value_enum, global = true, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorChoice {
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+static COLOR: OnceLock<ColorChoice> = OnceLock::new();
+
+/// Whether to colour text written to a stream (`tty`: that stream is a terminal).
+pub fn color(tty: bool) -> bool {
+    match COLOR.get().copied().unwrap_or_default() {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => tty && std::env::var_os("NO_COLOR").is_none(),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -35,6 +60,11 @@ pub enum Command {
     Fn(fn_::FnArgs),
     /// Compare two renders of overlays (git revisions, directories, or inputs vs output).
     Diff(diff::DiffArgs),
+    /// Print the completion script for a shell (e.g. `strata completions bash >
+    /// /etc/bash_completion.d/strata`).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page, roff (e.g. `strata man > strata.1`).
+    Man,
     /// Internal tools for benchmarking (not a stable interface).
     #[command(hide = true)]
     Debug(debug::DebugArgs),
@@ -48,6 +78,7 @@ pub mod exit {
 }
 
 pub fn run(cli: Cli) -> u8 {
+    let _ = COLOR.set(cli.color);
     match cli.command {
         Command::Render(args) => render::run(&args),
         Command::Validate(args) => validate::run(&args),
@@ -55,6 +86,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Diff(args) => diff::run(&args),
         Command::Argocd(args) => argocd::run(&args),
         Command::Fn(args) => fn_::run(&args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man => completions::man(),
         Command::Debug(args) => debug::run(&args),
     }
 }

@@ -114,7 +114,12 @@ pub fn run(args: &RenderArgs) -> u8 {
         if report.errors() > 0 {
             eprint!(
                 "{}",
-                report::render(&report, report::Format::Human, &builder.loader, false)
+                report::render(
+                    &report,
+                    report::Format::Human,
+                    &builder.loader,
+                    super::color(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                )
             );
             eprintln!(
                 "error: the render has validation errors; nothing was written (use --no-validate to skip validation)"

@@ -52,9 +52,8 @@ pub fn run(args: &ValidateArgs) -> u8 {
             }
             report.assumptions.sort();
             report.assumptions.dedup();
-            let color = args.format == Format::Human
-                && std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none();
+            let color =
+                args.format == Format::Human && super::color(std::io::stdout().is_terminal());
             let text = report::render(&report, args.format, &builder.loader, color);
             if let Err(e) = super::write_stdout(&text) {
                 eprintln!("error: cannot write the report: {e}");

@@ -259,7 +259,12 @@ fn render_one(
         };
         let rep = validate::errors(&set, profile, &builder.loader);
         if rep.errors() > 0 {
-            let text = report::render(&rep, report::Format::Human, &builder.loader, false);
+            let text = report::render(
+                &rep,
+                report::Format::Human,
+                &builder.loader,
+                crate::cli::color(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+            );
             return Err((text, exit::FINDINGS));
         }
         let mut all = unshown.lock().expect("warning count lock");
