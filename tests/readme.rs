@@ -149,3 +149,29 @@ fn relative_links_in_the_docs_resolve() {
     }
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
+
+/// docs/profile.md's complete example is a profile strata reads.
+#[test]
+fn the_profile_reference_example_loads() {
+    let doc = std::fs::read_to_string(root().join("docs/profile.md")).unwrap();
+    let example = doc
+        .split("```yaml\n")
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("kind: ClusterProfile"))
+        .expect("an example ClusterProfile");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cluster.yaml");
+    std::fs::write(&path, example).unwrap();
+    let out = common::strata()
+        .args(["validate", "examples", "--cluster"])
+        .arg(&path)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -311,6 +311,62 @@ impl ClusterProfile {
                 ));
             }
         }
+        if let Some(version) = &spec.kubernetes_version {
+            let bare = version.trim_start_matches('v');
+            let parts: Vec<&str> = bare.split('.').collect();
+            if !(2..=3).contains(&parts.len())
+                || parts
+                    .iter()
+                    .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(at(
+                    &["spec", "kubernetesVersion"],
+                    format!("`{version}` is not a Kubernetes version such as 1.30 or 1.30.2"),
+                ));
+            }
+        }
+        let mut pool_names = std::collections::BTreeSet::new();
+        for (i, pool) in spec.node_pools.iter().enumerate() {
+            let idx = i.to_string();
+            if !pool_names.insert(pool.name.as_str()) {
+                return Err(at(
+                    &["spec", "nodePools", &idx, "name"],
+                    format!("node pool `{}` is listed twice", pool.name),
+                ));
+            }
+            for (j, t) in pool.taints.iter().enumerate() {
+                if !["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&t.effect.as_str()) {
+                    return Err(at(
+                        &[
+                            "spec",
+                            "nodePools",
+                            &idx,
+                            "taints",
+                            &j.to_string(),
+                            "effect",
+                        ],
+                        format!(
+                            "taint effect `{}` is not NoSchedule, PreferNoSchedule or NoExecute",
+                            t.effect
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(nodes) = spec.nodes
+            && !spec.node_pools.is_empty()
+        {
+            let sum: u32 = spec.node_pools.iter().map(|p| p.count).sum();
+            if sum != nodes {
+                return Err(at(
+                    &["spec", "nodes"],
+                    format!(
+                        "`nodes: {nodes}` contradicts the node pools, which hold {sum} nodes"
+                    ),
+                )
+                .help("give the node count once: drop `nodes`, or make the pools' counts add up to it"));
+            }
+        }
         let name = v
             .pointer("/metadata/name")
             .and_then(Value::as_str)
@@ -375,5 +431,37 @@ mod tests {
         assert_eq!(p.is_allowed(20500), Some(true));
         assert_eq!(p.is_allowed(8080), Some(false));
         assert_eq!(p.severity_for("IM002"), Some(Some(Severity::Error)));
+    }
+
+    #[test]
+    fn contradictions_and_malformed_values_are_errors() {
+        let err = |spec: serde_json::Value| {
+            let v = json!({"apiVersion": "strata.dev/v1alpha1", "kind": "ClusterProfile",
+                "metadata": {"name": "p"}, "spec": spec});
+            ClusterProfile::from_value(&v, "", Path::new("p.yaml"))
+                .unwrap_err()
+                .message
+        };
+        let pools = json!([{"name": "a", "count": 2}, {"name": "b", "count": 3}]);
+        assert_eq!(
+            err(json!({"nodes": 3, "nodePools": pools})),
+            "`nodes: 3` contradicts the node pools, which hold 5 nodes"
+        );
+        let v = json!({"apiVersion": "strata.dev/v1alpha1", "kind": "ClusterProfile",
+            "metadata": {"name": "p"}, "spec": {"nodes": 5, "nodePools": pools}});
+        assert!(ClusterProfile::from_value(&v, "", Path::new("p.yaml")).is_ok());
+        assert_eq!(
+            err(json!({"nodePools": [{"name": "a", "count": 1}, {"name": "a", "count": 1}]})),
+            "node pool `a` is listed twice"
+        );
+        assert_eq!(
+            err(json!({"nodePools": [{"name": "a", "count": 1,
+                "taints": [{"key": "k", "effect": "NoScheduled"}]}]})),
+            "taint effect `NoScheduled` is not NoSchedule, PreferNoSchedule or NoExecute"
+        );
+        assert_eq!(
+            err(json!({"kubernetesVersion": "1.30-gke"})),
+            "`1.30-gke` is not a Kubernetes version such as 1.30 or 1.30.2"
+        );
     }
 }
