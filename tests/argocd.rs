@@ -457,7 +457,8 @@ fn kubectl_kustomize_builds_deploy_argocd() {
             .unwrap()
             .contains("ConfigManagementPlugin")
     );
-    assert!(docs.iter().any(|d| d.value["kind"] == "Application"));
+    // Applying the plugin does not create an Application pointing at a placeholder.
+    assert!(!docs.iter().any(|d| d.value["kind"] == "Application"));
 
     // The sidecar patch merges into a repo-server shaped like Argo CD's.
     let dir = tempfile::tempdir().unwrap();
