@@ -1018,6 +1018,59 @@ fn image_registry_explain_lists_unmatched_images() {
     );
 }
 
+/// ImageRegistry reaches the image fields kustomize's `images` reaches: container lists in
+/// custom kinds (a Prometheus `spec.containers`), and `images` field specs the tree adds with
+/// `configurations:` (a Prometheus `spec.image`); a field outside both stays, as with
+/// kustomize's `images`. `--explain` shows each field moved.
+#[test]
+fn image_registry_reaches_the_image_fields_kustomize_knows() {
+    let t = Tree::new();
+    t.file(
+        "app/kustomization.yaml",
+        "resources:\n- prom.yaml\nconfigurations:\n- images.yaml\ntransformers:\n- reg.yaml\n",
+    )
+    .file(
+        "app/images.yaml",
+        "images:\n- path: spec/image\n  kind: Prometheus\n",
+    )
+    .file(
+        "app/prom.yaml",
+        "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata:\n  name: k8s\nspec:\n  image: quay.io/prometheus/prometheus:v2.54.1\n  containers:\n  - name: config-reloader\n    image: quay.io/prometheus-operator/prometheus-config-reloader:v0.76.0\n---\napiVersion: monitoring.coreos.com/v1\nkind: Alertmanager\nmetadata:\n  name: main\nspec:\n  image: quay.io/prometheus/alertmanager:v0.27.0\n",
+    )
+    .file(
+        "app/reg.yaml",
+        config(
+            "ImageRegistry",
+            "mirror",
+            "  rules:\n  - match: \"quay.io/**\"\n    registry: mirror.example.com/quay\n",
+        ),
+    );
+    let run = t.render(&["app", "--explain"]);
+    let objects = run.ok();
+    let prom = find(&objects, "Prometheus", "k8s");
+    assert_eq!(
+        prom["spec"]["image"],
+        json!("mirror.example.com/quay/prometheus/prometheus:v2.54.1")
+    );
+    assert_eq!(
+        prom["spec"]["containers"][0]["image"],
+        json!("mirror.example.com/quay/prometheus-operator/prometheus-config-reloader:v0.76.0")
+    );
+    // Alertmanager's `spec.image` is in no field spec: kustomize's `images` would not reach
+    // it either.
+    assert_eq!(
+        find(&objects, "Alertmanager", "main")["spec"]["image"],
+        json!("quay.io/prometheus/alertmanager:v0.27.0")
+    );
+    has(
+        &run.stderr,
+        &[
+            "  /spec/containers/0/image  set by ImageRegistry mirror (app/reg.yaml:1)\n",
+            "  /spec/image               set by ImageRegistry mirror (app/reg.yaml:1)\n",
+        ],
+    );
+}
+
 #[test]
 fn image_registry_is_idempotent() {
     // A rule without a literal prefix keeps the whole normalised name under the mirror, which

@@ -4,6 +4,11 @@
 //! first rule that matches wins, and its `registry` replaces the literal directory prefix of
 //! the glob (`docker.io/library/*` -> `docker.io/library`). Tag and digest are kept exactly.
 //! Images no rule matches, or already under a rule's `registry`, are left as written.
+//!
+//! It reaches every image field kustomize's `images` reaches: the `image` of every container
+//! list anywhere in an object (pod specs, templates, custom kinds embedding them), and the
+//! fields of the `images` field specs, kustomize's and those the tree's `configurations:`
+//! add (a Prometheus `spec.image`).
 
 use globset::{Glob, GlobMatcher};
 use serde_json::Value;
@@ -12,8 +17,10 @@ use super::kinds::ImageRegistrySpec;
 use crate::error::Result;
 use crate::hostnet::workloads;
 use crate::kustomize::builtins::images::split;
+use crate::kustomize::fieldspec::{self, OwnedFieldSpec};
 use crate::kustomize::listed::Configured;
 use crate::model::ResourceSet;
+use crate::model::pointer::{push_index, push_key};
 
 /// An image reference split and normalised: (registry/path name, tag, digest).
 pub fn normalise(image: &str) -> (String, &str, &str) {
@@ -56,6 +63,7 @@ pub fn apply(
     t: &Configured,
     spec: &ImageRegistrySpec,
     set: &mut ResourceSet,
+    images: &[OwnedFieldSpec],
     report: &mut Report,
 ) -> Result<()> {
     if spec.rules.is_empty() {
@@ -107,57 +115,112 @@ pub fn apply(
     }
     let actor = t.actor.clone();
     for r in set.iter_mut() {
-        let Some(base) = workloads::pod_spec_path(r).map(workloads::pointer) else {
+        // kustomize leaves CRDs alone (their schemas name `image` fields).
+        if r.kind() == "CustomResourceDefinition" {
             continue;
-        };
+        }
+        let specs: Vec<&OwnedFieldSpec> = images.iter().filter(|s| s.applies_to(r)).collect();
         let mut changed = Vec::new();
-        if let Some(pod) = workloads::pod_spec_mut(r) {
-            for (list, ci, c) in workloads::containers_mut(pod) {
-                let Some(Value::String(image)) = c.get_mut("image") else {
-                    continue;
-                };
-                let (name, tag, digest) = normalise(image);
-                // Already under a rule's registry: moved before (a render of rendered output
-                // changes nothing).
-                if rules.iter().any(|rule| {
-                    name.strip_prefix(rule.registry.as_str())
-                        .is_some_and(|rest| rest.starts_with('/'))
-                }) {
-                    continue;
-                }
-                let Some(rule) = rules.iter().find(|rule| rule.matcher.is_match(&name)) else {
-                    if !report.unmatched.contains(image) {
-                        report.unmatched.push(image.clone());
-                    }
-                    continue;
-                };
-                let rest = if rule.prefix.is_empty() {
-                    name.as_str()
-                } else {
-                    name.strip_prefix(&rule.prefix)
-                        .map(|s| s.trim_start_matches('/'))
-                        .unwrap_or(&name)
-                };
-                let mut new = format!("{}/{rest}", rule.registry);
-                if !tag.is_empty() {
-                    new.push(':');
-                    new.push_str(tag);
-                }
-                if !digest.is_empty() {
-                    new.push('@');
-                    new.push_str(digest);
-                }
-                if *image != new {
-                    *image = new;
-                    changed.push(format!("{base}/{list}/{ci}/image"));
+        let mut move_one = |image: &mut String, pointer: String| {
+            if let Some(new) = moved(image, &rules, report)
+                && *image != new
+            {
+                *image = new;
+                if !changed.contains(&pointer) {
+                    changed.push(pointer);
                 }
             }
-        }
+        };
+        r.edit_value(|obj| {
+            // Every container list anywhere in the object (pod specs, pod templates, and
+            // custom kinds that embed them), as kustomize's image walk finds them.
+            let mut pointer = String::new();
+            container_images(obj, &mut pointer, &mut move_one);
+            // The `images` field specs: kustomize's and the tree's `configurations:` (a
+            // Prometheus `spec.image`, say).
+            for spec in &specs {
+                let _ = fieldspec::visit::<()>(obj, &spec.path, false, &mut |v| {
+                    if let Value::String(s) = v {
+                        move_one(s, format!("/{}", spec.path.replace("[]", "")));
+                    }
+                    Ok(())
+                });
+            }
+        });
         for p in changed {
             r.changed(p, &actor);
         }
     }
     Ok(())
+}
+
+/// Where the rules move `image`, or `None` (recorded as unmatched when no rule matches).
+fn moved(image: &str, rules: &[Rule], report: &mut Report) -> Option<String> {
+    let (name, tag, digest) = normalise(image);
+    // Already under a rule's registry: moved before (a render of rendered output changes
+    // nothing).
+    if rules.iter().any(|rule| {
+        name.strip_prefix(rule.registry.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+    }) {
+        return None;
+    }
+    let Some(rule) = rules.iter().find(|rule| rule.matcher.is_match(&name)) else {
+        if !report.unmatched.iter().any(|u| u == image) {
+            report.unmatched.push(image.to_string());
+        }
+        return None;
+    };
+    let rest = if rule.prefix.is_empty() {
+        name.as_str()
+    } else {
+        name.strip_prefix(&rule.prefix)
+            .map(|s| s.trim_start_matches('/'))
+            .unwrap_or(&name)
+    };
+    let mut new = format!("{}/{rest}", rule.registry);
+    if !tag.is_empty() {
+        new.push(':');
+        new.push_str(tag);
+    }
+    if !digest.is_empty() {
+        new.push('@');
+        new.push_str(digest);
+    }
+    Some(new)
+}
+
+/// Calls `f` with every `image` string of every element of a `containers`,
+/// `initContainers` or `ephemeralContainers` list anywhere below `v`, and its JSON pointer.
+fn container_images(v: &mut Value, pointer: &mut String, f: &mut dyn FnMut(&mut String, String)) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                let len = pointer.len();
+                push_key(pointer, k);
+                if workloads::CONTAINER_LISTS.contains(&k.as_str())
+                    && let Value::Array(items) = child
+                {
+                    for (i, item) in items.iter_mut().enumerate() {
+                        if let Some(Value::String(image)) = item.get_mut("image") {
+                            f(image, format!("{pointer}/{i}/image"));
+                        }
+                    }
+                }
+                container_images(child, pointer, f);
+                pointer.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let len = pointer.len();
+                push_index(pointer, i);
+                container_images(item, pointer, f);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::Context;
 use crate::error::{Error, Result};
+use crate::kustomize::configurations::TransformerConfig;
 use crate::kustomize::listed::{Configured, Kind, Transform, identity_of};
 use crate::kustomize::load::kustomization::Selector;
 use crate::kustomize::selector::Target;
@@ -131,12 +132,12 @@ pub struct Strata {
 }
 
 impl Transform for Strata {
-    fn apply(&self, t: &Configured, set: &mut ResourceSet) -> Result<()> {
+    fn apply(&self, t: &Configured, set: &mut ResourceSet, tc: &TransformerConfig) -> Result<()> {
         let ctx = || self.ctx.lock().expect("strata context lock");
         match &self.spec {
             Spec::HostNetwork(spec) => super::host_network::apply(t, spec, set),
             Spec::ImageRegistry(spec) => {
-                super::image_registry::apply(t, spec, set, &mut ctx().images)
+                super::image_registry::apply(t, spec, set, &tc.images, &mut ctx().images)
             }
             Spec::SecurityContext(spec) => super::security_context::apply(t, spec, set),
             Spec::Substitution(spec) => {

@@ -219,6 +219,7 @@ pub fn run(input: &str) -> Output {
                     match crate::kustomize::builtins::run_listed(
                         std::slice::from_ref(&c),
                         &crate::kustomize::load::Loader::new(),
+                        crate::kustomize::configurations::TransformerConfig::defaults(),
                         &mut set,
                         &oa,
                         None,

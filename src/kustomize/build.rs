@@ -454,7 +454,7 @@ impl Builder {
         let tc = config.effective().map_err(|e| e.in_file(kf.display()))?;
         crate::kustomize::builtins::run_builtins(kf, &self.loader, set, &tc, oa, meta)?;
         if !configured.is_empty() {
-            crate::kustomize::builtins::run_listed(&configured, &self.loader, set, oa, meta)?;
+            crate::kustomize::builtins::run_listed(&configured, &self.loader, &tc, set, oa, meta)?;
         }
         crate::kustomize::builtins::vars::declare(kf, set, config)?;
         model::check_unique(set)

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::kustomize::configurations::TransformerConfig;
 use crate::kustomize::load::kustomization::KustFile;
 use crate::kustomize::load::{self, LoadedFile, Loader};
 use crate::model::{Actor, Resource, ResourceSet};
@@ -45,8 +46,9 @@ pub trait Kinds: Send + Sync {
 
 /// One configured transform of a [`Kinds`] extension.
 pub trait Transform: Send + Sync {
-    /// Applies it to the accumulated resources; `t` is its config, for errors.
-    fn apply(&self, t: &Configured, set: &mut ResourceSet) -> Result<()>;
+    /// Applies it to the accumulated resources; `t` is its config, for errors; `tc` the
+    /// field specs in effect (where kustomize finds images, labels...).
+    fn apply(&self, t: &Configured, set: &mut ResourceSet, tc: &TransformerConfig) -> Result<()>;
     /// Runs after every other listed transformer of the kustomization (strata's
     /// Substitution, so that patches and registry rules may use placeholders).
     fn runs_last(&self) -> bool {

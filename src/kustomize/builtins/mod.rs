@@ -123,6 +123,7 @@ pub fn run_generator(
 pub fn run_listed(
     configured: &[config::Configured],
     loader: &Loader,
+    tc: &crate::kustomize::configurations::TransformerConfig,
     set: &mut ResourceSet,
     oa: &openapi::Tracker,
     meta: Option<&origin::Tracking>,
@@ -139,7 +140,7 @@ pub fn run_listed(
                 last.push((t, x));
                 continue;
             }
-            config::Kind::Extension(x) => x.apply(t, set)?,
+            config::Kind::Extension(x) => x.apply(t, set, tc)?,
             config::Kind::Builtin(b) => configs::apply(b, loader, set, oa)
                 .map_err(|e| e.context(format!("in {}", t.actor.what)))?,
             config::Kind::Function(f) => f.transform(set)?,
@@ -150,7 +151,7 @@ pub fn run_listed(
         record(set, t);
     }
     for (t, x) in last {
-        x.apply(t, set)?;
+        x.apply(t, set, tc)?;
         record(set, t);
     }
     Ok(())
