@@ -856,6 +856,71 @@ fn substitution_values_from_outside_only_when_asked() {
     );
 }
 
+/// A vendored Grafana dashboard keeps its own `${datasource}`: Substitution can be limited
+/// to some resources (`targets`) and told which names are text (`ignore`); validation does
+/// not report ignored placeholders as left behind.
+#[test]
+fn substitution_targets_and_ignored_names() {
+    let t = Tree::new();
+    t.file("app/kustomization.yaml", kust(&["cm.yaml"], &["sub.yaml"]))
+        .file(
+            "app/cm.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: region\ndata:\n  id: \"<REGION_ID>\"\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dashboard\ndata:\n  json: '{\"datasource\": \"${datasource}\", \"region\": \"<REGION_ID>\"}'\n",
+        );
+    let sub = |extra: &str| {
+        config(
+            "Substitution",
+            "s",
+            &format!("  vars:\n    REGION_ID: cn-hangzhou\n{extra}"),
+        )
+    };
+    // Without either, the dashboard's variable is an error in strict mode.
+    t.file("app/sub.yaml", sub(""));
+    has(
+        &t.fails("app"),
+        &["error: ${datasource} has no value in ConfigMap v1 dashboard at /data/json"],
+    );
+    // `ignore`: the name is text everywhere; the dashboard's other placeholders still work.
+    t.file("app/sub.yaml", sub("  ignore: [datasource]\n"));
+    let objects = t.objects("app");
+    assert_eq!(
+        find(&objects, "ConfigMap", "dashboard")["data"]["json"],
+        json!("{\"datasource\": \"${datasource}\", \"region\": \"cn-hangzhou\"}")
+    );
+    let validated = strata()
+        .args(["validate", "app"])
+        .current_dir(t.dir.path())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&validated.stdout);
+    assert!(!report.contains("IM001"), "{report}");
+    // `targets`: only the selected resources are substituted.
+    t.file(
+        "app/sub.yaml",
+        sub("  targets:\n  - kind: ConfigMap\n    name: region\n"),
+    );
+    let objects = t.objects("app");
+    assert_eq!(
+        find(&objects, "ConfigMap", "region")["data"]["id"],
+        json!("cn-hangzhou")
+    );
+    assert_eq!(
+        find(&objects, "ConfigMap", "dashboard")["data"]["json"],
+        json!("{\"datasource\": \"${datasource}\", \"region\": \"<REGION_ID>\"}")
+    );
+    // A name that is a variable and ignored, or written with its braces, is an error.
+    t.file("app/sub.yaml", sub("  ignore: [REGION_ID]\n"));
+    has(
+        &t.fails("app"),
+        &["error: `REGION_ID` is both a variable (spec.vars) and ignored"],
+    );
+    t.file("app/sub.yaml", sub("  ignore: [\"${datasource}\"]\n"));
+    has(
+        &t.fails("app"),
+        &["is not a variable name (letters, digits, `_`): write the name without"],
+    );
+}
+
 #[test]
 fn substitution_runs_after_image_registry_even_when_listed_first() {
     let t = Tree::new();

@@ -85,6 +85,13 @@ pub struct SubstitutionSpec {
     pub vars: IndexMap<String, String>,
     #[serde(default = "yes")]
     pub strict: bool,
+    /// The resources to substitute in (kustomize's selector fields); all when empty.
+    #[serde(default)]
+    pub targets: Vec<TargetEntry>,
+    /// Placeholder names that are text, not variables: left as written, never an error
+    /// (a vendored Grafana dashboard's `${datasource}`).
+    #[serde(default)]
+    pub ignore: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

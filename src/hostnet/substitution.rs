@@ -104,7 +104,7 @@ pub fn placeholders(s: &str) -> Vec<String> {
     if !s.contains('<') && !s.contains("${") {
         return Vec::new();
     }
-    substitute(s, &|_| false, &|_| None).unresolved
+    substitute(s, &|_| false, &|_| false, &|_| None).unresolved
 }
 
 /// The result of substituting one string.
@@ -116,10 +116,13 @@ pub struct Substituted {
     pub changed: bool,
 }
 
-/// Substitutes the placeholders of one string. `lookup` gives a name's value, if any.
+/// Substitutes the placeholders of one string. `lookup` gives a name's value, if any;
+/// placeholders of `ignored` names are text, left as written (a vendored Grafana
+/// dashboard's `${datasource}`).
 pub fn substitute(
     s: &str,
     declared: &dyn Fn(&str) -> bool,
+    ignored: &dyn Fn(&str) -> bool,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Substituted {
     let mut out = String::with_capacity(s.len());
@@ -146,7 +149,7 @@ pub fn substitute(
                 Some((n, d)) => (n, Some(d)),
                 None => (inner, None),
             };
-            if is_name(name) {
+            if is_name(name) && !ignored(name) {
                 match lookup(name).or_else(|| default.map(str::to_string)) {
                     Some(v) => {
                         out.push_str(&v);
@@ -165,7 +168,7 @@ pub fn substitute(
             && let Some(end) = rest[1..].find('>')
         {
             let name = &rest[1..=end];
-            if is_name(name) && (declared(name) || looks_like_placeholder(name)) {
+            if is_name(name) && !ignored(name) && (declared(name) || looks_like_placeholder(name)) {
                 match lookup(name) {
                     Some(v) => {
                         out.push_str(&v);
@@ -228,8 +231,39 @@ pub fn apply(
             ));
         }
     }
+    for (i, name) in spec.ignore.iter().enumerate() {
+        if !is_name(name) || spec.vars.contains_key(name) {
+            return Err(t.error_at(
+                &["spec", "ignore", &i.to_string()],
+                if is_name(name) {
+                    format!("`{name}` is both a variable (spec.vars) and ignored")
+                } else {
+                    format!("`{name}` is not a variable name (letters, digits, `_`): write the name without `${{}}` or `<>`")
+                },
+            ));
+        }
+    }
+    let ignored = |name: &str| spec.ignore.iter().any(|n| n == name);
+    let names = Names {
+        declared: &declared,
+        ignored: &ignored,
+        lookup: &lookup,
+    };
+    // Which resources the targets select (all when there are none).
+    let selected: Option<Vec<bool>> = if spec.targets.is_empty() {
+        None
+    } else {
+        let mut chosen = vec![false; set.len()];
+        for i in super::kinds::targets(t, &spec.targets)?.select(set, t)? {
+            chosen[i] = true;
+        }
+        Some(chosen)
+    };
     let actor = t.actor.clone();
-    for r in set.iter_mut() {
+    for (index, r) in set.iter_mut().enumerate() {
+        if selected.as_ref().is_some_and(|s| !s[index]) {
+            continue;
+        }
         let mut changed_paths = Vec::new();
         let mut unresolved: Vec<(String, String)> = Vec::new();
         let mut literal = Vec::new();
@@ -240,8 +274,7 @@ pub fn apply(
             walk(
                 v,
                 &mut path,
-                &declared,
-                &lookup,
+                &names,
                 &mut changed_paths,
                 &mut unresolved,
                 &mut literal,
@@ -289,11 +322,17 @@ fn bare(placeholder: &str) -> &str {
         .trim_end_matches('>')
 }
 
+/// What a Substitution knows of names: declared ones, ignored ones, and their values.
+struct Names<'a> {
+    declared: &'a dyn Fn(&str) -> bool,
+    ignored: &'a dyn Fn(&str) -> bool,
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+}
+
 fn walk(
     v: &mut Value,
     path: &mut String,
-    declared: &dyn Fn(&str) -> bool,
-    lookup: &dyn Fn(&str) -> Option<String>,
+    names: &Names<'_>,
     changed: &mut Vec<String>,
     unresolved: &mut Vec<(String, String)>,
     literal: &mut Vec<String>,
@@ -308,9 +347,18 @@ fn walk(
                 // validation (IM001) does not take it for a placeholder left behind.
                 literal.push(path.clone());
             }
-            let r = substitute(s, declared, lookup);
+            let r = substitute(s, names.declared, names.ignored, names.lookup);
             for u in r.unresolved {
                 unresolved.push((path.clone(), u));
+            }
+            // Placeholders left on purpose (`ignore`) are text: validation (IM001) must not
+            // take them for ones left behind.
+            if placeholders(&r.text)
+                .iter()
+                .any(|p| (names.ignored)(bare(p)))
+                && !literal.contains(path)
+            {
+                literal.push(path.clone());
             }
             if r.changed && r.text != *s {
                 *s = r.text;
@@ -322,7 +370,7 @@ fn walk(
                 let len = path.len();
                 path.push('/');
                 path.push_str(&i.to_string());
-                walk(item, path, declared, lookup, changed, unresolved, literal);
+                walk(item, path, names, changed, unresolved, literal);
                 path.truncate(len);
             }
         }
@@ -330,7 +378,7 @@ fn walk(
             for (k, item) in m.iter_mut() {
                 let len = path.len();
                 push_key(path, k);
-                walk(item, path, declared, lookup, changed, unresolved, literal);
+                walk(item, path, names, changed, unresolved, literal);
                 path.truncate(len);
             }
         }
@@ -347,7 +395,9 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        substitute(s, &|n| map.contains_key(n), &|n| map.get(n).cloned())
+        substitute(s, &|n| map.contains_key(n), &|_| false, &|n| {
+            map.get(n).cloned()
+        })
     }
 
     #[test]
