@@ -260,7 +260,7 @@ fn parameters_announced_and_applied() {
     assert!(images(&objects).iter().all(|i| i.contains("cn-wulanchabu")));
 }
 
-const BROKEN: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: apps\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      hostNetwork: true\n      containers:\n      - name: main\n        image: registry.example.com/web:1.0\n        ports:\n        - containerPort: 8080\n";
+const BROKEN: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: apps\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      hostNetwork: true\n      containers:\n      - name: main\n        image: registry.example.com/web:1.0\n        args: [--upstream=http://api.apps.svc.cluster.local:8080]\n        ports:\n        - containerPort: 8080\n";
 
 #[test]
 fn broken_app_prints_nothing() {

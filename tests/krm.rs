@@ -94,6 +94,11 @@ fn cluster_profile_validates_with_resource_refs() {
     let hn = WEB.replace(
         "    spec:\n      containers",
         "    spec:\n      hostNetwork: true\n      containers",
+    )
+    // The pod names a cluster service: HN001 is an error, not a warning.
+    .replace(
+        "        image: nginx:1.27\n",
+        "        image: nginx:1.27\n        env:\n        - {name: API, value: \"http://api.apps.svc:8080\"}\n",
     );
     let with_path = hn.replace(
         "  namespace: apps\n",
@@ -238,6 +243,11 @@ fn kpt_fn_eval_reports_validation_errors() {
     let hn = WEB.replace(
         "    spec:\n      containers",
         "    spec:\n      hostNetwork: true\n      containers",
+    )
+    // The pod names a cluster service: HN001 is an error, not a warning.
+    .replace(
+        "        image: nginx:1.27\n",
+        "        image: nginx:1.27\n        env:\n        - {name: API, value: \"http://api.apps.svc:8080\"}\n",
     );
     std::fs::write(pkg.join("web.yaml"), &hn).unwrap();
     let profile = tmp.path().join("profile.yaml");

@@ -113,11 +113,106 @@ fn fires(code: &str, bad: &[String], good: &[String], needle: &str) {
 #[test]
 fn hn001_dns_policy() {
     let bad = HN.replace("      dnsPolicy: ClusterFirstWithHostNet\n", "");
+    // Still flagged without evidence, as a warning.
     fires(
         "HN001",
         &[deployment("x", &bad, &port(20001), 1)],
         &[deployment("x", HN, &port(20001), 1)],
         "hostNetwork: true",
+    );
+}
+
+/// The severity of HN001 for a host-network pod without a dnsPolicy whose container has
+/// `extra` (YAML lines under the container) and `others` beside it in the render.
+fn hn001_severity(extra: &str, others: &[String]) -> Option<String> {
+    let pod = HN.replace("      dnsPolicy: ClusterFirstWithHostNet\n", "");
+    let mut docs = vec![deployment("x", &pod, &format!("{extra}{}", port(20001)), 1)];
+    docs.extend(others.iter().cloned());
+    let run = validate(&docs, PROFILE);
+    run.json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "HN001")
+        .map(|d| d["severity"].as_str().unwrap().to_string())
+}
+
+#[test]
+fn hn001_is_an_error_only_on_evidence_of_cluster_names() {
+    let service = |name: &str, ns: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n  ports:\n  - port: 9091\n"
+        )
+    };
+    let config_map = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: apps\ndata:\n  target: \"{value}\"\n"
+        )
+    };
+    let error = Some("error".to_string());
+    let warning = Some("warning".to_string());
+    // A CNI-style agent: nothing names a cluster service.
+    assert_eq!(
+        hn001_severity("        args: [--iface=eth0, --kube-subnet-mgr]\n", &[]),
+        warning
+    );
+    // A `*.svc` name in env, a `*.cluster.local` name in args.
+    assert_eq!(
+        hn001_severity(
+            "        env:\n        - {name: PUSH, value: \"http://pushgateway.monitoring.svc:9091\"}\n",
+            &[]
+        ),
+        error
+    );
+    assert_eq!(
+        hn001_severity(
+            "        args: [--upstream=api.apps.svc.cluster.local]\n",
+            &[]
+        ),
+        error
+    );
+    // A Service of the render named as a host: bare in its own namespace, qualified anywhere.
+    let pushgateway = [service("pushgateway", "apps")];
+    assert_eq!(
+        hn001_severity(
+            "        args: [--push=http://pushgateway:9091]\n",
+            &pushgateway
+        ),
+        error
+    );
+    assert_eq!(
+        hn001_severity(
+            "        args: [--push=http://pushgateway:9091]\n",
+            &[service("pushgateway", "monitoring")]
+        ),
+        warning
+    );
+    assert_eq!(
+        hn001_severity(
+            "        args: [--push=pushgateway.monitoring:9091]\n",
+            &[service("pushgateway", "monitoring")]
+        ),
+        error
+    );
+    // The word alone is not a host.
+    assert_eq!(
+        hn001_severity("        args: [--mode=pushgateway]\n", &pushgateway),
+        warning
+    );
+    // A ConfigMap the pod reads.
+    assert_eq!(
+        hn001_severity(
+            "        envFrom:\n        - configMapRef: {name: settings}\n",
+            &[config_map("db.apps.svc.cluster.local:5432")]
+        ),
+        error
+    );
+    assert_eq!(
+        hn001_severity(
+            "        envFrom:\n        - configMapRef: {name: settings}\n",
+            &[config_map("10.0.0.1:5432")]
+        ),
+        warning
     );
 }
 

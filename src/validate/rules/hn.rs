@@ -11,15 +11,140 @@ pub const HN001: Rule = Rule {
         severity: Severity::Error,
         summary: "hostNetwork without `dnsPolicy: ClusterFirstWithHostNet`",
         why: "With hostNetwork, the default dnsPolicy ClusterFirst silently falls back to the node's \
-              resolv.conf, so cluster service names stop resolving (Kubernetes docs, DNS for Services and Pods).",
-        example: "spec:\n  hostNetwork: true\n  # no dnsPolicy: cluster DNS does not work",
+              resolv.conf, so cluster service names stop resolving (Kubernetes docs, DNS for Services and Pods). \
+              An error when the pod evidently needs them: a `*.svc` or `*.cluster.local` name, or a Service of \
+              the render named as a host, in its env, args, command or the ConfigMaps it reads. Otherwise a \
+              warning: CNI and load-balancer agents (flannel, calico, metallb...) reach the API server through \
+              KUBERNETES_SERVICE_HOST and must work before cluster DNS exists, so they rightly leave dnsPolicy unset.",
+        example: "spec:\n  hostNetwork: true\n  # no dnsPolicy: cluster DNS does not work\n  containers:\n  - env:\n    - {name: PUSHGATEWAY, value: http://pushgateway.monitoring.svc:9091}",
         fix: "Set `dnsPolicy: ClusterFirstWithHostNet`, or an explicit `Default` if the pod must use the node's resolver.",
     },
     check: hn001,
     each: None,
 };
 
+/// A name only cluster DNS resolves, in a string: `x.ns.svc`, `x.svc`, `*.cluster.local`, or
+/// the name of a Service of the render used as a host (`http://name`, `name.ns:port`,
+/// `name:port`, `name/path`, or the whole value; a bare name only in the Service's own
+/// namespace).
+fn cluster_name_in(text: &str, services: &[(&str, &str)], pod_ns: &str) -> Option<String> {
+    let is_host_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    let mut rest = text;
+    while !rest.is_empty() {
+        let start = rest.find(is_host_char).unwrap_or(rest.len());
+        rest = &rest[start..];
+        let end = rest.find(|c: char| !is_host_char(c)).unwrap_or(rest.len());
+        let token = rest[..end].trim_end_matches('.').to_ascii_lowercase();
+        let after = &rest[end..];
+        let before_ok = start == 0 || !text[..text.len() - rest.len()].ends_with(['-', '_']);
+        rest = after;
+        if token.is_empty() || !before_ok {
+            continue;
+        }
+        if token.ends_with(".svc") || token.contains(".svc.") || token.ends_with(".cluster.local") {
+            return Some(token);
+        }
+        // A host position: after a URL scheme, before a port or a path, or the whole string.
+        let whole = token.len() == text.trim().len();
+        let after_scheme = text[..text.len() - after.len() - end].ends_with("://");
+        let host_position = whole
+            || after_scheme
+            || after
+                .strip_prefix(':')
+                .is_some_and(|p| p.starts_with(|c: char| c.is_ascii_digit()))
+            || after.starts_with('/');
+        for (name, ns) in services {
+            let qualified = token == format!("{name}.{ns}");
+            let bare = token == *name && *ns == pod_ns;
+            if (qualified || bare) && host_position {
+                return Some(token);
+            }
+        }
+    }
+    None
+}
+
+/// Where a pod evidently needs cluster DNS: (what, the name).
+fn cluster_dns_evidence(
+    w: &crate::validate::rules::Workload<'_>,
+    input: &Input<'_>,
+    services: &[(&str, &str)],
+) -> Option<(String, String)> {
+    let ns = w.r.namespace();
+    let mut config_maps: Vec<&str> = Vec::new();
+    for (_, c) in w.containers() {
+        let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
+        let mut strings: Vec<(&str, &str)> = Vec::new();
+        for field in ["args", "command"] {
+            for v in c.get(field).and_then(Value::as_array).into_iter().flatten() {
+                if let Some(s) = v.as_str() {
+                    strings.push((field, s));
+                }
+            }
+        }
+        for e in c.get("env").and_then(Value::as_array).into_iter().flatten() {
+            if let Some(s) = e.get("value").and_then(Value::as_str) {
+                strings.push(("env", s));
+            }
+            if let Some(cm) = e
+                .pointer("/valueFrom/configMapKeyRef/name")
+                .and_then(Value::as_str)
+            {
+                config_maps.push(cm);
+            }
+        }
+        for e in c
+            .get("envFrom")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(cm) = e.pointer("/configMapRef/name").and_then(Value::as_str) {
+                config_maps.push(cm);
+            }
+        }
+        for (field, s) in strings {
+            if let Some(found) = cluster_name_in(s, services, ns) {
+                return Some((format!("the {field} of container {name}"), found));
+            }
+        }
+    }
+    for v in w
+        .pod
+        .get("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(cm) = v.pointer("/configMap/name").and_then(Value::as_str) {
+            config_maps.push(cm);
+        }
+    }
+    for r in input.resources.iter().filter(|r| {
+        r.kind() == "ConfigMap" && r.namespace() == ns && config_maps.contains(&r.name())
+    }) {
+        for (key, v) in r
+            .obj()
+            .get("data")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(found) = v.as_str().and_then(|s| cluster_name_in(s, services, ns)) {
+                return Some((format!("key {key} of ConfigMap {}", r.name()), found));
+            }
+        }
+    }
+    None
+}
+
 fn hn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
+    let services: Vec<(&str, &str)> = input
+        .resources
+        .iter()
+        .filter(|r| r.kind() == "Service" && r.api_version() == "v1")
+        .map(|r| (r.name(), r.namespace()))
+        .collect();
     for w in input.workloads.iter().filter(|w| w.host_network()) {
         let policy = w.pod.get("dnsPolicy").and_then(Value::as_str);
         if matches!(policy, None | Some("ClusterFirst")) {
@@ -28,14 +153,27 @@ fn hn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
             } else {
                 format!("{}/hostNetwork", w.base)
             };
+            let policy = policy.unwrap_or("unset (ClusterFirst)");
+            let (severity, message) = match cluster_dns_evidence(w, input, &services) {
+                Some((place, name)) => (
+                    None,
+                    format!(
+                        "{} runs on the host network with dnsPolicy {policy}, and {place} names {name}, which only cluster DNS resolves: it will not resolve",
+                        w.r.id()
+                    ),
+                ),
+                None => (
+                    Some(Severity::Warning),
+                    format!(
+                        "{} runs on the host network with dnsPolicy {policy}: cluster names will not resolve (nothing in its env, args or ConfigMaps names one; agents that reach the API server by KUBERNETES_SERVICE_HOST need none)",
+                        w.r.id()
+                    ),
+                ),
+            };
             out.push(Finding {
                 code: "HN001",
-                severity: None,
-                message: format!(
-                    "{} runs on the host network with dnsPolicy {}: cluster names will not resolve",
-                    w.r.id(),
-                    policy.unwrap_or("unset (ClusterFirst)")
-                ),
+                severity,
+                message,
                 resource: w.index,
                 path,
                 other: None,
