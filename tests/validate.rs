@@ -973,3 +973,103 @@ fn render_says_how_many_warnings_it_does_not_show() {
         "{stderr}"
     );
 }
+
+/// The codes a set of documents gets (validated with the test profile).
+fn found(docs: &[String]) -> Vec<String> {
+    codes(&validate(docs, PROFILE))
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect()
+}
+
+#[test]
+fn an_init_container_does_not_hold_its_port_beside_the_pod_containers() {
+    let hn = "      hostNetwork: true\n      dnsPolicy: ClusterFirstWithHostNet\n";
+    let init = |restart: &str| {
+        format!(
+            "{hn}      initContainers:\n      - name: setup\n        image: registry.example.com/setup:1.0\n{restart}        ports:\n        - containerPort: 20010\n"
+        )
+    };
+    // An ordinary init container runs alone before the pod's containers.
+    let ordinary = found(&[daemonset("x", &init(""), &port(20010), "")]);
+    assert!(!ordinary.contains(&"PT001".to_string()), "{ordinary:?}");
+    // A native sidecar runs beside them: the same port conflicts.
+    let sidecar = found(&[daemonset(
+        "x",
+        &init("        restartPolicy: Always\n"),
+        &port(20010),
+        "",
+    )]);
+    assert!(sidecar.contains(&"PT001".to_string()), "{sidecar:?}");
+    // HN003 (hostPort != containerPort) is the API server's check of the pod's containers,
+    // not of its init containers.
+    let mismatch = format!(
+        "{hn}      initContainers:\n      - name: setup\n        image: registry.example.com/setup:1.0\n        ports:\n        - containerPort: 20011\n          hostPort: 20012\n"
+    );
+    let f = found(&[daemonset("x", &mismatch, &port(20013), "")]);
+    assert!(!f.contains(&"HN003".to_string()), "{f:?}");
+}
+
+#[test]
+fn required_node_affinity_keeps_daemonsets_apart_without_node_pools() {
+    let hn = "      hostNetwork: true\n      dnsPolicy: ClusterFirstWithHostNet\n";
+    let affinity = |op: &str, values: &str| {
+        format!(
+            "{hn}      affinity:\n        nodeAffinity:\n          requiredDuringSchedulingIgnoredDuringExecution:\n            nodeSelectorTerms:\n            - matchExpressions:\n              - key: example.com/pool\n                operator: {op}\n{values}"
+        )
+    };
+    let profile_without_pools = PROFILE;
+    let run = |a: &str, b: &str| {
+        codes(&validate(
+            &[
+                daemonset("a", a, &port(20020), ""),
+                daemonset("b", b, &port(20020), ""),
+            ],
+            profile_without_pools,
+        ))
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect::<Vec<_>>()
+    };
+    // Exists / DoesNotExist on one label: never on one node.
+    let apart = run(&affinity("Exists", ""), &affinity("DoesNotExist", ""));
+    assert!(!apart.contains(&"PT001".to_string()), "{apart:?}");
+    // Disjoint In values: apart too; overlapping ones can meet.
+    let values = |v: &str| format!("                values: [{v}]\n");
+    let disjoint = run(
+        &affinity("In", &values("gpu")),
+        &affinity("In", &values("cpu")),
+    );
+    assert!(!disjoint.contains(&"PT001".to_string()), "{disjoint:?}");
+    let overlap = run(
+        &affinity("In", &values("gpu, cpu")),
+        &affinity("In", &values("cpu")),
+    );
+    assert!(overlap.contains(&"PT001".to_string()), "{overlap:?}");
+}
+
+#[test]
+fn a_port_bound_to_link_local_addresses_is_not_a_reserved_port() {
+    let hn = "      hostNetwork: true\n      dnsPolicy: Default\n";
+    let dns = |extra: &str| {
+        format!("{extra}        ports:\n        - containerPort: 53\n          protocol: UDP\n")
+    };
+    // node-local-dns: binds 169.254.20.10 (and the DNS Service IP) named in its args.
+    let args = found(&[daemonset(
+        "node-local-dns",
+        hn,
+        &dns("        args: [-localip, \"169.254.20.10,10.96.0.10\"]\n"),
+        "",
+    )]);
+    assert!(!args.contains(&"PT002".to_string()), "{args:?}");
+    let host_ip = found(&[daemonset(
+        "node-local-dns",
+        hn,
+        "        ports:\n        - containerPort: 53\n          hostIP: 169.254.20.10\n",
+        "",
+    )]);
+    assert!(!host_ip.contains(&"PT002".to_string()), "{host_ip:?}");
+    // On every address, port 53 meets the node's resolver.
+    let plain = found(&[daemonset("dns", hn, &dns(""), "")]);
+    assert!(plain.contains(&"PT002".to_string()), "{plain:?}");
+}

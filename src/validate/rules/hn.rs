@@ -283,7 +283,12 @@ pub const HN003: Rule = Rule {
 
 fn hn003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
     for w in input.workloads.iter().filter(|w| w.host_network()) {
-        for (cpath, c) in w.containers() {
+        // The API server checks the pod's containers, not its init containers.
+        for (cpath, c) in w
+            .containers()
+            .into_iter()
+            .filter(|(p, _)| p.contains("/containers/"))
+        {
             let Some(Value::Array(ports)) = c.get("ports") else {
                 continue;
             };

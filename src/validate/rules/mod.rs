@@ -83,6 +83,16 @@ impl Workload<'_> {
             let Some(Value::Array(ports)) = c.get("ports") else {
                 continue;
             };
+            let init = cpath.contains("/initContainers/")
+                && c.get("restartPolicy").and_then(Value::as_str) != Some("Always");
+            let link_local = c
+                .get("args")
+                .into_iter()
+                .chain(c.get("command"))
+                .filter_map(Value::as_array)
+                .flatten()
+                .filter_map(Value::as_str)
+                .any(|a| a.contains("169.254."));
             for (i, p) in ports.iter().enumerate() {
                 let Some(p) = p.as_object() else { continue };
                 let cp = p.get("containerPort").and_then(Value::as_u64);
@@ -116,6 +126,8 @@ impl Workload<'_> {
                         .and_then(Value::as_str)
                         .unwrap_or("")
                         .to_string(),
+                    init,
+                    link_local,
                 });
             }
         }
@@ -145,6 +157,22 @@ pub struct HostPort {
     pub port: u16,
     pub path: String,
     pub container: String,
+    /// Claimed by an ordinary init container: it runs alone, to completion, before the
+    /// pod's containers start (a native sidecar, `restartPolicy: Always`, is not one).
+    pub init: bool,
+    /// The container binds specific link-local addresses (`169.254.x.x` in its args, as
+    /// node-local-dns does), not the node's addresses.
+    pub link_local: bool,
+}
+
+impl HostPort {
+    /// Bound to a link-local address (its hostIP, or its container's args), where no node
+    /// daemon listens.
+    pub fn link_local(&self) -> bool {
+        self.link_local
+            || self.ip.starts_with("169.254.")
+            || self.ip.to_ascii_lowercase().starts_with("fe80:")
+    }
 }
 
 /// The findings of a check that reads each object on its own, in resource order. A large set

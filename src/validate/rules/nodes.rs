@@ -121,7 +121,85 @@ pub fn can_share_node(a: &Workload<'_>, b: &Workload<'_>, profile: &ClusterProfi
     if let (Some(pa), Some(pb)) = (eligible_pools(a, profile), eligible_pools(b, profile)) {
         return pa.iter().any(|p| pb.contains(p));
     }
-    // Without pools: only contradicting node selectors keep them apart.
-    let (sa, sb) = (node_selector(a), node_selector(b));
-    !sa.iter().any(|(k, v)| sb.get(k).is_some_and(|w| w != v))
+    // Without pools: only contradicting placement keeps them apart. Each workload may land
+    // on a node meeting its nodeSelector and one of its required node affinity terms; two
+    // workloads never share a node when every pair of their terms contradicts.
+    let (ta, tb) = (placement_terms(a), placement_terms(b));
+    !ta.iter().all(|x| {
+        tb.iter()
+            .all(|y| x.iter().any(|r| y.iter().any(|s| contradicts(r, s))))
+    })
+}
+
+/// One requirement on a node label: the key, the operator and its values.
+struct Requirement {
+    key: String,
+    op: String,
+    values: Vec<String>,
+}
+
+/// A workload's placement as alternatives (its required node affinity terms, ORed), each
+/// the requirements a node must all meet (the term's expressions and the nodeSelector).
+fn placement_terms(w: &Workload<'_>) -> Vec<Vec<Requirement>> {
+    let selector: Vec<Requirement> = node_selector(w)
+        .into_iter()
+        .map(|(key, v)| Requirement {
+            key,
+            op: "In".into(),
+            values: vec![v],
+        })
+        .collect();
+    let terms = required_terms(w);
+    let expressions = |term: &Value| -> Vec<Requirement> {
+        term.get("matchExpressions")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|e| Requirement {
+                key: e.get("key").and_then(Value::as_str).unwrap_or("").into(),
+                op: e
+                    .get("operator")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .into(),
+                values: e
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+            })
+            .collect()
+    };
+    if terms.is_empty() {
+        return vec![selector];
+    }
+    terms
+        .into_iter()
+        .map(|t| {
+            let mut reqs = expressions(t);
+            reqs.extend(selector.iter().map(|r| Requirement {
+                key: r.key.clone(),
+                op: r.op.clone(),
+                values: r.values.clone(),
+            }));
+            reqs
+        })
+        .collect()
+}
+
+/// Can no node label meet both requirements?
+fn contradicts(a: &Requirement, b: &Requirement) -> bool {
+    if a.key != b.key {
+        return false;
+    }
+    let one_way = |x: &Requirement, y: &Requirement| match (x.op.as_str(), y.op.as_str()) {
+        ("Exists" | "In", "DoesNotExist") => true,
+        ("In", "In") => !x.values.iter().any(|v| y.values.contains(v)),
+        ("In", "NotIn") => x.values.iter().all(|v| y.values.contains(v)),
+        _ => false,
+    };
+    one_way(a, b) || one_way(b, a)
 }

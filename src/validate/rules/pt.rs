@@ -49,6 +49,11 @@ fn pt001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                 }
                 let (x, y) = (&ws[*wa], &ws[*wb]);
                 let same = wa == wb;
+                // An ordinary init container runs alone before the pod's containers: within
+                // one pod it never holds a port at the same time as another container.
+                if same && (a.init || b.init) {
+                    continue;
+                }
                 if !same && !nodes::can_share_node(x, y, input.profile) {
                     continue;
                 }
@@ -102,7 +107,9 @@ fn pt002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
         assumed.push("no ClusterProfile: reserved ports are the defaults (22, 53, 80, 443, 2379-2380, 6443, 9099, 9890, 10248-10259, 30000-32767)".into());
     }
     for w in input.workloads.iter() {
-        for hp in w.host_ports() {
+        // A port bound to link-local addresses (node-local-dns' 169.254.20.10:53) does not
+        // meet the node daemons, which listen on the node's own addresses.
+        for hp in w.host_ports().iter().filter(|hp| !hp.link_local()) {
             if let Some((a, b)) = input.profile.is_reserved(hp.port) {
                 let range = if a == b {
                     String::new()
