@@ -1073,3 +1073,39 @@ fn a_port_bound_to_link_local_addresses_is_not_a_reserved_port() {
     let plain = found(&[daemonset("dns", hn, &dns(""), "")]);
     assert!(plain.contains(&"PT002".to_string()), "{plain:?}");
 }
+
+#[test]
+fn gn002_removed_api_versions_for_the_target_version() {
+    let old = daemonset("agent", HN, &port(20030), "").replace("apps/v1", "extensions/v1beta1");
+    let profile = |v: &str| {
+        format!(
+            "apiVersion: strata.dev/v1alpha1\nkind: ClusterProfile\nmetadata: {{name: p}}\nspec:\n  nodes: 3\n  allowedHostPorts: [\"20000-20999\"]\n  kubernetesVersion: \"{v}\"\n"
+        )
+    };
+    let run = validate(std::slice::from_ref(&old), &profile("1.30"));
+    let d = run.json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "GN002")
+        .unwrap_or_else(|| panic!("{}", run.json));
+    assert!(
+        d["message"].as_str().unwrap().contains(
+            "uses extensions/v1beta1, which Kubernetes stopped serving in 1.16 (the target is 1.30)"
+        ),
+        "{d}"
+    );
+    // Served by 1.15; apps/v1 is served everywhere.
+    let f = codes(&validate(std::slice::from_ref(&old), &profile("1.15")));
+    assert!(!f.iter().any(|(c, _)| c == "GN002"), "{f:?}");
+    fires(
+        "GN002",
+        std::slice::from_ref(&old),
+        &[daemonset("agent", HN, &port(20030), "")],
+        "apiVersion: extensions/v1beta1",
+    );
+    // An old workload is still a workload to the other rules: its host port conflicts.
+    let twin = daemonset("other", HN, &port(20030), "");
+    let f = codes(&validate(&[old, twin], &profile("1.15")));
+    assert!(f.iter().any(|(c, _)| c == "PT001"), "{f:?}");
+}

@@ -15,6 +15,10 @@ pub const POD_SPECS: &[(&str, &str, &[&str])] = &[
     ("apps", "DaemonSet", &["spec", "template", "spec"]),
     ("apps", "ReplicaSet", &["spec", "template", "spec"]),
     ("batch", "Job", &["spec", "template", "spec"]),
+    // Removed versions (GN002 reports them), still workloads to every rule and transform.
+    ("extensions", "Deployment", &["spec", "template", "spec"]),
+    ("extensions", "DaemonSet", &["spec", "template", "spec"]),
+    ("extensions", "ReplicaSet", &["spec", "template", "spec"]),
     (
         "batch",
         "CronJob",
@@ -24,11 +28,13 @@ pub const POD_SPECS: &[(&str, &str, &[&str])] = &[
 
 /// The pod-bearing kinds, for messages: `Pod, PodTemplate, ...`.
 pub fn pod_bearing_kinds() -> String {
-    POD_SPECS
-        .iter()
-        .map(|(_, k, _)| *k)
-        .collect::<Vec<_>>()
-        .join(", ")
+    let mut kinds: Vec<&str> = Vec::new();
+    for (_, k, _) in POD_SPECS {
+        if !kinds.contains(k) {
+            kinds.push(k);
+        }
+    }
+    kinds.join(", ")
 }
 
 /// The container lists of a pod spec.

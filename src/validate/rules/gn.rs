@@ -231,3 +231,180 @@ fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
         }
     }
 }
+
+pub const GN002: Rule = Rule {
+    doc: RuleDoc {
+        code: "GN002",
+        name: "removed-api-version",
+        severity: Severity::Error,
+        summary: "apiVersion the target Kubernetes version no longer serves",
+        why: "The API server refuses an object whose group/version it no longer serves (`no matches for \
+              kind \"DaemonSet\" in version \"extensions/v1beta1\"`): the sync fails, or an old manifest \
+              is skipped while the rest applies. The versions and the release that removed each are \
+              Kubernetes' deprecated API migration guide; the target is the ClusterProfile's \
+              `kubernetesVersion` (the newest release when unset).",
+        example: "apiVersion: extensions/v1beta1\nkind: DaemonSet",
+        fix: "Move to the served version (apps/v1 for workloads, networking.k8s.io/v1 for Ingress...), \
+              adding what it requires (a `selector` for apps/v1 workloads).",
+    },
+    check: gn002,
+    each: None,
+};
+
+/// (apiVersion, kinds (empty: every kind of it), the minor release of 1.x that stopped
+/// serving it, its replacement), from Kubernetes' deprecated API migration guide.
+const REMOVED: &[(&str, &[&str], u32, &str)] = &[
+    (
+        "extensions/v1beta1",
+        &[
+            "DaemonSet",
+            "Deployment",
+            "ReplicaSet",
+            "NetworkPolicy",
+            "PodSecurityPolicy",
+        ],
+        16,
+        "apps/v1 (networking.k8s.io/v1 for NetworkPolicy)",
+    ),
+    (
+        "extensions/v1beta1",
+        &["Ingress"],
+        22,
+        "networking.k8s.io/v1",
+    ),
+    ("apps/v1beta1", &[], 16, "apps/v1"),
+    ("apps/v1beta2", &[], 16, "apps/v1"),
+    (
+        "networking.k8s.io/v1beta1",
+        &["Ingress", "IngressClass"],
+        22,
+        "networking.k8s.io/v1",
+    ),
+    (
+        "rbac.authorization.k8s.io/v1beta1",
+        &[],
+        22,
+        "rbac.authorization.k8s.io/v1",
+    ),
+    (
+        "apiextensions.k8s.io/v1beta1",
+        &[],
+        22,
+        "apiextensions.k8s.io/v1",
+    ),
+    (
+        "admissionregistration.k8s.io/v1beta1",
+        &[],
+        22,
+        "admissionregistration.k8s.io/v1",
+    ),
+    (
+        "apiregistration.k8s.io/v1beta1",
+        &[],
+        22,
+        "apiregistration.k8s.io/v1",
+    ),
+    ("scheduling.k8s.io/v1beta1", &[], 22, "scheduling.k8s.io/v1"),
+    (
+        "certificates.k8s.io/v1beta1",
+        &[],
+        22,
+        "certificates.k8s.io/v1",
+    ),
+    (
+        "coordination.k8s.io/v1beta1",
+        &[],
+        22,
+        "coordination.k8s.io/v1",
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"],
+        22,
+        "storage.k8s.io/v1",
+    ),
+    ("batch/v1beta1", &["CronJob"], 25, "batch/v1"),
+    ("policy/v1beta1", &["PodDisruptionBudget"], 25, "policy/v1"),
+    (
+        "policy/v1beta1",
+        &["PodSecurityPolicy"],
+        25,
+        "Pod Security Admission (namespace labels)",
+    ),
+    ("discovery.k8s.io/v1beta1", &[], 25, "discovery.k8s.io/v1"),
+    ("events.k8s.io/v1beta1", &[], 25, "events.k8s.io/v1"),
+    ("node.k8s.io/v1beta1", &[], 25, "node.k8s.io/v1"),
+    ("autoscaling/v2beta1", &[], 25, "autoscaling/v2"),
+    ("autoscaling/v2beta2", &[], 26, "autoscaling/v2"),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta1",
+        &[],
+        26,
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
+    (
+        "storage.k8s.io/v1beta1",
+        &["CSIStorageCapacity"],
+        27,
+        "storage.k8s.io/v1",
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta2",
+        &[],
+        29,
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
+    (
+        "flowcontrol.apiserver.k8s.io/v1beta3",
+        &[],
+        32,
+        "flowcontrol.apiserver.k8s.io/v1",
+    ),
+];
+
+/// The newest Kubernetes minor release strata knows the served versions of (the k8s-openapi
+/// schema in use).
+const NEWEST_MINOR: u32 = 37;
+
+fn gn002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
+    let target = input
+        .profile
+        .spec
+        .kubernetes_version
+        .as_deref()
+        .and_then(|v| {
+            v.trim_start_matches('v')
+                .split('.')
+                .nth(1)?
+                .parse::<u32>()
+                .ok()
+        });
+    let minor = target.unwrap_or(NEWEST_MINOR);
+    let mut assumed_once = false;
+    for (index, r) in input.resources.iter().enumerate() {
+        let api = r.api_version();
+        let Some((_, _, removed_in, instead)) = REMOVED.iter().find(|(v, kinds, removed, _)| {
+            *v == api && (kinds.is_empty() || kinds.contains(&r.kind())) && minor >= *removed
+        }) else {
+            continue;
+        };
+        if target.is_none() && !assumed_once {
+            assumed.push(format!(
+                "no kubernetesVersion in the ClusterProfile: removed API versions are those of Kubernetes 1.{NEWEST_MINOR}"
+            ));
+            assumed_once = true;
+        }
+        out.push(Finding {
+            code: "GN002",
+            severity: None,
+            message: format!(
+                "{} uses {api}, which Kubernetes stopped serving in 1.{removed_in} (the target is 1.{minor})",
+                r.id()
+            ),
+            resource: index,
+            path: "/apiVersion".into(),
+            other: None,
+            fix: Some(format!("use {instead}")),
+        });
+    }
+}

@@ -20,6 +20,7 @@ use crate::model::Resource;
 pub fn all() -> Vec<Rule> {
     vec![
         gn::GN001,
+        gn::GN002,
         hn::HN001,
         hn::HN002,
         hn::HN003,
