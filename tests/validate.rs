@@ -1109,3 +1109,12 @@ fn gn002_removed_api_versions_for_the_target_version() {
     let f = codes(&validate(&[old, twin], &profile("1.15")));
     assert!(f.iter().any(|(c, _)| c == "PT001"), "{f:?}");
 }
+
+#[test]
+fn im001_finds_the_upstream_dns_template_placeholders() {
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: node-local-dns\n  namespace: apps\ndata:\n  Corefile: |\n    cluster.local:53 {\n        bind __PILLAR__LOCAL__DNS__\n        forward . __PILLAR__CLUSTER__DNS__\n    }\n".to_string();
+    let done = cm
+        .replace("__PILLAR__LOCAL__DNS__", "169.254.20.10")
+        .replace("__PILLAR__CLUSTER__DNS__", "10.96.0.10");
+    fires("IM001", &[cm], &[done], "cluster.local:53 {");
+}

@@ -98,13 +98,52 @@ fn looks_like_placeholder(name: &str) -> bool {
         && name.chars().next().is_some_and(|c| c.is_ascii_uppercase())
 }
 
-/// The placeholders a string still holds: `${NAME}` (any name) and `<NAME>` in the vendor
-/// form (upper case with an underscore), as validation reports them.
+/// The placeholders a string still holds, as validation reports them: `${NAME}` (any name),
+/// `<NAME>` in the vendor form (upper case with an underscore), and the upstream template
+/// form of kube-dns, CoreDNS and node-local-dns manifests, `__PILLAR__DNS__SERVER__` (upper
+/// case words between double underscores, at least two words).
 pub fn placeholders(s: &str) -> Vec<String> {
-    if !s.contains('<') && !s.contains("${") {
-        return Vec::new();
+    let mut out = if s.contains('<') || s.contains("${") {
+        substitute(s, &|_| false, &|_| false, &|_| None).unresolved
+    } else {
+        Vec::new()
+    };
+    if s.contains("__") {
+        out.extend(pillar_placeholders(s));
     }
-    substitute(s, &|_| false, &|_| false, &|_| None).unresolved
+    out
+}
+
+/// `__WORD__WORD__...__` tokens: upper-case letters and digits, words joined by `__`.
+fn pillar_placeholders(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let word = |c: u8| c.is_ascii_uppercase() || c.is_ascii_digit();
+    let mut i = 0;
+    while let Some(at) = s[i..].find("__").map(|k| k + i) {
+        // Words separated by `__`, closed by a final `__`.
+        let mut j = at + 2;
+        let mut words = 0;
+        loop {
+            let start = j;
+            while j < b.len() && word(b[j]) {
+                j += 1;
+            }
+            if j == start || !s[j..].starts_with("__") {
+                break;
+            }
+            words += 1;
+            j += 2;
+        }
+        let preceded = at > 0 && (b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'_');
+        if words >= 2 && !preceded {
+            out.push(s[at..j].to_string());
+            i = j;
+        } else {
+            i = at + 2;
+        }
+    }
+    out
 }
 
 /// The result of substituting one string.
@@ -398,6 +437,21 @@ mod tests {
         substitute(s, &|n| map.contains_key(n), &|_| false, &|n| {
             map.get(n).cloned()
         })
+    }
+
+    #[test]
+    fn upstream_dns_template_placeholders_are_found() {
+        assert_eq!(
+            placeholders("forward . __PILLAR__CLUSTER__DNS__ {\n  bind __PILLAR__LOCAL__DNS__\n"),
+            ["__PILLAR__CLUSTER__DNS__", "__PILLAR__LOCAL__DNS__"]
+        );
+        assert_eq!(
+            placeholders("cluster.local __DNS__DOMAIN__"),
+            ["__DNS__DOMAIN__"]
+        );
+        // Not placeholders: one word, lower case (Python's dunders), inside an identifier.
+        assert!(placeholders("__INIT__ __init__ __main__").is_empty());
+        assert!(placeholders("MY__PILLAR__X__").is_empty());
     }
 
     #[test]

@@ -13,10 +13,11 @@ pub const IM001: Rule = Rule {
         code: "IM001",
         name: "unresolved-placeholder",
         severity: Severity::Error,
-        summary: "unresolved placeholder (`<NAME>` or `${NAME}`) in a string",
+        summary: "unresolved placeholder (`<NAME>`, `${NAME}` or `__PILLAR__NAME__`) in a string",
         why: "A placeholder left in an image (`registry-<REGION_ID>-vpc...`) is a broken reference that \
               fails only at pull time on the node; elsewhere it is a wrong value applied silently. \
-              `<NAME>` (upper case with an underscore) is flagged anywhere; `${NAME}` in images, \
+              `<NAME>` (upper case with an underscore) and the upstream DNS manifests' \
+              `__PILLAR__DNS__SERVER__` form are flagged anywhere; `${NAME}` in images, \
               metadata and single-token values, not in scripts or templates carried as text, which \
               use it on purpose.",
         example: "image: registry-<REGION_ID>-vpc.ack.aliyuncs.com/acs/node-exporter:v0.17.0-slim",
@@ -49,7 +50,9 @@ fn walk<'v>(v: &'v Value, path: &mut Vec<Seg<'v>>, found: &mut Vec<(String, Stri
             let pointer = pointer::of_segs(path);
             let mut seen: Vec<String> = Vec::new();
             for p in all {
-                if (p.starts_with('<') || flags_dollar_form(s, &pointer)) && !seen.contains(&p) {
+                if (p.starts_with('<') || p.starts_with("__") || flags_dollar_form(s, &pointer))
+                    && !seen.contains(&p)
+                {
                     seen.push(p.clone());
                     found.push((pointer.clone(), p));
                 }

@@ -93,7 +93,7 @@ impl Workload<'_> {
                 .filter_map(Value::as_array)
                 .flatten()
                 .filter_map(Value::as_str)
-                .any(|a| a.contains("169.254."));
+                .any(|a| a.contains("169.254.") || a == "-localip" || a == "--localip");
             for (i, p) in ports.iter().enumerate() {
                 let Some(p) = p.as_object() else { continue };
                 let cp = p.get("containerPort").and_then(Value::as_u64);
@@ -161,8 +161,9 @@ pub struct HostPort {
     /// Claimed by an ordinary init container: it runs alone, to completion, before the
     /// pod's containers start (a native sidecar, `restartPolicy: Always`, is not one).
     pub init: bool,
-    /// The container binds specific link-local addresses (`169.254.x.x` in its args, as
-    /// node-local-dns does), not the node's addresses.
+    /// The container binds specific link-local addresses, not the node's: `169.254.x.x` in
+    /// its args, or node-local-dns' `-localip` list (its link-local address and the DNS
+    /// Service's IP, template placeholders in the upstream manifest).
     pub link_local: bool,
 }
 
