@@ -216,6 +216,31 @@ fn env_var_substitution() {
 }
 
 #[test]
+fn a_malformed_kube_version_is_a_warning_not_a_silent_default() {
+    let repo = repo_copy();
+    // KUBE_VERSION counts where the overlay's ClusterProfile names no version.
+    let profile = repo.path().join("overlays/cn-hangzhou/cluster.yaml");
+    let text = std::fs::read_to_string(&profile).unwrap();
+    std::fs::write(
+        &profile,
+        text.replace("  kubernetesVersion: \"1.30\"\n", ""),
+    )
+    .unwrap();
+    let (out, objects) = cmp_generate(
+        repo.path(),
+        "overlays/cn-hangzhou",
+        &[("KUBE_VERSION", "garbage")],
+    );
+    assert!(out.status.success() && !objects.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("warning: KUBE_VERSION \"garbage\" is not a Kubernetes version"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn parameters_announced_and_applied() {
     let repo = repo_copy();
     let app = "overlays/cn-hangzhou";

@@ -1066,3 +1066,17 @@ fn the_working_directory_without_a_kustomization_is_named() {
         "{err}"
     );
 }
+
+#[test]
+fn a_closed_stderr_is_an_error_exit_not_a_panic() {
+    let t = Tree::new();
+    t.file("app/kustomization.yaml", "");
+    let bin = env!("CARGO_BIN_EXE_strata");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("'{bin}' render app 2>&-; echo \"exit=$?\""))
+        .current_dir(t.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "exit=2");
+}

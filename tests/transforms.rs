@@ -735,7 +735,7 @@ fn substitution_strict_error_names_resource_field_and_config() {
             "  --> app/sub.yaml:7:5\n",
             "  = in Substitution region\n",
             "  = the resource was read from app/cm.yaml:6\n",
-            "  = help: add `CLUSTER_ID` to spec.vars or pass `--set CLUSTER_ID=...` (in Argo CD: a parameter, or ARGOCD_ENV_CLUSTER_ID in the app's plugin env)",
+            "  = help: add `CLUSTER_ID` to spec.vars, pass `--set CLUSTER_ID=...` or `--env CLUSTER_ID` (in Argo CD: a parameter, or ARGOCD_ENV_CLUSTER_ID in the app's plugin env), or list it under `ignore` if it is text",
         ],
     );
 

@@ -1118,3 +1118,22 @@ fn im001_finds_the_upstream_dns_template_placeholders() {
         .replace("__PILLAR__CLUSTER__DNS__", "10.96.0.10");
     fires("IM001", &[cm], &[done], "cluster.local:53 {");
 }
+
+#[test]
+fn sv001_service_over_host_pods_that_can_share_a_node() {
+    let svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: apps\nspec:\n  selector: {app: x}\n  ports:\n  - port: 80\n    targetPort: 20040\n".to_string();
+    let hn = "      hostNetwork: true\n      dnsPolicy: ClusterFirstWithHostNet\n";
+    // Three replicas, nothing keeping two off one node: the Service's endpoints are node IPs.
+    fires(
+        "SV001",
+        &[svc.clone(), deployment("x", hn, &port(20040), 3)],
+        // One pod per node (the test's HN has required anti-affinity on the hostname).
+        &[svc.clone(), deployment("x", HN, &port(20040), 3)],
+        "selector: {app: x}",
+    );
+    // A DaemonSet runs one pod per node; a single replica cannot meet another.
+    let f = found(&[svc.clone(), daemonset("x", hn, &port(20040), "")]);
+    assert!(!f.contains(&"SV001".to_string()), "{f:?}");
+    let f = found(&[svc, deployment("x", hn, &port(20040), 1)]);
+    assert!(!f.contains(&"SV001".to_string()), "{f:?}");
+}

@@ -343,7 +343,22 @@ pub fn generate(
     if profile.spec.kubernetes_version.is_none()
         && let Some(v) = env.get("KUBE_VERSION").filter(|v| !v.is_empty())
     {
-        profile.spec.kubernetes_version = Some(v.trim_start_matches('v').to_string());
+        // Argo CD's KUBE_VERSION is `1.30` or `v1.30.2+k3s1`-like: its MAJOR.MINOR is used.
+        let bare = v.trim_start_matches('v');
+        let mut parts = bare.split(['.', '+', '-']);
+        match (parts.next(), parts.next()) {
+            (Some(major), Some(minor))
+                if !major.is_empty()
+                    && !minor.is_empty()
+                    && major.bytes().all(|b| b.is_ascii_digit())
+                    && minor.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                profile.spec.kubernetes_version = Some(format!("{major}.{minor}"));
+            }
+            _ => eprintln!(
+                "warning: KUBE_VERSION {v:?} is not a Kubernetes version: validated for the newest release strata knows"
+            ),
+        }
     }
     let report = validate::errors(&set, &profile, &builder.loader);
     if report.errors() > 0 {

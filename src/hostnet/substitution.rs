@@ -341,8 +341,8 @@ pub fn apply(
                     ))
                     .context(format!("the resource was read from {}", r.origin))
                     .help(format!(
-                        "add `{}` to spec.vars or pass `--set {}=...` (in Argo CD: a parameter, or ARGOCD_ENV_{} in the app's plugin env); write $${{NAME}} for a literal ${{NAME}}",
-                        bare(placeholder), bare(placeholder), bare(placeholder)
+                        "add `{}` to spec.vars, pass `--set {}=...` or `--env {}` (in Argo CD: a parameter, or ARGOCD_ENV_{} in the app's plugin env), or list it under `ignore` if it is text; write $${{NAME}} for a literal ${{NAME}}",
+                        bare(placeholder), bare(placeholder), bare(placeholder), bare(placeholder)
                     )));
         }
         for p in changed_paths {

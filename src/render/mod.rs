@@ -79,7 +79,7 @@ pub fn explain(resources: &[Resource], unmatched_images: &[String]) -> String {
         if r.changes.is_empty() {
             let _ = writeln!(
                 out,
-                "  no field set by strata's transforms (kustomize's built-ins are not traced yet)"
+                "  no traced field (namespace, labels, annotations and names are not traced yet)"
             );
         }
         let width = r.changes.iter().map(|c| c.path.len()).max().unwrap_or(0);

@@ -9,6 +9,7 @@ mod ps;
 mod pt;
 mod ro;
 mod sc;
+mod sv;
 
 use serde_json::{Map, Value};
 
@@ -34,6 +35,7 @@ pub fn all() -> Vec<Rule> {
         ro::RO001,
         ro::RO002,
         sc::SC001,
+        sv::SV001,
     ]
 }
 

@@ -22,7 +22,7 @@ pub const RO001: Rule = Rule {
 };
 
 /// Does the pod spec require one pod per node (required anti-affinity on the hostname)?
-fn one_per_node(w: &Workload<'_>) -> bool {
+pub(super) fn one_per_node(w: &Workload<'_>) -> bool {
     w.pod
         .get("affinity")
         .and_then(|a| a.get("podAntiAffinity"))
