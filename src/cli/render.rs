@@ -65,15 +65,9 @@ pub fn run(args: &RenderArgs) -> u8 {
         eprintln!("error: several directories are rendered only with --out-dir");
         return exit::ERROR;
     };
-    let overrides = match Overrides::from_args(&args.set, &args.env) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
+    let Some((kinds, builder)) = builder(args, false) else {
+        return exit::ERROR;
     };
-    let kinds = crate::hostnet::StrataKinds::new(overrides);
-    let builder = kinds.builder(false).with_options(args.build.options());
     let set = match builder.render(dir) {
         Ok(set) => set,
         Err(e) => {
@@ -159,6 +153,28 @@ pub(crate) fn report_warnings(loader: &crate::kustomize::load::Loader) {
 
 /// Notes the transforms made (an explicit value they kept on purpose) go to stderr as
 /// warnings, always: a reviewer should see them without asking.
+/// The render's strata kinds (with the `--set`/`--env` values) and a builder running them
+/// with the build options; `None` (the error printed) when a value cannot be read.
+pub(crate) fn builder(
+    args: &RenderArgs,
+    share: bool,
+) -> Option<(
+    std::sync::Arc<crate::hostnet::StrataKinds>,
+    crate::kustomize::build::Builder,
+)> {
+    match Overrides::from_args(&args.set, &args.env) {
+        Ok(o) => {
+            let kinds = crate::hostnet::StrataKinds::new(o);
+            let builder = kinds.builder(share).with_options(args.build.options());
+            Some((kinds, builder))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
 /// One line for the warnings a render does not print (it stops only on errors), or `None`.
 pub(crate) fn warnings_line(report: &validate::Report, dir: &str) -> Option<String> {
     if report.unshown == 0 {

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::RenderArgs;
 use crate::cli::exit;
-use crate::hostnet::substitution::Overrides;
 use crate::kustomize::build::Builder;
 use crate::model::Resource;
 use crate::render::{self, Format};
@@ -57,15 +56,9 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
             return exit::ERROR;
         }
     };
-    let overrides = match Overrides::from_args(&args.set, &args.env) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::ERROR;
-        }
+    let Some((kinds, builder)) = super::builder(args, true) else {
+        return exit::ERROR;
     };
-    let kinds = crate::hostnet::StrataKinds::new(overrides);
-    let builder = kinds.builder(true).with_options(args.build.options());
     let results: Vec<Mutex<Option<Outcome>>> = args.dirs.iter().map(|_| Mutex::new(None)).collect();
     let unshown = Mutex::new(validate::Report::default());
     let next = AtomicUsize::new(0);
