@@ -1137,3 +1137,45 @@ fn sv001_service_over_host_pods_that_can_share_a_node() {
     let f = found(&[svc, deployment("x", hn, &port(20040), 1)]);
     assert!(!f.contains(&"SV001".to_string()), "{f:?}");
 }
+
+#[test]
+fn gn003_what_the_api_server_requires() {
+    let good = deployment("x", "", &port(8080), 1);
+    // No selector; a selector the template's labels do not meet.
+    let no_selector = good.replace("  selector:\n    matchLabels: {app: x}\n", "");
+    fires(
+        "GN003",
+        &[no_selector],
+        std::slice::from_ref(&good),
+        "  replicas: 1",
+    );
+    let mismatch = good.replace("    matchLabels: {app: x}\n", "    matchLabels: {app: y}\n");
+    fires(
+        "GN003",
+        &[mismatch],
+        std::slice::from_ref(&good),
+        "matchLabels: {app: y}",
+    );
+    // A named port without a number; an unknown dnsPolicy; a container without an image.
+    let named = good.replace("        - containerPort: 8080\n", "        - name: http\n");
+    fires(
+        "GN003",
+        &[named],
+        std::slice::from_ref(&good),
+        "- name: http",
+    );
+    let policy = deployment(
+        "x",
+        "      dnsPolicy: ClusterFirstWithHostnet\n",
+        &port(8080),
+        1,
+    );
+    fires(
+        "GN003",
+        &[policy],
+        std::slice::from_ref(&good),
+        "dnsPolicy: ClusterFirstWithHostnet",
+    );
+    let no_image = good.replace("        image: registry.example.com/x:1.0\n", "");
+    fires("GN003", &[no_image], &[good], "- name: main");
+}

@@ -408,3 +408,138 @@ fn gn002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
         });
     }
 }
+
+pub const GN003: Rule = Rule {
+    doc: RuleDoc {
+        code: "GN003",
+        name: "api-server-requires",
+        severity: Severity::Error,
+        summary: "a field the API server requires or refuses: a missing selector, container name, image or containerPort, a selector that does not match the template, an unknown dnsPolicy",
+        why: "The typed schema check (GN001) accepts a missing field; the API server does not: \
+              `spec.selector: Required value`, `selector does not match template labels`, \
+              `containers[0].image: Required value`, `ports[0].containerPort: Required value`, \
+              `dnsPolicy: Unsupported value`. The sync fails on the cluster, not in review.",
+        example: "kind: Deployment\nspec:\n  template: ...   # no selector",
+        fix: "Add the field as the message says (`kubectl explain KIND.FIELD`).",
+    },
+    check: gn003,
+    each: None,
+};
+
+const DNS_POLICIES: &[&str] = &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"];
+
+fn gn003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
+    let mut push = |w: &super::Workload<'_>, path: String, message: String| {
+        out.push(Finding {
+            code: "GN003",
+            severity: None,
+            message: format!("{}: {message}", w.r.id()),
+            resource: w.index,
+            path,
+            other: None,
+            fix: None,
+        });
+    };
+    for w in &input.workloads {
+        let (group, _, kind) = w.r.gvk();
+        // apps workloads select their pods: the selector is required and must match the
+        // template's labels.
+        if matches!(group, "apps" | "extensions")
+            && matches!(
+                kind,
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+            )
+            && w.r.api_version() != "extensions/v1beta1"
+        {
+            let spec = w.r.obj().get("spec");
+            let selector = spec.and_then(|s| s.get("selector"));
+            let match_labels = selector
+                .and_then(|s| s.get("matchLabels"))
+                .and_then(Value::as_object);
+            let expressions = selector
+                .and_then(|s| s.get("matchExpressions"))
+                .and_then(Value::as_array)
+                .is_some_and(|e| !e.is_empty());
+            if match_labels.is_none_or(|m| m.is_empty()) && !expressions {
+                push(
+                    w,
+                    "/spec".into(),
+                    "`spec.selector` is required (and must select the template's labels)".into(),
+                );
+            } else if let Some(m) = match_labels {
+                let labels = spec
+                    .and_then(|s| s.get("template"))
+                    .and_then(|t| t.get("metadata"))
+                    .and_then(|m| m.get("labels"));
+                if let Some((k, v)) = m
+                    .iter()
+                    .find(|(k, v)| labels.and_then(|l| l.get(k.as_str())) != Some(*v))
+                {
+                    push(
+                        w,
+                        "/spec/selector/matchLabels".into(),
+                        format!(
+                            "`selector` does not match template `labels`: the template has no {k}: {v}"
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(policy) = w.pod.get("dnsPolicy").and_then(Value::as_str)
+            && !DNS_POLICIES.contains(&policy)
+        {
+            push(
+                w,
+                format!("{}/dnsPolicy", w.base),
+                format!(
+                    "dnsPolicy `{policy}` is not one of {}",
+                    DNS_POLICIES.join(", ")
+                ),
+            );
+        }
+        for (cpath, c) in w.containers() {
+            let label = match c.get("name").and_then(Value::as_str) {
+                Some(n) if !n.is_empty() => n.to_string(),
+                _ => cpath.rsplit_once(&w.base).map_or(cpath.clone(), |(_, r)| {
+                    r.trim_start_matches('/').to_string()
+                }),
+            };
+            for field in ["name", "image"] {
+                if c.get(field)
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+                {
+                    push(
+                        w,
+                        cpath.clone(),
+                        format!("container {label} has no `{field}`, which is required"),
+                    );
+                }
+            }
+            for (i, p) in c
+                .get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if p.get("containerPort").is_none() {
+                    let name = p.get("name").and_then(Value::as_str).unwrap_or("");
+                    push(
+                        w,
+                        format!("{cpath}/ports/{i}"),
+                        format!(
+                            "port {i}{} of container {} has no `containerPort`, which is required",
+                            if name.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" ({name})")
+                            },
+                            c.get("name").and_then(Value::as_str).unwrap_or("?")
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -22,6 +22,7 @@ pub fn all() -> Vec<Rule> {
     vec![
         gn::GN001,
         gn::GN002,
+        gn::GN003,
         hn::HN001,
         hn::HN002,
         hn::HN003,
