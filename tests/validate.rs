@@ -229,6 +229,16 @@ fn hn002_undeclared_ports() {
         &[deployment("x", HN, &port(20002), 1)],
         "- name: main",
     );
+    // A port given through an env var and used as `$(PORT)` is seen as the kubelet expands it.
+    let via_env =
+        "        env:\n        - {name: PORT, value: \"20003\"}\n        args: [--port=$(PORT)]\n";
+    let b = validate(&[deployment("x", HN, via_env, 1)], PROFILE);
+    let d = &b.json["diagnostics"][0];
+    assert_eq!(d["code"], "HN002");
+    assert!(
+        d["message"].as_str().unwrap().contains("(port 20003)"),
+        "{d}"
+    );
 }
 
 #[test]

@@ -207,7 +207,20 @@ fn visible_port(c: &serde_json::Map<String, Value>) -> Option<String> {
         .chain(c.get("command"))
         .filter_map(Value::as_array)
         .flatten();
+    // `$(PORT)` in args is the container's env var, as the kubelet expands it.
+    let env: Vec<(&str, &str)> = c
+        .get("env")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some((e.get("name")?.as_str()?, e.get("value")?.as_str()?)))
+        .collect();
     for a in args.filter_map(Value::as_str) {
+        let mut expanded = a.to_string();
+        for (name, value) in &env {
+            expanded = expanded.replace(&format!("$({name})"), value);
+        }
+        let a = expanded.as_str();
         let Some((flag, value)) = a.split_once('=') else {
             continue;
         };
