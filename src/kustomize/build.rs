@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, Result};
 use crate::kustomize::build_metadata::{self as origin_record, Tracking};
-use crate::kustomize::listed::Kinds;
+use crate::kustomize::listed::{Configured, Kinds, Listed, Runners};
 use crate::kustomize::load::kustomization::{self, KustFile, KustKind};
 use crate::kustomize::load::{self, Loader};
 use crate::kustomize::schema::openapi::{self, Tracker};
@@ -298,6 +298,28 @@ impl Builder {
         )
     }
 
+    /// The configs a kustomization lists under `transformers:` or `generators:`; the
+    /// directories among them are built as kustomizations whose resources are the configs.
+    fn load_listed(
+        &self,
+        kf: &KustFile,
+        listed: Listed,
+        stack: &[PathBuf],
+        oa: &Tracker,
+        meta: Option<&Tracking>,
+    ) -> Result<Vec<Configured>> {
+        let entries = match listed {
+            Listed::Generators => &kf.spec.generators,
+            Listed::Transformers => &kf.spec.transformers,
+        };
+        let build = |dir: &Path| self.build_dir(dir, &mut stack.to_vec(), oa, meta);
+        let runners = Runners {
+            enable_exec: self.options.enable_exec,
+            kinds: self.kinds.as_deref(),
+        };
+        crate::kustomize::listed::load(kf, &self.loader, listed, entries, &build, runners)
+    }
+
     fn accumulate_inner(
         &self,
         kf: &KustFile,
@@ -380,18 +402,7 @@ impl Builder {
         crate::kustomize::builtins::generators::run(kf, &self.loader, set, meta)?;
         // Then the generators it lists: kustomize's builtin configs and exec functions.
         if !kf.spec.generators.is_empty() {
-            let build = |dir: &Path| self.build_dir(dir, &mut stack.clone(), oa, meta);
-            let generators = crate::kustomize::listed::load(
-                kf,
-                &self.loader,
-                crate::kustomize::listed::Listed::Generators,
-                &kf.spec.generators,
-                &build,
-                crate::kustomize::listed::Runners {
-                    enable_exec: self.options.enable_exec,
-                    kinds: self.kinds.as_deref(),
-                },
-            )?;
+            let generators = self.load_listed(kf, Listed::Generators, stack, oa, meta)?;
             for g in &generators {
                 crate::kustomize::builtins::run_generator(g, &self.loader, set, meta)?;
             }
@@ -435,18 +446,7 @@ impl Builder {
         let configured = if kf.spec.transformers.is_empty() {
             Vec::new()
         } else {
-            let build = |dir: &Path| self.build_dir(dir, &mut stack.clone(), oa, meta);
-            let configured = crate::kustomize::listed::load(
-                kf,
-                &self.loader,
-                crate::kustomize::listed::Listed::Transformers,
-                &kf.spec.transformers,
-                &build,
-                crate::kustomize::listed::Runners {
-                    enable_exec: self.options.enable_exec,
-                    kinds: self.kinds.as_deref(),
-                },
-            )?;
+            let configured = self.load_listed(kf, Listed::Transformers, stack, oa, meta)?;
             // Transformer configs are resources of kinds outside kustomize's scope table.
             oa.other_kind();
             configured
