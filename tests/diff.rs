@@ -764,8 +764,40 @@ fn host_network_highlights() {
         "{}",
         hl("web")
     );
+    // Both can break the rollout: breaking. A port nothing else binds is information.
+    assert!(
+        hl("probe").contains(r#""level":"breaking""#),
+        "{}",
+        hl("probe")
+    );
+    assert!(hl("web").contains(r#""level":"breaking""#), "{}", hl("web"));
     let md = text(&diff_dirs(dir.path(), &["ov", "--format", "markdown"]));
     assert!(md.contains("deleted and recreated"));
+    assert!(
+        md.contains("- ⚠️ host port 9100/TCP is new here and also bound by"),
+        "{md}"
+    );
+
+    // The agent moves to a port nobody else binds: information, not a warning sign.
+    let moved = agent.replace("9100", "9200");
+    write(
+        dir.path(),
+        &[(
+            "head/ov/r.yaml",
+            &format!("{}---\n{moved}---\n{}", pod(false), web("")),
+        )],
+    );
+    let j = json_of(&diff_dirs(dir.path(), &["ov", "--format", "json"]));
+    let hls = j["envs"][0]["resources"][0]["highlights"].to_string();
+    assert!(
+        hls.contains("9200/TCP is new here; no other workload")
+            && hls.contains("9100/TCP is released"),
+        "{hls}"
+    );
+    assert!(!hls.contains("breaking"), "{hls}");
+    let md = text(&diff_dirs(dir.path(), &["ov", "--format", "markdown"]));
+    assert!(md.contains("- ℹ️ host port 9200/TCP is new here"), "{md}");
+    assert!(!md.contains("⚠️"), "{md}");
 }
 
 #[test]
@@ -872,4 +904,212 @@ fn html_is_self_contained_and_screenshots() {
         "{} bytes",
         bytes.len()
     );
+}
+
+/// Twelve region overlays of one base whose image goes through each region's registry (a
+/// Substitution), base and head; `tag` is the image tag of each side's base.
+fn regions_tree(root: &Path, regions: &[&str], tags: (&str, &str)) {
+    for (side, tag) in [("base", tags.0), ("head", tags.1)] {
+        let ds = format!(
+            "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\n  namespace: apps\nspec:\n  selector:\n    matchLabels: {{app: agent}}\n  template:\n    metadata:\n      labels: {{app: agent}}\n    spec:\n      containers:\n      - name: main\n        image: registry-<REGION_ID>-vpc.example.com/acs/agent:{tag}\n"
+        );
+        write(
+            root,
+            &[
+                (
+                    &format!("{side}/app/kustomization.yaml"),
+                    &kust(&["ds.yaml"]),
+                ),
+                (&format!("{side}/app/ds.yaml"), &ds),
+            ],
+        );
+        for r in regions {
+            let kustomization = format!("{}transformers:\n- region.yaml\n", kust(&["../../app"]));
+            let region = format!(
+                "apiVersion: strata.dev/v1alpha1\nkind: Substitution\nmetadata:\n  name: region\nspec:\n  vars:\n    REGION_ID: {r}\n"
+            );
+            write(
+                root,
+                &[
+                    (
+                        &format!("{side}/overlays/{r}/kustomization.yaml"),
+                        &kustomization,
+                    ),
+                    (&format!("{side}/overlays/{r}/region.yaml"), &region),
+                ],
+            );
+        }
+    }
+}
+
+const REGIONS: [&str; 12] = [
+    "cn-beijing",
+    "cn-hangzhou",
+    "cn-shanghai",
+    "cn-shenzhen",
+    "eu-central-1",
+    "eu-west-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+];
+
+#[test]
+fn a_base_change_across_regions_is_one_change_credited_to_the_base() {
+    let dir = tempfile::tempdir().unwrap();
+    regions_tree(dir.path(), &REGIONS, ("v1", "v2"));
+    let out = diff_dirs(dir.path(), &["overlays/*", "--format", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j = json_of(&out);
+    assert_eq!(j["envs"].as_array().unwrap().len(), 12);
+    let groups = j["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 1, "one change, not twelve: {groups:#?}");
+    assert_eq!(groups[0]["envs"].as_array().unwrap().len(), 12);
+    assert_eq!(groups[0]["folded"], "all 12 environments");
+    assert_eq!(groups[0]["exact"], false, "each region's registry differs");
+    // The Substitution only passed the bumped image on: the base file changed it.
+    let by = groups[0]["set_by"].to_string();
+    assert!(
+        by.contains("app/ds.yaml:15") && by.contains("the source") && !by.contains("region.yaml"),
+        "{by}"
+    );
+    assert_eq!(j["columns"].as_array().unwrap().len(), 1);
+
+    let md = text(&diff_dirs(
+        dir.path(),
+        &["overlays/*", "--format", "markdown"],
+    ));
+    assert_eq!(md.matches("<details>").count(), 1, "{md}");
+    assert!(
+        md.contains("The same change in all 12 environments"),
+        "{md}"
+    );
+    assert!(
+        !md.contains("Environments each change touches"),
+        "nothing to tell apart: {md}"
+    );
+    let summary = &md[..md.find("<details>").unwrap()];
+    assert_eq!(summary.matches("\n| `").count(), 1, "one summary row: {md}");
+    assert!(md.len() < 2500, "{} bytes: {md}", md.len());
+
+    // One region's own change is a second change; its bump is still the shared one; the
+    // matrix has two columns, the twelve folded into the eleven and the one.
+    let own = format!(
+        "{}patches:\n- patch: |\n    - op: add\n      path: /metadata/labels\n      value: {{tier: edge}}\n  target: {{kind: DaemonSet}}\n",
+        std::fs::read_to_string(
+            dir.path()
+                .join("head/overlays/us-west-2/kustomization.yaml")
+        )
+        .unwrap()
+    );
+    write(
+        dir.path(),
+        &[("head/overlays/us-west-2/kustomization.yaml", &own)],
+    );
+    let j = json_of(&diff_dirs(dir.path(), &["overlays/*", "--format", "json"]));
+    let folded: Vec<&str> = j["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["folded"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        folded,
+        [
+            "11 of 12 environments (all but overlays/us-west-2)",
+            "overlays/us-west-2"
+        ],
+        "{j:#}"
+    );
+    let md = text(&diff_dirs(
+        dir.path(),
+        &["overlays/*", "--format", "markdown"],
+    ));
+    assert!(md.contains("### Environments each change touches"), "{md}");
+    assert!(md.contains("| change | `11 of 12 environments (all but overlays/us-west-2)` | `overlays/us-west-2` |"), "{md}");
+}
+
+#[test]
+fn different_values_are_different_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    regions_tree(dir.path(), &REGIONS[..3], ("v1", "v2"));
+    // One region pins its own tag: a change of its own, not the shared bump.
+    let pinned = format!(
+        "{}images:\n- name: registry-<REGION_ID>-vpc.example.com/acs/agent\n  newTag: v3\n",
+        kust(&["../../app"]).replace("resources:", "transformers:\n- region.yaml\nresources:")
+    );
+    write(
+        dir.path(),
+        &[("head/overlays/cn-shanghai/kustomization.yaml", &pinned)],
+    );
+    let j = json_of(&diff_dirs(dir.path(), &["overlays/*", "--format", "json"]));
+    let envs: Vec<usize> = j["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["envs"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(envs, [2, 1], "{j:#}");
+}
+
+#[test]
+fn an_overlay_that_does_not_render_is_reported_and_the_others_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    regions_tree(dir.path(), &REGIONS[..4], ("v1", "v2"));
+    write(
+        dir.path(),
+        &[(
+            "head/overlays/cn-shanghai/kustomization.yaml",
+            &kust(&["../../app", "missing.yaml"]),
+        )],
+    );
+    let out = diff_dirs(dir.path(), &["overlays/*", "--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(2), "the change breaks a render");
+    let md = text(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("overlays/cn-shanghai"), "{err}");
+    assert!(md.contains("### Render failures"), "{md}");
+    assert!(
+        md.contains("`overlays/cn-shanghai`: the **head** (head) does not render"),
+        "{md}"
+    );
+    assert!(md.contains("missing.yaml"), "{md}");
+    assert!(
+        md.contains("| `overlays/cn-shanghai` | ❌ the head does not render |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("The same change in 3 environments"),
+        "the others still diff: {md}"
+    );
+
+    // The base side failing (the change repairs it) is reported, and is a difference.
+    let dir = tempfile::tempdir().unwrap();
+    regions_tree(dir.path(), &REGIONS[..2], ("v1", "v1"));
+    write(
+        dir.path(),
+        &[(
+            "base/overlays/cn-beijing/kustomization.yaml",
+            "resources: [gone.yaml]\n",
+        )],
+    );
+    let out = diff_dirs(dir.path(), &["overlays/*", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let j = json_of(&out);
+    let f = &j["envs"][0]["failures"][0];
+    assert_eq!(f["side"], "base", "{j:#}");
+    assert!(f["message"].as_str().unwrap().contains("gone.yaml"), "{f}");
+
+    // Nothing renders at all: an error, nothing on stdout.
+    let out = diff_dirs(dir.path(), &["overlays/cn-beijing", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
 }

@@ -97,6 +97,35 @@ pub fn run(args: &DiffArgs) -> u8 {
                 eprint!("{e}");
                 exit::ERROR
             }
+            Ok(()) if report.has_failures() => {
+                // A head that does not render fails the check; a base that did not render is
+                // a difference (the change makes it render).
+                let failed = |side: &str| -> Vec<&str> {
+                    report
+                        .envs
+                        .iter()
+                        .filter(|e| e.failures.iter().any(|f| f.side == side))
+                        .map(|e| e.name.as_str())
+                        .collect()
+                };
+                let (head, base) = (failed("head"), failed("base"));
+                if !base.is_empty() {
+                    eprintln!(
+                        "warning: the base of {} does not render; the report says why",
+                        base.join(", ")
+                    );
+                }
+                if head.is_empty() {
+                    return exit::FINDINGS;
+                }
+                eprintln!(
+                    "error: {} of {} environments do not render with this change ({}); the report says why and compares the others",
+                    head.len(),
+                    report.envs.len(),
+                    head.join(", ")
+                );
+                exit::ERROR
+            }
             Ok(()) if report.has_differences() => exit::FINDINGS,
             Ok(()) => exit::OK,
         },
@@ -240,38 +269,82 @@ fn compute(args: &DiffArgs) -> Result<model::DiffReport> {
     let head_kinds = crate::hostnet::StrataKinds::new(overrides);
     let base_builder = base_kinds.builder(true);
     let head_builder = head_kinds.builder(true);
+    // Error texts name files in the temporary checkouts: show them as `REF:path`, and paths
+    // under the working directory relative to it.
+    let relabel_text = |text: &str| -> String {
+        let mut t = text.to_string();
+        if let Mode::Trees { snapshots, .. } = &mode {
+            for (snap, _, label) in snapshots {
+                t = t.replace(&format!("{}/", snap.root().display()), &format!("{label}:"));
+            }
+        }
+        t.replace(&format!("{}/", cwd.display()), "")
+    };
+    let (base_tree, head_tree) = match &mode {
+        Mode::Inputs => (None, None),
+        Mode::Trees { base, head, .. } => (Some(base.as_path()), Some(head.as_path())),
+    };
     let mut out = Vec::new();
+    let mut first_error = None;
     for env in &envs {
         let head_dir = head_root.join(env);
         let base_dir = base_root.join(env);
-        let head = render_side(&head_builder, &head_dir, args)?;
+        if !head_dir.exists() && !base_dir.exists() {
+            return Err(Error::new(format!("{env} exists in neither render")));
+        }
+        let head = render_side(&head_builder, &head_dir, args);
         let base = match mode {
-            Mode::Inputs => {
-                let mut set = diff::inputs(&base_builder, &head_dir)?;
+            Mode::Inputs => diff::inputs(&base_builder, &head_dir).and_then(|mut set| {
                 if !args.show_secrets {
                     diff::secrets::mask(&mut set);
                 }
                 let diags = validate_side(&base_builder, &head_dir, &set, args)?;
-                (set, diags)
-            }
-            Mode::Trees { .. } => render_side(&base_builder, &base_dir, args)?,
+                Ok((set, diags))
+            }),
+            Mode::Trees { .. } => render_side(&base_builder, &base_dir, args),
         };
-        if !head_dir.exists() && !base_dir.exists() {
-            return Err(Error::new(format!("{env} exists in neither render")));
-        }
+        let (base, head) = match (base, head) {
+            (Ok(b), Ok(h)) => (b, h),
+            (b, h) => {
+                let mut failures = Vec::new();
+                for (side, label, result) in [
+                    ("base", &base_label, b.err()),
+                    ("head", &head_label, h.err()),
+                ] {
+                    if let Some(e) = result {
+                        failures.push(model::RenderFailure {
+                            side: side.to_string(),
+                            label: label.clone(),
+                            message: relabel_text(&e.to_string()),
+                        });
+                        first_error.get_or_insert(e);
+                    }
+                }
+                out.push(model::failed_env(env, failures));
+                continue;
+            }
+        };
         out.push(model::diff_env(
             env,
             model::Side {
                 resources: &base.0,
                 diagnostics: &base.1,
+                root: base_tree,
             },
             model::Side {
                 resources: &head.0,
                 diagnostics: &head.1,
+                root: head_tree,
             },
             &ignore,
             &relabel,
         ));
+    }
+    // Nothing compared at all: the error itself, as for any other command.
+    if let Some(e) = first_error
+        && out.iter().all(|e| !e.failures.is_empty())
+    {
+        return Err(e);
     }
     if super::render::report_overrides(&[&base_kinds, &head_kinds]).is_err() {
         return Err(crate::error::Error::new(
@@ -279,14 +352,12 @@ fn compute(args: &DiffArgs) -> Result<model::DiffReport> {
         )
         .help("check the names above"));
     }
-    let matrix = model::matrix(&out);
-    Ok(model::DiffReport {
-        base: base_label,
-        head: head_label,
-        envs: out,
-        matrix,
-        secrets_masked: !args.show_secrets,
-    })
+    Ok(model::DiffReport::new(
+        base_label,
+        head_label,
+        out,
+        !args.show_secrets,
+    ))
 }
 
 /// A DIR argument as a path relative to the trees compared.

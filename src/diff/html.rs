@@ -7,6 +7,7 @@ use std::fmt::Write;
 use similar::{DiffOp, TextDiff};
 
 use super::escape_html as esc;
+use super::group::ChangeGroup;
 use super::model::{DiffReport, Finding, ResourceDiff};
 
 const STYLE: &str = r#"
@@ -28,6 +29,8 @@ details.res > summary { background: #f6f8fa; padding: 6px 10px; cursor: pointer;
 .badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: 12px; color: #fff; margin-right: 6px; font-family: sans-serif; }
 .b-added { background: #1a7f37; } .b-removed { background: #cf222e; } .b-changed { background: #9a6700; }
 .highlight { background: #fff8c5; border-left: 4px solid #d4a72c; padding: 4px 10px; margin: 0; }
+.note { background: #ddf4ff; border-left: 4px solid #54aeff; padding: 4px 10px; margin: 0; }
+.envs { color: #59636e; font-family: sans-serif; }
 table.prov { border-collapse: collapse; margin: 6px 10px; font-size: 12px; }
 table.prov td { padding: 1px 8px; border-bottom: 1px solid #eaeef2; }
 table.sbs { width: 100%; border-collapse: collapse; table-layout: fixed; font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
@@ -58,13 +61,23 @@ pub fn render(report: &DiffReport) -> String {
             ""
         }
     );
-    s.push_str("<table class=\"summary\"><tr><th>environment</th><th>added</th><th>removed</th><th>changed</th><th>unchanged</th><th>lines</th></tr>\n");
-    for e in &report.envs {
+    s.push_str("<table class=\"summary\"><tr><th>environments</th><th>added</th><th>removed</th><th>changed</th><th>unchanged</th><th>lines</th></tr>\n");
+    for c in &report.columns {
+        let e = &report.envs[c.members[0]];
+        if !e.failures.is_empty() {
+            let sides: Vec<&str> = e.failures.iter().map(|f| f.side.as_str()).collect();
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td><td colspan=\"5\" class=\"minus\">the {} does not render</td></tr>",
+                esc(&c.folded),
+                sides.join(" and the ")
+            );
+            continue;
+        }
         let _ = writeln!(
             s,
-            "<tr><td><a href=\"#env-{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><span class=\"plus\">+{}</span> <span class=\"minus\">−{}</span></td></tr>",
-            anchor(&e.name),
-            esc(&e.name),
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><span class=\"plus\">+{}</span> <span class=\"minus\">−{}</span></td></tr>",
+            esc(&c.folded),
             e.added,
             e.removed,
             e.changed,
@@ -74,21 +87,41 @@ pub fn render(report: &DiffReport) -> String {
         );
     }
     s.push_str("</table>\n");
-    if !report.has_differences() {
+    if report.has_failures() {
+        s.push_str("<h2>Render failures</h2>\n");
+        for e in report.envs.iter().filter(|e| !e.failures.is_empty()) {
+            for f in &e.failures {
+                let _ = writeln!(
+                    s,
+                    "<p><span class=\"sev-error\">{}</span>: the <b>{}</b> ({}) does not render:</p><pre>{}</pre>",
+                    esc(&e.name),
+                    esc(&f.side),
+                    esc(&f.label),
+                    esc(&f.message)
+                );
+            }
+        }
+    }
+    if !report.has_differences() && !report.has_failures() {
         s.push_str("<p>No differences.</p>\n");
     }
-    if report.envs.len() > 1 && !report.matrix.is_empty() {
+    let columns: Vec<_> = report
+        .columns
+        .iter()
+        .filter(|c| !c.changes.is_empty())
+        .collect();
+    if report.columns.len() > 1 && !report.matrix.is_empty() {
         s.push_str(
             "<h2>Environments each change touches</h2><table class=\"summary\"><tr><th>change</th>",
         );
-        for e in &report.envs {
-            let _ = write!(s, "<th>{}</th>", esc(&e.name));
+        for c in &columns {
+            let _ = write!(s, "<th>{}</th>", esc(&c.folded));
         }
         s.push_str("</tr>\n");
         for row in &report.matrix {
             let _ = write!(s, "<tr><td>{}</td>", esc(&row.change));
-            for e in &report.envs {
-                let mark = if row.envs.contains(&e.name) {
+            for c in &columns {
+                let mark = if c.envs.iter().any(|e| row.envs.contains(e)) {
                     "✓"
                 } else {
                     ""
@@ -99,63 +132,27 @@ pub fn render(report: &DiffReport) -> String {
         }
         s.push_str("</table>\n");
     }
-    let introduced: Vec<(&str, &Finding)> = sorted(report, true);
-    let resolved: Vec<(&str, &Finding)> = sorted(report, false);
-    if !introduced.is_empty() || !resolved.is_empty() {
+    if !report.findings.is_empty() {
         s.push_str("<h2>Validation findings</h2><ul class=\"findings\">\n");
-        for (env, f) in &introduced {
-            finding(
-                &mut s,
-                env,
-                f,
-                &format!("sev-{}", f.severity),
-                &format!("new {}", f.severity),
-            );
-        }
-        for (env, f) in &resolved {
-            finding(
-                &mut s,
-                env,
-                f,
-                "resolved",
-                &format!("resolved {}", f.severity),
-            );
+        for g in &report.findings {
+            let f = &g.finding;
+            let (class, label) = if g.introduced {
+                (format!("sev-{}", f.severity), format!("new {}", f.severity))
+            } else {
+                ("resolved".to_string(), format!("resolved {}", f.severity))
+            };
+            finding(&mut s, &g.folded, f, &class, &label);
         }
         s.push_str("</ul>\n");
     }
-    for e in &report.envs {
-        if e.resources.is_empty() {
-            continue;
-        }
-        let _ = writeln!(
-            s,
-            "<h2 id=\"env-{}\">{}</h2>",
-            anchor(&e.name),
-            esc(&e.name)
-        );
-        for r in &e.resources {
-            resource(&mut s, r);
-        }
+    if !report.groups.is_empty() {
+        s.push_str("<h2>Changes</h2>\n");
+    }
+    for g in &report.groups {
+        resource(&mut s, g, &report.envs[g.at.0].resources[g.at.1]);
     }
     s.push_str("</body></html>\n");
     s
-}
-
-fn sorted(report: &DiffReport, introduced: bool) -> Vec<(&str, &Finding)> {
-    let mut v: Vec<(&str, &Finding)> = report
-        .envs
-        .iter()
-        .flat_map(|e| {
-            let list = if introduced {
-                &e.findings.introduced
-            } else {
-                &e.findings.resolved
-            };
-            list.iter().map(move |f| (e.name.as_str(), f))
-        })
-        .collect();
-    v.sort_by_key(|(_, f)| f.severity != "error");
-    v
 }
 
 fn finding(s: &mut String, env: &str, f: &Finding, class: &str, label: &str) {
@@ -172,16 +169,10 @@ fn finding(s: &mut String, env: &str, f: &Finding, class: &str, label: &str) {
     );
 }
 
-fn anchor(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect()
-}
-
-fn resource(s: &mut String, r: &ResourceDiff) {
+fn resource(s: &mut String, g: &ChangeGroup, r: &ResourceDiff) {
     let _ = writeln!(
         s,
-        "<details class=\"res\" open><summary><span class=\"badge b-{}\">{}</span>{} <span class=\"plus\">+{}</span> <span class=\"minus\">−{}</span></summary>",
+        "<details class=\"res\" open><summary><span class=\"badge b-{}\">{}</span>{} <span class=\"plus\">+{}</span> <span class=\"minus\">−{}</span> <span class=\"envs\">in {}</span></summary>",
         r.class.as_str(),
         if r.renamed_from.is_some() {
             "renamed"
@@ -194,20 +185,25 @@ fn resource(s: &mut String, r: &ResourceDiff) {
             .map(|f| format!("{f} → {}", r.key))
             .unwrap_or_else(|| r.key.to_string())),
         r.added_lines,
-        r.removed_lines
+        r.removed_lines,
+        esc(&g.folded)
     );
     for h in &r.highlights {
-        let _ = writeln!(s, "<p class=\"highlight\">⚠ {}</p>", esc(h));
+        let (class, icon) = if h.is_breaking() {
+            ("highlight", "⚠")
+        } else {
+            ("note", "ℹ")
+        };
+        let _ = writeln!(s, "<p class=\"{class}\">{icon} {}</p>", esc(&h.message));
     }
-    let caused: Vec<_> = r.fields.iter().filter(|f| f.by.is_some()).collect();
-    if !caused.is_empty() {
+    if !g.set_by.is_empty() {
         s.push_str("<table class=\"prov\">");
-        for f in caused {
+        for (path, by) in &g.set_by {
             let _ = write!(
                 s,
                 "<tr><td><code>{}</code></td><td>set by {}</td></tr>",
-                esc(&f.path),
-                esc(f.by.as_deref().unwrap_or_default())
+                esc(path),
+                esc(&by.join("; "))
             );
         }
         s.push_str("</table>\n");

@@ -1,17 +1,22 @@
-//! `--format markdown`: a pull-request comment. A summary table per environment, the matrix
-//! of which environments each change touches, the validation findings the change introduces
-//! (errors first) and resolves, then one collapsible `<details>` per resource with a
-//! ```` ```diff ```` block. A comment has a size budget (`--max-bytes`): whole resources are
+//! `--format markdown`: a pull-request comment. A summary table (environments with the same
+//! changes on one row), the environments that failed to render, the matrix of which
+//! environments each change touches, the validation findings the change introduces (errors
+//! first) and resolves, then one collapsible `<details>` per distinct change (a change made
+//! the same way in many environments once) with a ```` ```diff ```` block. A comment has a size budget (`--max-bytes`): whole resources are
 //! included until it runs out, then a note names what was left out; `split` packs every
 //! resource into numbered comments instead.
 
 use std::fmt::Write;
 
 use super::escape_html as esc;
+use super::group::ChangeGroup;
 use super::model::{DiffReport, EnvDiff, Finding, ResourceDiff};
 
 /// Rows of the environment matrix shown before it is cut short.
 const MATRIX_ROWS: usize = 50;
+
+/// Columns (groups of environments) of the matrix before it becomes a list.
+const MATRIX_COLUMNS: usize = 8;
 
 /// One comment within `max_bytes` (resources that do not fit are named in a closing note).
 pub fn render(report: &DiffReport, max_bytes: usize) -> String {
@@ -122,90 +127,34 @@ fn header(report: &DiffReport) -> String {
         esc(&report.base),
         esc(&report.head)
     );
-    let _ = writeln!(
-        s,
-        "| environment | added | removed | changed | unchanged | lines |\n|---|--:|--:|--:|--:|--:|"
-    );
-    for e in &report.envs {
-        let _ = writeln!(
-            s,
-            "| `{}` | {} | {} | {} | {} | +{} −{} |",
-            e.name.replace('|', "\\|"),
-            e.added,
-            e.removed,
-            e.changed,
-            e.unchanged,
-            e.added_lines,
-            e.removed_lines
-        );
-    }
-    s.push('\n');
-    if !report.has_differences() {
+    summary(&mut s, report);
+    failures(&mut s, report);
+    if !report.has_differences() && !report.has_failures() {
         s.push_str("No differences.\n\n");
     }
-    if report.envs.len() > 1 && !report.matrix.is_empty() {
-        s.push_str("### Environments each change touches\n\n| change |");
-        for e in &report.envs {
-            let _ = write!(s, " `{}` |", e.name.replace('|', "\\|"));
-        }
-        s.push_str("\n|---|");
-        s.push_str(&":-:|".repeat(report.envs.len()));
-        s.push('\n');
-        for row in report.matrix.iter().take(MATRIX_ROWS) {
-            let _ = write!(s, "| {} |", cell(&row.change));
-            for e in &report.envs {
-                s.push_str(if row.envs.contains(&e.name) {
-                    " ✓ |"
-                } else {
-                    " |"
-                });
-            }
-            s.push('\n');
-        }
-        if report.matrix.len() > MATRIX_ROWS {
-            let _ = writeln!(
-                s,
-                "\n…and {} more changes.",
-                report.matrix.len() - MATRIX_ROWS
-            );
-        }
-        s.push('\n');
-    }
-    let all = |pick: fn(&EnvDiff) -> &Vec<Finding>| -> Vec<(&str, &Finding)> {
-        let mut v: Vec<(&str, &Finding)> = report
-            .envs
+    matrix(&mut s, report);
+    let findings = |s: &mut String, introduced: bool, title: &str| {
+        let list: Vec<_> = report
+            .findings
             .iter()
-            .flat_map(|e| pick(e).iter().map(move |f| (e.name.as_str(), f)))
+            .filter(|g| g.introduced == introduced)
             .collect();
-        // Errors first, across environments.
-        v.sort_by_key(|(_, f)| f.severity != "error");
-        v
+        if list.is_empty() {
+            return;
+        }
+        let _ = writeln!(s, "### {title}\n");
+        for g in list {
+            let icon = match (introduced, g.finding.severity.as_str()) {
+                (false, _) => "✅",
+                (true, "error") => "❌",
+                (true, _) => "⚠️",
+            };
+            finding(s, &g.folded, &g.finding, icon);
+        }
+        s.push('\n');
     };
-    let introduced = all(|e| &e.findings.introduced);
-    let resolved = all(|e| &e.findings.resolved);
-    if !introduced.is_empty() {
-        s.push_str("### Validation findings introduced\n\n");
-        for (env, f) in &introduced {
-            finding(
-                &mut s,
-                env,
-                f,
-                if f.severity == "error" {
-                    "❌"
-                } else {
-                    "⚠️"
-                },
-            );
-        }
-        s.push('\n');
-    }
-    if !resolved.is_empty() {
-        s.push_str("### Validation findings resolved\n\n");
-        for (env, f) in &resolved {
-            finding(&mut s, env, f, "✅");
-        }
-        s.push('\n');
-    }
+    findings(&mut s, true, "Validation findings introduced");
+    findings(&mut s, false, "Validation findings resolved");
     if report.secrets_masked {
         s.push_str(
             "Secret values are masked as `<secret sha256:…>` (a short hash: equal hashes, equal values).\n\n",
@@ -214,7 +163,136 @@ fn header(report: &DiffReport) -> String {
     s
 }
 
-fn finding(s: &mut String, env: &str, f: &Finding, icon: &str) {
+/// One row per group of environments with the same changes.
+fn summary(s: &mut String, report: &DiffReport) {
+    let many = report.columns.iter().any(|c| c.envs.len() > 1);
+    let _ = writeln!(
+        s,
+        "| {} | added | removed | changed | unchanged | lines |\n|---|--:|--:|--:|--:|--:|",
+        if many { "environments" } else { "environment" }
+    );
+    for c in &report.columns {
+        let members: Vec<&EnvDiff> = c.members.iter().map(|&i| &report.envs[i]).collect();
+        let e = members[0];
+        if !e.failures.is_empty() {
+            let sides: Vec<&str> = e.failures.iter().map(|f| f.side.as_str()).collect();
+            let _ = writeln!(
+                s,
+                "| {} | ❌ the {} does not render | | | | |",
+                names(&c.folded),
+                sides.join(" and the ")
+            );
+            continue;
+        }
+        let lo = members.iter().map(|m| m.unchanged).min().unwrap_or(0);
+        let hi = members.iter().map(|m| m.unchanged).max().unwrap_or(0);
+        let unchanged = if lo == hi {
+            lo.to_string()
+        } else {
+            format!("{lo}–{hi}")
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {unchanged} | +{} −{} |",
+            names(&c.folded),
+            e.added,
+            e.removed,
+            e.changed,
+            e.added_lines,
+            e.removed_lines
+        );
+    }
+    s.push('\n');
+}
+
+/// A folded list of environment names as a table cell.
+fn names(folded: &str) -> String {
+    format!("`{}`", folded.replace(['`', '|'], "'"))
+}
+
+fn failures(s: &mut String, report: &DiffReport) {
+    let failed: Vec<&EnvDiff> = report
+        .envs
+        .iter()
+        .filter(|e| !e.failures.is_empty())
+        .collect();
+    if failed.is_empty() {
+        return;
+    }
+    s.push_str("### Render failures\n\nThese environments are not compared; the others are.\n\n");
+    for e in failed {
+        for f in &e.failures {
+            let _ = writeln!(
+                s,
+                "- ❌ `{}`: the **{}** ({}) does not render:\n",
+                e.name.replace('`', "'"),
+                f.side,
+                esc(&f.label)
+            );
+            let fence = "`".repeat(longest_backtick_run(&f.message).max(2) + 1);
+            let _ = writeln!(s, "  {fence}text");
+            for line in f.message.trim_end().lines() {
+                let _ = writeln!(s, "  {line}");
+            }
+            let _ = writeln!(s, "  {fence}\n");
+        }
+    }
+}
+
+/// Which environments each change touches, environments with the same changes folded into
+/// one column; with many columns, a list.
+fn matrix(s: &mut String, report: &DiffReport) {
+    let columns: Vec<_> = report
+        .columns
+        .iter()
+        .filter(|c| !c.changes.is_empty())
+        .collect();
+    if report.envs.len() < 2 || report.matrix.is_empty() || report.columns.len() < 2 {
+        return;
+    }
+    s.push_str("### Environments each change touches\n\n");
+    if columns.len() > MATRIX_COLUMNS {
+        s.push_str("| change | environments |\n|---|---|\n");
+        for row in report.matrix.iter().take(MATRIX_ROWS) {
+            let all: Vec<String> = report.envs.iter().map(|e| e.name.clone()).collect();
+            let _ = writeln!(
+                s,
+                "| {} | {} |",
+                cell(&row.change),
+                names(&super::group::fold(&row.envs, &all))
+            );
+        }
+    } else {
+        s.push_str("| change |");
+        for c in &columns {
+            let _ = write!(s, " {} |", names(&c.folded));
+        }
+        s.push_str("\n|---|");
+        s.push_str(&":-:|".repeat(columns.len()));
+        s.push('\n');
+        for row in report.matrix.iter().take(MATRIX_ROWS) {
+            let _ = write!(s, "| {} |", cell(&row.change));
+            for c in &columns {
+                s.push_str(if c.envs.iter().any(|e| row.envs.contains(e)) {
+                    " ✓ |"
+                } else {
+                    " |"
+                });
+            }
+            s.push('\n');
+        }
+    }
+    if report.matrix.len() > MATRIX_ROWS {
+        let _ = writeln!(
+            s,
+            "\n…and {} more changes.",
+            report.matrix.len() - MATRIX_ROWS
+        );
+    }
+    s.push('\n');
+}
+
+fn finding(s: &mut String, envs: &str, f: &Finding, icon: &str) {
     let _ = writeln!(
         s,
         "- {icon} **{}** `{}` {} `{}` in `{}`: {} ({})",
@@ -222,7 +300,7 @@ fn finding(s: &mut String, env: &str, f: &Finding, icon: &str) {
         f.code,
         esc(&f.resource),
         f.path.replace('`', "'"),
-        env.replace('`', "'"),
+        envs.replace('`', "'"),
         esc(&f.message),
         esc(&f.location)
     );
@@ -232,42 +310,74 @@ fn cell(s: &str) -> String {
     esc(s).replace('|', "\\|")
 }
 
-/// Per resource: (a short name for the left-out note, the `<details>` block).
+/// Per distinct change: (a short name for the left-out note, the `<details>` block).
 fn blocks(report: &DiffReport) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for e in &report.envs {
-        for r in &e.resources {
-            out.push((format!("{} in {}", r.title(), e.name), block(&e.name, r)));
-        }
-    }
-    out
+    report
+        .groups
+        .iter()
+        .map(|g| {
+            let r = &report.envs[g.at.0].resources[g.at.1];
+            (format!("{} in {}", r.title(), g.folded), block(g, r))
+        })
+        .collect()
 }
 
-fn block(env: &str, r: &ResourceDiff) -> String {
+fn block(g: &ChangeGroup, r: &ResourceDiff) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         "<details>\n<summary><code>{}</code> · <b>{}</b> (+{} −{})</summary>\n",
-        esc(env),
+        esc(&g.folded),
         esc(&r.title()),
         r.added_lines,
         r.removed_lines
     );
+    if g.envs.len() > 1 {
+        let which = if g.folded.contains(" environments") {
+            esc(&g.folded)
+        } else {
+            format!("{} environments: {}", g.envs.len(), esc(&g.folded))
+        };
+        let _ = writeln!(
+            s,
+            "The same change in {which}{}.\n",
+            if g.exact {
+                String::new()
+            } else {
+                format!(
+                    " (shown for `{}`; the others differ only in values their base renders already differ in, such as the region)",
+                    g.envs[0].replace('`', "'")
+                )
+            }
+        );
+    }
     for h in &r.highlights {
-        let _ = writeln!(s, "- ⚠️ {}", esc(h));
+        let icon = if h.is_breaking() { "⚠️" } else { "ℹ️" };
+        let _ = writeln!(s, "- {icon} {}", esc(&h.message));
     }
     if !r.highlights.is_empty() {
         s.push('\n');
     }
-    let caused: Vec<_> = r.fields.iter().filter(|f| f.by.is_some()).collect();
-    if !caused.is_empty() {
+    if !g.set_by.is_empty() {
         s.push_str("| field | set by |\n|---|---|\n");
-        for f in caused {
+        for (path, by) in &g.set_by {
+            let shown = match by.as_slice() {
+                [one] => one.clone(),
+                many => format!(
+                    "each environment's own entry: {}{}",
+                    many.iter().take(3).cloned().collect::<Vec<_>>().join("; "),
+                    if many.len() > 3 {
+                        format!("; and {} more", many.len() - 3)
+                    } else {
+                        String::new()
+                    }
+                ),
+            };
             let _ = writeln!(
                 s,
                 "| `{}` | {} |",
-                f.path.replace(['`', '|'], "'"),
-                cell(f.by.as_deref().unwrap_or_default())
+                path.replace(['`', '|'], "'"),
+                cell(&shown)
             );
         }
         s.push('\n');

@@ -1,9 +1,12 @@
 //! Review diffs (`strata diff`): two renders of each overlay compared by resource identity.
-//! `model` computes the diff once; `terminal`, `markdown`, `html` and `json` render it; `git`
+//! `model` computes the diff once; `group` folds what many environments share (the same
+//! change, the same finding, environment names into globs); `terminal`, `markdown`, `html`
+//! and `json` render it; `git`
 //! extracts a revision without touching the checkout; `secrets` masks Secret values before
 //! anything sees them. Documentation: docs/diff.md.
 
 pub mod git;
+pub mod group;
 pub mod html;
 pub mod json;
 pub mod markdown;

@@ -5,6 +5,7 @@
 //! every output format renders this model.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde::Serialize;
@@ -108,7 +109,44 @@ pub struct ResourceDiff {
     pub unified: String,
     pub fields: Vec<FieldChange>,
     /// Host-network consequences a reviewer must see (delete-and-recreate, shared ports).
-    pub highlights: Vec<String>,
+    pub highlights: Vec<Highlight>,
+}
+
+/// A host-network consequence of one resource's change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Highlight {
+    pub level: Level,
+    pub message: String,
+}
+
+/// `breaking`: the rollout can fail as written (an immutable field changes, a new host port
+/// another workload of the environment binds); `info`: worth knowing, harmless by itself (a
+/// new host port nothing else binds, a port released).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Breaking,
+    Info,
+}
+
+impl Highlight {
+    fn breaking(message: String) -> Highlight {
+        Highlight {
+            level: Level::Breaking,
+            message,
+        }
+    }
+
+    fn info(message: String) -> Highlight {
+        Highlight {
+            level: Level::Info,
+            message,
+        }
+    }
+
+    pub fn is_breaking(&self) -> bool {
+        self.level == Level::Breaking
+    }
 }
 
 impl ResourceDiff {
@@ -141,10 +179,25 @@ pub struct Findings {
     pub resolved: Vec<Finding>,
 }
 
+/// One side of an environment that could not be rendered: the environment is reported with
+/// the error instead of a diff, and the others still diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RenderFailure {
+    /// `base` or `head`.
+    pub side: String,
+    /// What that side is (`origin/main`, `working tree`, a directory).
+    pub label: String,
+    /// The error as strata prints it, temporary checkout paths shown as `REF:path`.
+    pub message: String,
+}
+
 /// One environment (overlay directory).
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvDiff {
     pub name: String,
+    /// The sides that failed to render (then nothing else of this environment is compared).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<RenderFailure>,
     pub added: usize,
     pub removed: usize,
     pub changed: usize,
@@ -177,13 +230,42 @@ pub struct DiffReport {
     pub head: String,
     pub envs: Vec<EnvDiff>,
     pub matrix: Vec<MatrixRow>,
+    /// Each distinct change once, with the environments it was made in (see `group`).
+    pub groups: Vec<super::group::ChangeGroup>,
+    /// Environments with the same changes (and failures), folded into one column or row.
+    pub columns: Vec<super::group::EnvGroup>,
+    /// Each distinct finding introduced or resolved once, with its environments.
+    pub findings: Vec<super::group::FindingGroup>,
     /// Secrets were masked (`--show-secrets` not given).
     pub secrets_masked: bool,
 }
 
 impl DiffReport {
+    /// The report over `envs`, with the groupings every format shows.
+    pub fn new(base: String, head: String, envs: Vec<EnvDiff>, secrets_masked: bool) -> Self {
+        let matrix = matrix(&envs);
+        let groups = super::group::changes(&envs);
+        let columns = super::group::environments(&envs, &groups);
+        let findings = super::group::findings(&envs);
+        DiffReport {
+            base,
+            head,
+            envs,
+            matrix,
+            groups,
+            columns,
+            findings,
+            secrets_masked,
+        }
+    }
+
     pub fn has_differences(&self) -> bool {
         self.envs.iter().any(EnvDiff::has_differences)
+    }
+
+    /// Some side of some environment could not be rendered.
+    pub fn has_failures(&self) -> bool {
+        self.envs.iter().any(|e| !e.failures.is_empty())
     }
 }
 
@@ -271,6 +353,9 @@ fn strip_paths(v: &mut Value, path: &mut String, globs: &GlobSet) {
 pub struct Side<'a> {
     pub resources: &'a [Resource],
     pub diagnostics: &'a [Diagnostic],
+    /// The tree it was rendered from, to tell which inputs differ between the sides (field
+    /// attribution); `None` when the side is not a tree (overlay inputs).
+    pub root: Option<&'a Path>,
 }
 
 /// Rewrites file paths for display (temporary checkouts shown as `REF:path`).
@@ -398,8 +483,10 @@ pub fn diff_env(
         pairs.push((None, Some(j)));
     }
 
+    let mut files = Files::default();
     let mut env = EnvDiff {
         name: name.to_string(),
+        failures: Vec::new(),
         added: 0,
         removed: 0,
         changed: 0,
@@ -440,7 +527,13 @@ pub fn diff_env(
             (Some(b), Some(a)) => changed_paths(&b.value, &a.value)
                 .into_iter()
                 .map(|path| FieldChange {
-                    by: set_by(a.res, &path, relabel),
+                    by: attribute(
+                        (b.res, base.root),
+                        (a.res, head.root),
+                        &path,
+                        &mut files,
+                        relabel,
+                    ),
                     path,
                 })
                 .collect(),
@@ -480,8 +573,24 @@ pub fn diff_env(
     env
 }
 
-/// The transform entry that last set the field at `path` (or a parent or child of it).
-fn set_by(r: &Resource, path: &str, relabel: Relabel<'_>) -> Option<String> {
+/// An environment whose `side` could not be rendered.
+pub fn failed_env(name: &str, failures: Vec<RenderFailure>) -> EnvDiff {
+    EnvDiff {
+        name: name.to_string(),
+        failures,
+        added: 0,
+        removed: 0,
+        changed: 0,
+        unchanged: 0,
+        added_lines: 0,
+        removed_lines: 0,
+        resources: Vec::new(),
+        findings: Findings::default(),
+    }
+}
+
+/// The last transform entry that set the field at `path` (or a parent or child of it).
+fn last_setter<'r>(r: &'r Resource, path: &str) -> Option<&'r crate::model::Actor> {
     r.changes
         .iter()
         .rev()
@@ -491,14 +600,87 @@ fn set_by(r: &Resource, path: &str, relabel: Relabel<'_>) -> Option<String> {
                 || path.starts_with(&format!("{}/", c.path))
                 || c.path.starts_with(&format!("{path}/"))
         })
-        .map(|c| {
-            format!(
-                "{} ({}:{})",
-                c.by.what,
-                relabel(&c.by.file.display().to_string()),
-                c.by.line
-            )
-        })
+        .map(|c| &*c.by)
+}
+
+/// Files read while attributing changes, by path (`None`: unreadable).
+#[derive(Default)]
+struct Files(HashMap<PathBuf, Option<String>>);
+
+impl Files {
+    fn text(&mut self, path: &Path) -> Option<&str> {
+        self.0
+            .entry(path.to_path_buf())
+            .or_insert_with(|| std::fs::read_to_string(path).ok())
+            .as_deref()
+    }
+
+    /// `path` relative to `root` (both canonical where they exist).
+    fn relative(path: &Path, root: &Path) -> Option<PathBuf> {
+        let p = path.canonicalize().ok()?;
+        p.strip_prefix(root.canonicalize().ok()?)
+            .ok()
+            .map(Path::to_path_buf)
+    }
+
+    /// The same file (by its place in the tree) with the same text on both sides.
+    fn same(&mut self, base: (&Path, &Path), head: (&Path, &Path)) -> bool {
+        let (Some(rb), Some(rh)) = (
+            Files::relative(base.0, base.1),
+            Files::relative(head.0, head.1),
+        ) else {
+            return false;
+        };
+        if rb != rh {
+            return false;
+        }
+        let b = self.text(base.0).map(str::to_owned);
+        b.is_some() && b.as_deref() == self.text(head.0)
+    }
+}
+
+/// Who changed the field at `path` between the two renders. The head's last transform entry
+/// that set it, unless that entry is the same on both sides (same file, same text): then the
+/// entry only passed a changed input through (a Substitution over an image the base file
+/// bumped), and the change is credited to the resource's source file, at the field's line,
+/// when that file is what differs.
+fn attribute(
+    base: (&Resource, Option<&Path>),
+    head: (&Resource, Option<&Path>),
+    path: &str,
+    files: &mut Files,
+    relabel: Relabel<'_>,
+) -> Option<String> {
+    let shown = |a: &crate::model::Actor| {
+        format!(
+            "{} ({}:{})",
+            a.what,
+            relabel(&a.file.display().to_string()),
+            a.line
+        )
+    };
+    let (Some(base_root), Some(head_root)) = (base.1, head.1) else {
+        return last_setter(head.0, path).map(shown);
+    };
+    let (b, h) = (base.0, head.0);
+    let Some(actor) = last_setter(h, path) else {
+        return last_setter(b, path).map(|a| format!("no longer by {}", shown(a)));
+    };
+    let unchanged_entry = last_setter(b, path).is_some_and(|ba| {
+        ba.what == actor.what && files.same((&ba.file, base_root), (&actor.file, head_root))
+    });
+    if !unchanged_entry || files.same((&b.origin.file, base_root), (&h.origin.file, head_root)) {
+        return Some(shown(actor));
+    }
+    let src = files.text(&h.origin.file)?;
+    let line = crate::yaml::Positions::of(src)
+        .find_pointer(h.origin.doc_index, path)
+        .map_or(h.origin.line, |(line, _)| line);
+    Some(format!(
+        "{} (the source; {} only passed it on)",
+        relabel(&format!("{}:{line}", h.origin.file.display())),
+        actor.what
+    ))
 }
 
 fn findings_delta(base: &[Diagnostic], head: &[Diagnostic], relabel: Relabel<'_>) -> Findings {
@@ -600,19 +782,19 @@ fn highlights(
     before: Option<&serde_json::Map<String, Value>>,
     after: Option<(&Resource, usize)>,
     head_set: &[Resource],
-) -> Vec<String> {
-    let mut out = Vec::new();
+) -> Vec<Highlight> {
+    let mut out: Vec<Highlight> = Vec::new();
     let after_obj = after.map(|(r, _)| r.obj());
     if let (Some(b), Some(a)) = (before, after_obj)
         && let (Some((bs, true)), Some((as_, true))) = (pod_spec(b), pod_spec(a))
     {
         for field in ["hostNetwork", "dnsPolicy"] {
             if bs.get(field) != as_.get(field) {
-                out.push(format!(
+                out.push(Highlight::breaking(format!(
                     "`{field}` of a bare Pod changes ({} → {}): Pod specs are immutable, so the Pod must be deleted and recreated (kubectl apply is rejected)",
                     show(bs.get(field)),
                     show(as_.get(field)),
-                ));
+                )));
             }
         }
     }
@@ -628,21 +810,23 @@ fn highlights(
                 .map(|o| Key::of(o).to_string())
                 .collect();
             if others.is_empty() {
-                out.push(format!(
+                out.push(Highlight::info(format!(
                     "host port {port}/{proto} is new here; no other workload of this environment binds it"
-                ));
+                )));
             } else {
-                out.push(format!(
+                out.push(Highlight::breaking(format!(
                     "host port {port}/{proto} is new here and also bound by: {}",
                     others.join(", ")
-                ));
+                )));
             }
         }
     }
     for (port, proto) in
         bports.difference(&after.map(|(r, _)| host_ports(r.obj())).unwrap_or_default())
     {
-        out.push(format!("host port {port}/{proto} is released"));
+        out.push(Highlight::info(format!(
+            "host port {port}/{proto} is released"
+        )));
     }
     out
 }
