@@ -324,6 +324,11 @@ impl Positions {
         }
     }
 
+    /// The position of a JSON pointer itself, `None` when the document does not have it.
+    pub fn find_exact(&self, doc: usize, pointer: &str) -> Option<(usize, usize)> {
+        self.docs.get(doc)?.get(pointer).copied()
+    }
+
     /// The position of a JSON pointer (`/spec/replicas`), or of its deepest existing ancestor.
     pub fn find_pointer(&self, doc: usize, pointer: &str) -> Option<(usize, usize)> {
         let map = self.docs.get(doc)?;

@@ -1189,3 +1189,148 @@ fn gn003_what_the_api_server_requires() {
     let no_image = good.replace("        image: registry.example.com/x:1.0\n", "");
     fires("GN003", &[no_image], &[good], "- name: main");
 }
+
+/// A field an overlay created (the source has only its parent) is pointed at the overlay
+/// entry that added it, with the resource's place in the source as a note; a caret on the
+/// source's `ports:` line would show nothing of the value.
+#[test]
+fn a_field_an_overlay_added_points_at_the_overlay_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = |p: &str, t: &str| {
+        let path = dir.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, t).unwrap();
+    };
+    w("base/kustomization.yaml", "resources: [ns.yaml, d.yaml]\n");
+    w("base/ns.yaml", NS);
+    w("base/d.yaml", &deployment("x", HN, &port(20001), 1));
+    w(
+        "overlay/kustomization.yaml",
+        "resources: [../base]\npatches:\n- target: {kind: Deployment}\n  patch: |-\n    - {op: add, path: /spec/template/spec/containers/0/ports/-, value: {containerPort: 6443}}\n",
+    );
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args(["validate", "overlay", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "PT002")
+        .unwrap_or_else(|| panic!("PT002: {json:#}"));
+    assert_eq!(d["file"], "overlay/kustomization.yaml", "{d}");
+    assert_eq!(d["line"], 3, "the patches entry: {d}");
+    let related = &d["related"][0];
+    assert_eq!(related["file"], "base/d.yaml", "{d}");
+    assert!(
+        related["message"]
+            .as_str()
+            .unwrap()
+            .contains("patches[0] added this field"),
+        "{d}"
+    );
+    // The human report's caret is on that line of the overlay.
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args(["validate", "overlay"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "--> overlay/kustomization.yaml:3:1\n  |\n3 | - target: {kind: Deployment}\n  | ^"
+        ),
+        "{text}"
+    );
+}
+
+/// Validating several overlays of one base: a finding in the base is reported once, naming
+/// the overlays it affects (in every format); an overlay's own finding names that overlay.
+#[test]
+fn a_base_finding_is_reported_once_with_the_overlays_it_affects() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = |p: &str, t: &str| {
+        let path = dir.path().join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, t).unwrap();
+    };
+    w("base/kustomization.yaml", "resources: [ns.yaml, d.yaml]\n");
+    w("base/ns.yaml", NS);
+    // Port 22 is reserved on every node: the base's error.
+    w("base/d.yaml", &deployment("x", HN, &port(22), 1));
+    for r in ["cn-beijing", "cn-hangzhou", "us-east-1"] {
+        w(
+            &format!("overlays/{r}/kustomization.yaml"),
+            &format!("resources: [../../base]\nlabels:\n- pairs: {{region: {r}}}\n"),
+        );
+    }
+    // One overlay's own finding: a second reserved port that only it adds.
+    w(
+        "overlays/us-east-1/kustomization.yaml",
+        "resources: [../../base]\npatches:\n- target: {kind: Deployment}\n  patch: |-\n    - {op: add, path: /spec/template/spec/containers/0/ports/-, value: {containerPort: 6443}}\n",
+    );
+    let run = |format: &str| {
+        common::strata()
+            .current_dir(dir.path())
+            .args([
+                "validate",
+                "overlays/cn-beijing",
+                "./overlays/cn-hangzhou/",
+                "overlays/us-east-1",
+                "--format",
+                format,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = run("json");
+    assert_eq!(out.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pt: Vec<&Value> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "PT002")
+        .collect();
+    assert_eq!(
+        pt.len(),
+        2,
+        "the base's once, the overlay's own once: {json:#}"
+    );
+    assert_eq!(
+        pt[0]["environments"],
+        serde_json::json!([
+            "overlays/cn-beijing",
+            "overlays/cn-hangzhou",
+            "overlays/us-east-1"
+        ]),
+        "{json:#}"
+    );
+    assert_eq!(
+        pt[1]["environments"],
+        serde_json::json!(["overlays/us-east-1"])
+    );
+    assert_eq!(json["summary"]["errors"], 2);
+
+    let human = String::from_utf8_lossy(&run("human").stdout).into_owned();
+    assert!(human.contains("  = in: all 3 environments\n"), "{human}");
+    assert!(human.contains("  = in: overlays/us-east-1\n"), "{human}");
+    let sarif = String::from_utf8_lossy(&run("sarif").stdout).into_owned();
+    assert!(sarif.contains("(in all 3 environments)"), "{sarif}");
+    let github = String::from_utf8_lossy(&run("github").stdout).into_owned();
+    assert_eq!(github.matches("::error").count(), 2, "{github}");
+
+    // One overlay alone: nothing to name.
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args(["validate", "overlays/cn-beijing", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["diagnostics"][0]["environments"],
+        serde_json::json!([])
+    );
+}

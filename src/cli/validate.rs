@@ -43,12 +43,20 @@ pub fn run(args: &ValidateArgs) -> u8 {
             }
             // Each kustomization is its own environment (its own set, its own cluster);
             // plain manifests form one more. One report covers them all.
+            // A base's finding, the same in every overlay that renders it, is reported once
+            // with the overlays it affects.
             let mut report = validate::Report::default();
-            for (resources, profile) in &groups {
+            let several = groups.iter().filter(|g| g.0.is_some()).count() > 1;
+            for (name, resources, profile) in &groups {
                 let r = validate::validate(resources, profile, &builder.loader);
-                report.diagnostics.extend(r.diagnostics);
-                report.suppressed += r.suppressed;
-                report.assumptions.extend(r.assumptions);
+                match name {
+                    Some(name) if several => report.merge_environment(name, r),
+                    _ => {
+                        report.diagnostics.extend(r.diagnostics);
+                        report.suppressed += r.suppressed;
+                        report.assumptions.extend(r.assumptions);
+                    }
+                }
             }
             report.assumptions.sort();
             report.assumptions.dedup();
@@ -74,13 +82,18 @@ pub fn run(args: &ValidateArgs) -> u8 {
     }
 }
 
-/// The sets to validate: one per kustomization directory (with its own profile: `--cluster`,
-/// else its `validators:`), and one for all plain manifests and standard input together.
+/// One set to validate: the kustomization it was rendered from (`None` for plain manifests),
+/// its resources and the cluster it targets.
+type Set = (Option<String>, Vec<Resource>, ClusterProfile);
+
+/// The sets to validate: one per kustomization directory (named by its path, with its own
+/// profile: `--cluster`, else its `validators:`), and one for all plain manifests and
+/// standard input together.
 fn load_all(
     builder: &Builder,
     args: &ValidateArgs,
     skipped: &mut Vec<Error>,
-) -> Result<Vec<(Vec<Resource>, ClusterProfile)>> {
+) -> Result<Vec<Set>> {
     let given = match &args.cluster {
         Some(path) => Some(ClusterProfile::read(path)?),
         None => None,
@@ -104,7 +117,8 @@ fn load_all(
                 None => crate::validate::profile::profile_of(&builder.loader, path)?
                     .unwrap_or_else(ClusterProfile::assumed),
             };
-            groups.push((builder.render(path)?, profile));
+            let name = crate::diff::group::normalize(&path.display().to_string());
+            groups.push((Some(name), builder.render(path)?, profile));
         } else if path.is_dir() {
             for file in manifest_files(path)? {
                 match builder.loader.resources(&file) {
@@ -134,7 +148,7 @@ fn load_all(
             }
             first
         });
-        groups.push((plain, given.unwrap_or_else(ClusterProfile::assumed)));
+        groups.push((None, plain, given.unwrap_or_else(ClusterProfile::assumed)));
     }
     Ok(groups)
 }

@@ -248,6 +248,16 @@ pub fn findings(envs: &[EnvDiff]) -> Vec<FindingGroup> {
     groups
 }
 
+/// A directory as given (`./overlays/a/`) as environments are named (`overlays/a`).
+pub fn normalize(dir: &str) -> String {
+    let mut s = dir.replace('\\', "/");
+    while let Some(rest) = s.strip_prefix("./") {
+        s = rest.to_string();
+    }
+    let s = s.trim_end_matches('/');
+    if s.is_empty() { ".".into() } else { s.into() }
+}
+
 /// Names listed before the rest is counted.
 const FOLD_ITEMS: usize = 12;
 

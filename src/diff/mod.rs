@@ -36,7 +36,7 @@ pub fn is_kustomization_dir(dir: &Path) -> bool {
 pub fn expand(patterns: &[String], roots: &[&Path]) -> Result<Vec<String>> {
     let mut out: Vec<String> = Vec::new();
     for pattern in patterns {
-        let p = normalize(pattern);
+        let p = group::normalize(pattern);
         if !p.contains(['*', '?', '[', '{']) {
             if !out.contains(&p) {
                 out.push(p);
@@ -95,15 +95,6 @@ fn is_component(dir: &Path) -> bool {
         std::fs::read_to_string(dir.join(f))
             .is_ok_and(|t| t.lines().any(|l| l.trim_end() == "kind: Component"))
     })
-}
-
-fn normalize(p: &str) -> String {
-    let mut s = p.replace('\\', "/");
-    while let Some(rest) = s.strip_prefix("./") {
-        s = rest.to_string();
-    }
-    let s = s.trim_end_matches('/');
-    if s.is_empty() { ".".into() } else { s.into() }
 }
 
 /// An overlay's inputs: the resources its `resources:` (and `bases:`) entries name, each

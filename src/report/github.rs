@@ -30,7 +30,20 @@ pub fn render(report: &Report) -> String {
             d.location.line,
             d.location.column,
             escape(d.code, true),
-            escape(&format!("{} ({}). {}", d.message, d.path, d.fix), false)
+            escape(
+                &if d.environments.is_empty() {
+                    format!("{} ({}). {}", d.message, d.path, d.fix)
+                } else {
+                    format!(
+                        "{} ({}; in {}). {}",
+                        d.message,
+                        d.path,
+                        super::environments(d, report),
+                        d.fix
+                    )
+                },
+                false
+            )
         );
     }
     out

@@ -32,7 +32,15 @@ pub fn render(report: &Report, loader: &Loader, color: bool) -> String {
             "  --> {}:{}:{}",
             d.location.file, d.location.line, d.location.column
         );
-        if let Some(src) = loader.source(Path::new(&d.location.file))
+        // Resource files were kept by the loader; an overlay's kustomization (where a field an
+        // entry added is pointed at) is read again.
+        let src: Option<std::sync::Arc<str>> =
+            loader.source(Path::new(&d.location.file)).or_else(|| {
+                std::fs::read_to_string(&d.location.file)
+                    .ok()
+                    .map(Into::into)
+            });
+        if let Some(src) = src
             && let Some(text) = src.lines().nth(d.location.line.saturating_sub(1))
         {
             {
@@ -45,6 +53,9 @@ pub fn render(report: &Report, loader: &Loader, color: bool) -> String {
             }
         }
         let _ = writeln!(out, "  = field: {} of {}", d.path, d.resource);
+        if !d.environments.is_empty() {
+            let _ = writeln!(out, "  = in: {}", super::environments(d, report));
+        }
         for r in &d.related {
             let _ = writeln!(
                 out,

@@ -25,6 +25,7 @@ pub fn render(report: &Report) -> String {
                 "path": d.path,
                 "related": d.related,
                 "fix": d.fix,
+                "environments": d.environments,
             })
         })
         .collect();

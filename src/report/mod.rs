@@ -7,7 +7,13 @@ mod json;
 mod sarif;
 
 use crate::kustomize::load::Loader;
-use crate::validate::Report;
+use crate::validate::{Diagnostic, Report};
+
+/// The kustomizations a finding was found in, folded (`overlays/cn-* (20)`, `all 3
+/// environments`), when several were validated together.
+fn environments(d: &Diagnostic, report: &Report) -> String {
+    crate::diff::group::fold(&d.environments, &report.environments)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Format {

@@ -48,7 +48,11 @@ pub fn render(report: &Report) -> String {
                 "ruleId": d.code,
                 "ruleIndex": index_of(d.code),
                 "level": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
-                "message": {"text": format!("{} Fix: {}", d.message, d.fix)},
+                "message": {"text": if d.environments.is_empty() {
+                    format!("{} Fix: {}", d.message, d.fix)
+                } else {
+                    format!("{} (in {}) Fix: {}", d.message, super::environments(d, report), d.fix)
+                }},
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": {"uri": d.location.file},
@@ -57,7 +61,7 @@ pub fn render(report: &Report) -> String {
                     "logicalLocations": [{"fullyQualifiedName": format!("{}{}", d.resource, d.path)}],
                 }],
                 "relatedLocations": related,
-                "properties": {"jsonPointer": d.path},
+                "properties": {"jsonPointer": d.path, "environments": d.environments},
             })
         })
         .collect();

@@ -94,6 +94,9 @@ pub struct Diagnostic {
     pub location: Location,
     pub related: Vec<Related>,
     pub fix: String,
+    /// The kustomizations it was found in, when several were validated together (a base's
+    /// finding is reported once, naming every overlay it affects).
+    pub environments: Vec<String>,
 }
 
 /// What validation found.
@@ -107,9 +110,35 @@ pub struct Report {
     /// errors): how many, and their codes. They are neither located nor kept.
     pub unshown: usize,
     pub unshown_codes: std::collections::BTreeSet<&'static str>,
+    /// The kustomizations validated together, when there are several.
+    pub environments: Vec<String>,
 }
 
 impl Report {
+    /// Adds the findings of one more kustomization, `env`, validated on its own: a finding
+    /// already reported for another (the same rule, resource, field, message and place: a
+    /// base's) gets `env` added to its environments instead of a second copy.
+    pub fn merge_environment(&mut self, env: &str, other: Report) {
+        self.environments.push(env.to_string());
+        self.suppressed += other.suppressed;
+        self.assumptions.extend(other.assumptions);
+        for mut d in other.diagnostics {
+            let same = self.diagnostics.iter_mut().find(|m| {
+                !m.environments.is_empty()
+                    && (m.code, m.severity, &m.message, &m.path, &m.location)
+                        == (d.code, d.severity, &d.message, &d.path, &d.location)
+                    && m.resource == d.resource
+            });
+            match same {
+                Some(m) => m.environments.push(env.to_string()),
+                None => {
+                    d.environments.push(env.to_string());
+                    self.diagnostics.push(d);
+                }
+            }
+        }
+    }
+
     pub fn errors(&self) -> usize {
         self.diagnostics
             .iter()
@@ -331,6 +360,11 @@ impl Locator {
     /// Where a field of a resource is written: its own line when the source has it, else the
     /// nearest ancestor; 1:1 of its document otherwise.
     pub fn locate(&mut self, r: &Resource, path: &str, loader: &Loader) -> Location {
+        self.locate_field(r, path, loader).0
+    }
+
+    /// [`Locator::locate`], and whether the source has the field itself (not an ancestor).
+    pub fn locate_field(&mut self, r: &Resource, path: &str, loader: &Loader) -> (Location, bool) {
         let file = r.origin.file.display().to_string();
         let index = self.files.entry(r.origin.file.clone()).or_insert_with(|| {
             loader.source(&r.origin.file).map(|src| SourceIndex {
@@ -346,16 +380,20 @@ impl Locator {
                 .docs
                 .entry(line)
                 .or_insert_with(|| yaml::Positions::of_document_at(&ix.src, &ix.lines, line));
-            match alone {
-                Some(p) => p.find_pointer(0, path),
-                None => ix
-                    .whole
-                    .get_or_insert_with(|| yaml::Positions::of(&ix.src))
-                    .find_pointer(r.origin.doc_index, path),
-            }
+            let (positions, doc) = match alone {
+                Some(p) => (&*p, 0),
+                None => (
+                    &*ix.whole.get_or_insert_with(|| yaml::Positions::of(&ix.src)),
+                    r.origin.doc_index,
+                ),
+            };
+            Some((
+                positions.find_pointer(doc, path)?,
+                positions.find_exact(doc, path).is_some(),
+            ))
         });
-        let (line, column) = pos.unwrap_or((r.origin.line, 1));
-        Location { file, line, column }
+        let ((line, column), exact) = pos.unwrap_or(((r.origin.line, 1), false));
+        (Location { file, line, column }, exact)
     }
 }
 
@@ -382,18 +420,48 @@ fn resolve(
     locator: &mut Locator,
 ) -> Diagnostic {
     let r = &resources[f.resource];
-    let location = locator.locate(r, &f.path, loader);
+    let (source, in_source) = locator.locate_field(r, &f.path, loader);
     let mut related = Vec::new();
-    if let Some(actor) = introduced_by(r, &f.path) {
-        related.push(Related {
-            message: format!("set by {}", actor.what),
-            location: Location {
+    // A field a transform created (the field, or an object holding it, is not in the source
+    // file) is pointed at the transform entry, not at an ancestor in the source; a field the
+    // source has is pointed at there, with the entry that changed it as a note.
+    let written = r
+        .changes
+        .iter()
+        .rev()
+        .filter(|c| c.note.is_none() && !in_source)
+        .find(|c| f.path == c.path || f.path.starts_with(&format!("{}/", c.path)))
+        .map(|c| &c.by);
+    let location = match written {
+        Some(actor) => {
+            related.push(Related {
+                message: format!(
+                    "{} is defined here; {} added this field",
+                    r.id(),
+                    actor.what
+                ),
+                location: source,
+            });
+            Location {
                 file: actor.file.display().to_string(),
                 line: actor.line,
                 column: 1,
-            },
-        });
-    }
+            }
+        }
+        None => {
+            if let Some(actor) = introduced_by(r, &f.path) {
+                related.push(Related {
+                    message: format!("set by {}", actor.what),
+                    location: Location {
+                        file: actor.file.display().to_string(),
+                        line: actor.line,
+                        column: 1,
+                    },
+                });
+            }
+            source
+        }
+    };
     if let Some((o, path, what)) = &f.other {
         let other = &resources[*o];
         related.push(Related {
@@ -420,5 +488,6 @@ fn resolve(
         location,
         related,
         fix: f.fix.unwrap_or_else(|| doc.fix.to_string()),
+        environments: Vec::new(),
     }
 }
