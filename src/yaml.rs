@@ -324,6 +324,15 @@ impl Positions {
         }
     }
 
+    /// The position of the key of the mapping entry at a JSON pointer (`hostPid` in
+    /// `hostPid: true`), `None` when the document does not have it.
+    pub fn find_key(&self, doc: usize, pointer: &str) -> Option<(usize, usize)> {
+        self.docs
+            .get(doc)?
+            .get(&format!("{pointer}{KEY_MARK}"))
+            .copied()
+    }
+
     /// The position of a JSON pointer itself, `None` when the document does not have it.
     pub fn find_exact(&self, doc: usize, pointer: &str) -> Option<(usize, usize)> {
         self.docs.get(doc)?.get(pointer).copied()
@@ -365,6 +374,10 @@ impl LineStarts {
 /// One walk of the events of `src`: every node's position (JSON pointer -> line, column) in
 /// each non-empty document, counting documents exactly as [`parse_stream`] does; lines are
 /// shifted by `line_offset`; stops after `max_docs` documents or at the first syntax error.
+/// Appended to a pointer, names where the key of that mapping entry is written (a JSON
+/// pointer never holds a NUL).
+const KEY_MARK: char = '\0';
+
 fn node_positions(
     src: &str,
     line_offset: usize,
@@ -374,6 +387,8 @@ fn node_positions(
         Map {
             pointer: String,
             key: Option<String>,
+            /// Where the key read was written.
+            key_pos: (usize, usize),
         },
         Seq {
             pointer: String,
@@ -411,9 +426,12 @@ fn node_positions(
             | Event::Alias(_) => {
                 // A mapping key: remember it (resolved as the builder resolves keys).
                 if let Some(Frame::Map {
-                    key: key @ None, ..
+                    key: key @ None,
+                    key_pos,
+                    ..
                 }) = stack.last_mut()
                 {
+                    *key_pos = pos;
                     *key = Some(match &event {
                         Event::Scalar(text, style, _, tag) => {
                             match resolve_key(text, *style, tag.as_deref(), &span) {
@@ -436,12 +454,19 @@ fn node_positions(
                         };
                         String::new()
                     }
-                    Some(Frame::Map { pointer, key }) => {
+                    Some(Frame::Map {
+                        pointer,
+                        key,
+                        key_pos,
+                    }) => {
                         let mut child = pointer.clone();
                         crate::model::pointer::push_key(
                             &mut child,
                             &key.take().unwrap_or_default(),
                         );
+                        current
+                            .entry(format!("{child}{KEY_MARK}"))
+                            .or_insert(*key_pos);
                         child
                     }
                     Some(Frame::Seq { pointer, next }) => {
@@ -451,7 +476,11 @@ fn node_positions(
                 };
                 current.entry(pointer.clone()).or_insert(pos);
                 match event {
-                    Event::MappingStart(..) => stack.push(Frame::Map { pointer, key: None }),
+                    Event::MappingStart(..) => stack.push(Frame::Map {
+                        pointer,
+                        key: None,
+                        key_pos: (0, 0),
+                    }),
                     Event::SequenceStart(..) => stack.push(Frame::Seq { pointer, next: 0 }),
                     _ => {}
                 }

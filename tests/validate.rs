@@ -1334,3 +1334,43 @@ fn a_base_finding_is_reported_once_with_the_overlays_it_affects() {
         serde_json::json!([])
     );
 }
+
+/// Every unknown field of an object is reported in one run, each with the caret on its key
+/// and the nearest field the type has (or the fields there when none is near).
+#[test]
+fn every_unknown_field_with_the_nearest_known_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agent\n  namespace: apps\nspec:\n  selector:\n    matchLabels: {app: agent}\n  template:\n    metadata:\n      labels: {app: agent}\n    spec:\n      hostNetwork: true\n      hostPid: true\n      dnsPolicy: ClusterFirstWithHostNet\n      containers:\n      - name: main\n        image: agent:1.0\n        imagePullPolicie: Always\n        ports:\n        - containerPort: 9100\n          hostport: 9100\n        frobnicate: 1\n";
+    std::fs::write(dir.path().join("ds.yaml"), format!("{NS}---\n{ds}")).unwrap();
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args(["validate", "ds.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gn: Vec<(String, u64, u64, String)> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "GN001")
+        .map(|d| {
+            (
+                d["path"].as_str().unwrap().rsplit('/').next().unwrap().to_string(),
+                d["line"].as_u64().unwrap(),
+                d["column"].as_u64().unwrap(),
+                d["fix"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let at = |field: &str| gn.iter().find(|g| g.0 == field).unwrap_or_else(|| panic!("{field}: {gn:?}"));
+    assert_eq!(gn.len(), 4, "{gn:?}");
+    // Lines count the Namespace document (7 lines) before the DaemonSet.
+    assert_eq!((at("hostPid").1, at("hostPid").2), (21, 7));
+    assert_eq!(at("hostPid").3, "did you mean `hostPID`?");
+    assert_eq!((at("imagePullPolicie").1, at("imagePullPolicie").2), (26, 9));
+    assert_eq!(at("imagePullPolicie").3, "did you mean `imagePullPolicy`?");
+    assert_eq!(at("hostport").3, "did you mean `hostPort`?");
+    assert_eq!(at("hostport").2, 11);
+    let f = &at("frobnicate").3;
+    assert!(f.starts_with("the fields here are `args`, `command`") && f.contains("`volumeMounts`"), "{f}");
+}

@@ -81,6 +81,9 @@ pub struct Finding {
     pub other: Option<(usize, String, String)>,
     /// How to fix this instance (the rule's doc has the general fix).
     pub fix: Option<String>,
+    /// The finding is about the field's name (an unknown field), not its value: the caret
+    /// goes on the key.
+    pub at_key: bool,
 }
 
 /// A finding, resolved to severity and locations, ready for the reporters.
@@ -360,11 +363,18 @@ impl Locator {
     /// Where a field of a resource is written: its own line when the source has it, else the
     /// nearest ancestor; 1:1 of its document otherwise.
     pub fn locate(&mut self, r: &Resource, path: &str, loader: &Loader) -> Location {
-        self.locate_field(r, path, loader).0
+        self.locate_field(r, path, false, loader).0
     }
 
-    /// [`Locator::locate`], and whether the source has the field itself (not an ancestor).
-    pub fn locate_field(&mut self, r: &Resource, path: &str, loader: &Loader) -> (Location, bool) {
+    /// [`Locator::locate`] (the field's key instead of its value with `at_key`), and whether
+    /// the source has the field itself (not an ancestor).
+    pub fn locate_field(
+        &mut self,
+        r: &Resource,
+        path: &str,
+        at_key: bool,
+        loader: &Loader,
+    ) -> (Location, bool) {
         let file = r.origin.file.display().to_string();
         let index = self.files.entry(r.origin.file.clone()).or_insert_with(|| {
             loader.source(&r.origin.file).map(|src| SourceIndex {
@@ -387,8 +397,9 @@ impl Locator {
                     r.origin.doc_index,
                 ),
             };
+            let key = at_key.then(|| positions.find_key(doc, path)).flatten();
             Some((
-                positions.find_pointer(doc, path)?,
+                key.or_else(|| positions.find_pointer(doc, path))?,
                 positions.find_exact(doc, path).is_some(),
             ))
         });
@@ -420,7 +431,7 @@ fn resolve(
     locator: &mut Locator,
 ) -> Diagnostic {
     let r = &resources[f.resource];
-    let (source, in_source) = locator.locate_field(r, &f.path, loader);
+    let (source, in_source) = locator.locate_field(r, &f.path, f.at_key, loader);
     let mut related = Vec::new();
     // A field a transform created (the field, or an object holding it, is not in the source
     // file) is pointed at the transform entry, not at an ancestor in the source; a field the

@@ -178,6 +178,7 @@ fn hn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                 path,
                 other: None,
                 fix: None,
+                at_key: false,
             });
         }
     }
@@ -274,6 +275,7 @@ fn hn002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                 path: cpath,
                 other: None,
                 fix: None,
+                at_key: false,
             });
         }
     }
@@ -323,6 +325,7 @@ fn hn003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                             path: format!("{cpath}/ports/{i}/hostPort"),
                             other: None,
                             fix: Some(format!("set hostPort to {cp} (or remove it), and listen on that port")),
+                            at_key: false,
                         });
                     }
                 }
@@ -367,6 +370,7 @@ fn hn004(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                     path: format!("{}/securityContext/sysctls/{i}", w.base),
                     other: None,
                     fix: None,
+                    at_key: false,
                 });
             }
         }

@@ -97,6 +97,7 @@ fn im001(index: usize, r: &Resource, out: &mut Vec<Finding>) {
                 path,
                 other: None,
                 fix: None,
+                at_key: false,
             }),
     );
 }
@@ -132,6 +133,7 @@ fn im002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                     path: format!("{cpath}/image"),
                     other: None,
                     fix: None,
+                    at_key: false,
                 });
             }
         }

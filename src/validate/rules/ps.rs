@@ -85,6 +85,7 @@ fn ps001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
                 path,
                 other: None,
                 fix: None,
+                at_key: false,
             }),
             None => {
                 assumed.push("Pod Security level unknown for namespaces not in the render: give the ClusterProfile's podSecurity".into());
@@ -96,6 +97,7 @@ fn ps001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
                     path,
                     other: None,
                     fix: Some(format!("add the Namespace {ns} with pod-security.kubernetes.io/enforce: privileged to the render, or give its level in the ClusterProfile")),
+                    at_key: false,
                 });
             }
         }

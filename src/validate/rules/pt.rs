@@ -81,6 +81,7 @@ fn pt001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                     path: a.path.clone(),
                     other: Some((y.index, b.path.clone(), other)),
                     fix: None,
+                    at_key: false,
                 });
             }
         }
@@ -128,6 +129,7 @@ fn pt002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
                     path: hp.path.clone(),
                     other: None,
                     fix: None,
+                    at_key: false,
                 });
             }
         }
@@ -165,6 +167,7 @@ fn pt003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                     path: hp.path.clone(),
                     other: None,
                     fix: None,
+                    at_key: false,
                 });
             }
         }

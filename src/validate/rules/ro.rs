@@ -63,6 +63,7 @@ fn ro001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
                 fix: Some(format!(
                     "lower replicas to at most {n}, or make more nodes eligible"
                 )),
+                at_key: false,
             }),
             Some(_) => {}
             None => {
@@ -82,6 +83,7 @@ fn ro001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
                         path: replicas_path,
                         other: None,
                         fix: Some("add required pod anti-affinity on kubernetes.io/hostname, or give the profile's node count".into()),
+                        at_key: false,
                     });
                 }
             }
@@ -153,6 +155,7 @@ fn ro002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                         path: "/spec/updateStrategy/rollingUpdate/maxSurge".into(),
                         other: None,
                         fix: None,
+                        at_key: false,
                     });
                 }
             }
@@ -197,6 +200,7 @@ fn ro002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                         path: if explicit { "/spec/strategy/rollingUpdate/maxSurge".into() } else { "/spec/replicas".into() },
                         other: None,
                         fix: Some("set strategy.rollingUpdate to maxSurge: 0, maxUnavailable: 1".into()),
+                        at_key: false,
                     });
                 }
             }

@@ -45,6 +45,7 @@ fn sc001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                 path: format!("{}/hostPID", w.base),
                 other: None,
                 fix: None,
+                at_key: false,
             });
         }
         for (cpath, c) in w.containers() {
@@ -62,6 +63,7 @@ fn sc001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                     path: format!("{cpath}/securityContext/privileged"),
                     other: None,
                     fix: None,
+                    at_key: false,
                 });
             }
         }

@@ -92,6 +92,7 @@ fn sv001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                     format!("{} asks for {replicas} replicas", w.r.id()),
                 )),
                 fix: None,
+                at_key: false,
             });
         }
     }

@@ -12,6 +12,8 @@ use crate::model::Resource;
 use crate::model::pointer::push_key;
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
 
+mod probe;
+
 pub const GN001: Rule = Rule {
     doc: RuleDoc {
         code: "GN001",
@@ -99,54 +101,98 @@ fn pointer_of(path: &serde_ignored::Path<'_>) -> String {
     }
 }
 
-/// How an object of a built-in kind reads as its type; `None` for kinds strata does not know
-/// the type of.
-fn typed(group: &str, version: &str, kind: &str, v: &Map<String, Value>) -> Option<Reading> {
+/// How objects of one built-in kind are checked: the typed read, and the field names of the
+/// object at a path (for "did you mean").
+struct Typed {
+    read: fn(&Map<String, Value>) -> Reading,
+    fields: fn(&[String]) -> Option<&'static [&'static str]>,
+}
+
+/// The typed reading of a built-in kind; `None` for kinds strata does not know the type of.
+fn typed(group: &str, version: &str, kind: &str) -> Option<Typed> {
     use api::*;
+    macro_rules! t {
+        ($t:ty) => {
+            Typed {
+                read: read_as::<$t>,
+                fields: probe::fields_at::<$t>,
+            }
+        };
+    }
     Some(match (group, version, kind) {
-        ("", "v1", "Pod") => read_as::<core::v1::Pod>(v),
-        ("", "v1", "Service") => read_as::<core::v1::Service>(v),
-        ("", "v1", "ConfigMap") => read_as::<core::v1::ConfigMap>(v),
-        ("", "v1", "Secret") => read_as::<core::v1::Secret>(v),
-        ("", "v1", "ServiceAccount") => read_as::<core::v1::ServiceAccount>(v),
-        ("", "v1", "Namespace") => read_as::<core::v1::Namespace>(v),
-        ("", "v1", "PersistentVolumeClaim") => read_as::<core::v1::PersistentVolumeClaim>(v),
-        ("", "v1", "ReplicationController") => read_as::<core::v1::ReplicationController>(v),
-        ("apps", "v1", "Deployment") => read_as::<apps::v1::Deployment>(v),
-        ("apps", "v1", "DaemonSet") => read_as::<apps::v1::DaemonSet>(v),
-        ("apps", "v1", "StatefulSet") => read_as::<apps::v1::StatefulSet>(v),
-        ("apps", "v1", "ReplicaSet") => read_as::<apps::v1::ReplicaSet>(v),
-        ("batch", "v1", "Job") => read_as::<batch::v1::Job>(v),
-        ("batch", "v1", "CronJob") => read_as::<batch::v1::CronJob>(v),
-        ("rbac.authorization.k8s.io", "v1", "Role") => read_as::<rbac::v1::Role>(v),
-        ("rbac.authorization.k8s.io", "v1", "RoleBinding") => read_as::<rbac::v1::RoleBinding>(v),
-        ("rbac.authorization.k8s.io", "v1", "ClusterRole") => read_as::<rbac::v1::ClusterRole>(v),
+        ("", "v1", "Pod") => t!(core::v1::Pod),
+        ("", "v1", "Service") => t!(core::v1::Service),
+        ("", "v1", "ConfigMap") => t!(core::v1::ConfigMap),
+        ("", "v1", "Secret") => t!(core::v1::Secret),
+        ("", "v1", "ServiceAccount") => t!(core::v1::ServiceAccount),
+        ("", "v1", "Namespace") => t!(core::v1::Namespace),
+        ("", "v1", "PersistentVolumeClaim") => t!(core::v1::PersistentVolumeClaim),
+        ("", "v1", "ReplicationController") => t!(core::v1::ReplicationController),
+        ("apps", "v1", "Deployment") => t!(apps::v1::Deployment),
+        ("apps", "v1", "DaemonSet") => t!(apps::v1::DaemonSet),
+        ("apps", "v1", "StatefulSet") => t!(apps::v1::StatefulSet),
+        ("apps", "v1", "ReplicaSet") => t!(apps::v1::ReplicaSet),
+        ("batch", "v1", "Job") => t!(batch::v1::Job),
+        ("batch", "v1", "CronJob") => t!(batch::v1::CronJob),
+        ("rbac.authorization.k8s.io", "v1", "Role") => t!(rbac::v1::Role),
+        ("rbac.authorization.k8s.io", "v1", "RoleBinding") => t!(rbac::v1::RoleBinding),
+        ("rbac.authorization.k8s.io", "v1", "ClusterRole") => t!(rbac::v1::ClusterRole),
         ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding") => {
-            read_as::<rbac::v1::ClusterRoleBinding>(v)
+            t!(rbac::v1::ClusterRoleBinding)
         }
-        ("networking.k8s.io", "v1", "Ingress") => read_as::<networking::v1::Ingress>(v),
-        ("networking.k8s.io", "v1", "NetworkPolicy") => read_as::<networking::v1::NetworkPolicy>(v),
-        ("policy", "v1", "PodDisruptionBudget") => read_as::<policy::v1::PodDisruptionBudget>(v),
+        ("networking.k8s.io", "v1", "Ingress") => t!(networking::v1::Ingress),
+        ("networking.k8s.io", "v1", "NetworkPolicy") => t!(networking::v1::NetworkPolicy),
+        ("policy", "v1", "PodDisruptionBudget") => t!(policy::v1::PodDisruptionBudget),
         ("autoscaling", "v2", "HorizontalPodAutoscaler") => {
-            read_as::<autoscaling::v2::HorizontalPodAutoscaler>(v)
+            t!(autoscaling::v2::HorizontalPodAutoscaler)
         }
         _ => return None,
     })
 }
 
+/// What to say about an unknown field: the known field nearest to it (`did you mean`), else
+/// the fields the object there has.
+fn unknown_field_fix(t: &Typed, path: &str, field: &str) -> String {
+    let mut segs: Vec<String> = path
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    segs.pop();
+    match (t.fields)(&segs) {
+        Some(known) => match crate::error::closest(field, known) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None => {
+                let mut names: Vec<&str> = known.to_vec();
+                names.sort_unstable();
+                format!(
+                    "the fields here are {}; check `kubectl explain`",
+                    names
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        },
+        None => format!("check the spelling of `{field}` against `kubectl explain`"),
+    }
+}
+
 /// GN001's typed read of one object.
 fn schema_findings(index: usize, r: &Resource, out: &mut Vec<Finding>) {
     let (group, version, kind) = r.gvk();
-    let Some(mut result) = typed(group, version, kind, r.obj()) else {
+    let Some(t) = typed(group, version, kind) else {
         return;
     };
+    let mut result = (t.read)(r.obj());
     // Kubernetes reads `8.0` as the integer 8 (JSON has one number type); so does the
     // typed read, on a copy, when the object does not read as it is.
     if result.is_err() {
         let mut value = Value::Object(r.obj().clone());
         crate::render::integral_floats_as_integers(&mut value);
         if let Value::Object(m) = &value {
-            result = typed(group, version, kind, m).unwrap_or(result);
+            result = (t.read)(m);
         }
     }
     let id = r.id();
@@ -166,6 +212,7 @@ fn schema_findings(index: usize, r: &Resource, out: &mut Vec<Finding>) {
             path,
             other: None,
             fix: None,
+            at_key: false,
         }),
         Ok(unknown) => {
             // A field set to null is not sent; the API server never sees it.
@@ -179,6 +226,7 @@ fn schema_findings(index: usize, r: &Resource, out: &mut Vec<Finding>) {
                     .unwrap_or("")
                     .replace("~1", "/")
                     .replace("~0", "~");
+                let fix = unknown_field_fix(&t, &path, &field);
                 out.push(Finding {
                     code: "GN001",
                     severity: None,
@@ -186,9 +234,8 @@ fn schema_findings(index: usize, r: &Resource, out: &mut Vec<Finding>) {
                     resource: index,
                     path,
                     other: None,
-                    fix: Some(format!(
-                        "check the spelling of `{field}` against `kubectl explain`"
-                    )),
+                    fix: Some(fix),
+                    at_key: true,
                 });
             }
         }
@@ -224,6 +271,7 @@ fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                             path: format!("{cpath}/ports/{i}/{field}"),
                             other: None,
                             fix: None,
+                            at_key: false,
                         });
                     }
                 }
@@ -405,6 +453,7 @@ fn gn002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
             path: "/apiVersion".into(),
             other: None,
             fix: Some(format!("use {instead}")),
+            at_key: false,
         });
     }
 }
@@ -438,6 +487,7 @@ fn gn003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
             path,
             other: None,
             fix: None,
+            at_key: false,
         });
     };
     for w in &input.workloads {
