@@ -1355,22 +1355,103 @@ fn every_unknown_field_with_the_nearest_known_one() {
         .filter(|d| d["code"] == "GN001")
         .map(|d| {
             (
-                d["path"].as_str().unwrap().rsplit('/').next().unwrap().to_string(),
+                d["path"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string(),
                 d["line"].as_u64().unwrap(),
                 d["column"].as_u64().unwrap(),
                 d["fix"].as_str().unwrap().to_string(),
             )
         })
         .collect();
-    let at = |field: &str| gn.iter().find(|g| g.0 == field).unwrap_or_else(|| panic!("{field}: {gn:?}"));
+    let at = |field: &str| {
+        gn.iter()
+            .find(|g| g.0 == field)
+            .unwrap_or_else(|| panic!("{field}: {gn:?}"))
+    };
     assert_eq!(gn.len(), 4, "{gn:?}");
     // Lines count the Namespace document (7 lines) before the DaemonSet.
     assert_eq!((at("hostPid").1, at("hostPid").2), (21, 7));
     assert_eq!(at("hostPid").3, "did you mean `hostPID`?");
-    assert_eq!((at("imagePullPolicie").1, at("imagePullPolicie").2), (26, 9));
+    assert_eq!(
+        (at("imagePullPolicie").1, at("imagePullPolicie").2),
+        (26, 9)
+    );
     assert_eq!(at("imagePullPolicie").3, "did you mean `imagePullPolicy`?");
     assert_eq!(at("hostport").3, "did you mean `hostPort`?");
     assert_eq!(at("hostport").2, 11);
     let f = &at("frobnicate").3;
-    assert!(f.starts_with("the fields here are `args`, `command`") && f.contains("`volumeMounts`"), "{f}");
+    assert!(
+        f.starts_with("the fields here are `args`, `command`") && f.contains("`volumeMounts`"),
+        "{f}"
+    );
+}
+
+/// An object defined twice among plain manifests: validated as kubectl apply leaves it (the
+/// last definition), and each earlier definition is a GN004 warning in every format.
+#[test]
+fn an_object_defined_twice_is_validated_as_applied_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // The first definition has a reserved port (PT002) that the applied one does not.
+    let first = deployment("x", HN, &port(22), 1);
+    let last = deployment("x", HN, &port(20001), 1);
+    std::fs::create_dir_all(dir.path().join("m")).unwrap();
+    std::fs::write(dir.path().join("m/a.yaml"), format!("{NS}---\n{first}")).unwrap();
+    std::fs::write(dir.path().join("m/b.yaml"), &last).unwrap();
+    let run = |format: &str| {
+        common::strata()
+            .current_dir(dir.path())
+            .args(["validate", "m", "--format", format])
+            .output()
+            .unwrap()
+    };
+    let out = run("json");
+    assert_eq!(out.status.code(), Some(0), "a warning only");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        ["GN004"],
+        "the applied definition is clean: {json:#}"
+    );
+    let d = &json["diagnostics"][0];
+    assert_eq!(d["severity"], "warning");
+    assert_eq!(d["file"], "m/a.yaml");
+    assert_eq!(d["line"], 8, "the first definition's document");
+    assert_eq!(d["related"][0]["file"], "m/b.yaml", "{d}");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .contains("defined again at m/b.yaml:1"),
+        "{d}"
+    );
+    assert!(String::from_utf8_lossy(&run("sarif").stdout).contains("\"ruleId\": \"GN004\""));
+    assert!(String::from_utf8_lossy(&run("github").stdout).contains("title=GN004"));
+
+    // The other way round, the reserved port is what applies: PT002 on b.yaml's copy.
+    std::fs::write(dir.path().join("m/a.yaml"), format!("{NS}---\n{last}")).unwrap();
+    std::fs::write(dir.path().join("m/b.yaml"), &first).unwrap();
+    let json: Value = serde_json::from_slice(&run("json").stdout).unwrap();
+    let pt = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "PT002")
+        .expect("PT002 on the applied copy");
+    assert_eq!(pt["file"], "m/b.yaml");
 }

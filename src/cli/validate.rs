@@ -89,11 +89,7 @@ type Set = (Option<String>, Vec<Resource>, ClusterProfile);
 /// The sets to validate: one per kustomization directory (named by its path, with its own
 /// profile: `--cluster`, else its `validators:`), and one for all plain manifests and
 /// standard input together.
-fn load_all(
-    builder: &Builder,
-    args: &ValidateArgs,
-    skipped: &mut Vec<Error>,
-) -> Result<Vec<Set>> {
+fn load_all(builder: &Builder, args: &ValidateArgs, skipped: &mut Vec<Error>) -> Result<Vec<Set>> {
     let given = match &args.cluster {
         Some(path) => Some(ClusterProfile::read(path)?),
         None => None,
@@ -134,20 +130,8 @@ fn load_all(
         }
     }
     if !plain.is_empty() || groups.is_empty() {
-        // Manifest directories often hold alternatives (one object per cloud, per variant):
-        // validate the first definition of an identity and say which ones were left out.
-        let mut seen = std::collections::HashSet::new();
-        plain.retain(|r| {
-            let first = seen.insert(r.unique_id().owned());
-            if !first {
-                eprintln!(
-                    "warning: {} is defined again at {}; validating the first definition only",
-                    r.id(),
-                    r.origin
-                );
-            }
-            first
-        });
+        // An object defined twice is validated as kubectl apply leaves it (the last
+        // definition); the earlier ones are GN004 findings, in every format.
         groups.push((None, plain, given.unwrap_or_else(ClusterProfile::assumed)));
     }
     Ok(groups)

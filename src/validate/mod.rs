@@ -229,7 +229,78 @@ pub fn errors(resources: &[Resource], profile: &ClusterProfile, loader: &Loader)
     report
 }
 
+/// Validates the last definition of each object (what `kubectl apply` leaves in the
+/// cluster) and reports the earlier ones as GN004.
 fn run(resources: &[Resource], profile: &ClusterProfile, loader: &Loader, min: Severity) -> Report {
+    let earlier = rules::gn::earlier_definitions(resources);
+    if earlier.is_empty() {
+        return run_set(resources, profile, loader, min);
+    }
+    let dropped: std::collections::HashSet<usize> = earlier.iter().map(|e| e.0).collect();
+    let last: Vec<Resource> = resources
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !dropped.contains(i))
+        .map(|(_, r)| r.clone())
+        .collect();
+    let mut report = run_set(&last, profile, loader, min);
+    let rule = rules::gn::GN004;
+    let Some(severity) = profile
+        .severity_for(rule.doc.code)
+        .unwrap_or(Some(rule.doc.severity))
+    else {
+        return report;
+    };
+    let mut locator = Locator::default();
+    for (i, kept) in earlier {
+        if suppressed(&resources[i], rule.doc.code) {
+            report.suppressed += 1;
+            continue;
+        }
+        if severity < min {
+            report.unshown += 1;
+            report.unshown_codes.insert(rule.doc.code);
+            continue;
+        }
+        let f = Finding {
+            code: rule.doc.code,
+            severity: None,
+            message: format!(
+                "{} is defined again at {}; kubectl apply keeps the last definition, so this one never takes effect",
+                resources[i].id(),
+                resources[kept].origin
+            ),
+            resource: i,
+            path: String::new(),
+            other: Some((kept, String::new(), "the definition that is applied".into())),
+            fix: None,
+            at_key: false,
+        };
+        report.diagnostics.push(resolve(
+            f,
+            severity,
+            &rule.doc,
+            resources,
+            loader,
+            &mut locator,
+        ));
+    }
+    report.diagnostics.sort_by(|a, b| {
+        (&a.location.file, a.location.line, a.code).cmp(&(
+            &b.location.file,
+            b.location.line,
+            b.code,
+        ))
+    });
+    report
+}
+
+fn run_set(
+    resources: &[Resource],
+    profile: &ClusterProfile,
+    loader: &Loader,
+    min: Severity,
+) -> Report {
     let mut report = Report::default();
     let mut locator = Locator::default();
     let rules: Vec<Rule> = registry()

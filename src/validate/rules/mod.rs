@@ -1,7 +1,7 @@
 //! The rules, one file per family, and what they share: the pod-bearing workloads of a set,
 //! their containers and the host ports they claim.
 
-mod gn;
+pub(crate) mod gn;
 mod hn;
 mod im;
 mod nodes;
@@ -23,6 +23,7 @@ pub fn all() -> Vec<Rule> {
         gn::GN001,
         gn::GN002,
         gn::GN003,
+        gn::GN004,
         hn::HN001,
         hn::HN002,
         hn::HN003,

@@ -280,6 +280,50 @@ fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
     }
 }
 
+pub const GN004: Rule = Rule {
+    doc: RuleDoc {
+        code: "GN004",
+        name: "defined-twice",
+        severity: Severity::Warning,
+        summary: "the same object defined twice in the manifests validated together",
+        why: "kubectl apply (and Argo CD) apply every document in order: the last definition of an \
+              object wins and the earlier ones never take effect, so a reviewer reading the first \
+              sees settings that are not applied. strata validates the last definition, the one \
+              that will run, and reports each earlier one. (A kustomization refuses duplicates \
+              itself; this concerns plain manifest files and directories.)",
+        example: "# a.yaml\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\n---\n# b.yaml\napiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}",
+        fix: "Keep one definition: remove the other, or rename it if both are meant to exist.",
+    },
+    check: gn004,
+    each: None,
+};
+
+/// GN004's findings come from [`earlier_definitions`], which `validate` calls on the whole
+/// input before the rules see only the last definition of each object: nothing is left to
+/// find here.
+fn gn004(_: &Input<'_>, _: &mut Vec<Finding>, _: &mut Vec<String>) {}
+
+/// The objects defined more than once: (index of an earlier definition, index of the last),
+/// in input order. Identities as `kubectl apply` sees them (`default` and no namespace are
+/// one).
+pub fn earlier_definitions(resources: &[Resource]) -> Vec<(usize, usize)> {
+    let mut last = std::collections::HashMap::new();
+    for (i, r) in resources.iter().enumerate() {
+        last.insert(r.unique_id(), i);
+    }
+    if last.len() == resources.len() {
+        return Vec::new();
+    }
+    resources
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| {
+            let kept = last[&r.unique_id()];
+            (kept != i).then_some((i, kept))
+        })
+        .collect()
+}
+
 pub const GN002: Rule = Rule {
     doc: RuleDoc {
         code: "GN002",
