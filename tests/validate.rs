@@ -1455,3 +1455,43 @@ fn an_object_defined_twice_is_validated_as_applied_and_reported() {
         .expect("PT002 on the applied copy");
     assert_eq!(pt["file"], "m/b.yaml");
 }
+
+/// A finding inside a `kind: List` points at the item's field, not at the List's first line;
+/// an unreadable file among explicit arguments is reported while the others are validated.
+#[test]
+fn list_items_are_located_and_a_bad_file_does_not_empty_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let item = deployment("x", HN, &port(22), 1)
+        .lines()
+        .enumerate()
+        .map(|(i, l)| format!("{}{l}\n", if i == 0 { "- " } else { "  " }))
+        .collect::<String>();
+    let list = format!("apiVersion: v1\nkind: List\nitems:\n{item}");
+    std::fs::write(dir.path().join("list.yaml"), &list).unwrap();
+    std::fs::write(dir.path().join("bad.yaml"), "a: [\n").unwrap();
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args(["validate", "bad.yaml", "list.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "the input was incomplete");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yaml:1") && err.contains("1 file(s) could not be read"),
+        "{err}"
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pt = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "PT002")
+        .unwrap_or_else(|| panic!("list.yaml is still validated: {json:#}"));
+    let line = list
+        .lines()
+        .position(|l| l.contains("containerPort: 22"))
+        .unwrap()
+        + 1;
+    assert_eq!(pt["file"], "list.yaml");
+    assert_eq!(pt["line"], line, "{pt}");
+}

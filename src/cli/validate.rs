@@ -123,10 +123,16 @@ fn load_all(builder: &Builder, args: &ValidateArgs, skipped: &mut Vec<Error>) ->
                 }
             }
         } else {
-            let canonical = path
+            // A file that cannot be read is reported and left out, as in a directory: the
+            // others are still validated, and the exit code says the input was incomplete.
+            let read = path
                 .canonicalize()
-                .map_err(|e| Error::new(format!("cannot open {}: {e}", path.display())))?;
-            plain.extend(builder.loader.resources(&canonical)?);
+                .map_err(|e| Error::new(format!("cannot open {}: {e}", path.display())))
+                .and_then(|canonical| builder.loader.resources(&canonical));
+            match read {
+                Ok(r) => plain.extend(r),
+                Err(e) => skipped.push(e),
+            }
         }
     }
     if !plain.is_empty() || groups.is_empty() {

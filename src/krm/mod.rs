@@ -149,6 +149,7 @@ pub fn run(input: &str) -> Output {
             file: Arc::new(file),
             line: 1,
             doc_index,
+            item: None,
         };
         match Resource::from_value(item.clone(), origin) {
             Ok(r) => set.push(r),

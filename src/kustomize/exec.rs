@@ -402,5 +402,6 @@ pub fn origin(file: &Arc<PathBuf>, line: usize) -> Origin {
         file: file.clone(),
         line,
         doc_index: 0,
+        item: None,
     }
 }

@@ -247,6 +247,7 @@ mod tests {
             file: Arc::new("t.yaml".into()),
             line: 1,
             doc_index: 0,
+            item: None,
         };
         Resource::from_value(v, origin).unwrap()
     }

@@ -112,6 +112,8 @@ pub struct Origin {
     pub line: usize,
     /// Which non-empty document of the file it is (0-based), for locating fields later.
     pub doc_index: usize,
+    /// Its index in the `items` of a `kind: List` document, when it was one of them.
+    pub item: Option<usize>,
 }
 
 impl fmt::Display for Origin {
@@ -638,6 +640,7 @@ mod tests {
             file: Arc::new("t.yaml".into()),
             line: 1,
             doc_index: 0,
+            item: None,
         };
         Resource::from_value(v, origin).expect("a Kubernetes object")
     }

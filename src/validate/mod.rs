@@ -468,6 +468,12 @@ impl Locator {
                     r.origin.doc_index,
                 ),
             };
+            // An item of a `kind: List` is found below the list's `items`.
+            let path = match r.origin.item {
+                Some(k) => format!("/items/{k}{path}"),
+                None => path.to_string(),
+            };
+            let path = path.as_str();
             let key = at_key.then(|| positions.find_key(doc, path)).flatten();
             Some((
                 key.or_else(|| positions.find_pointer(doc, path))?,

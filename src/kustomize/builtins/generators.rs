@@ -192,6 +192,7 @@ pub fn run(
                     .locate(0, &[kind.field(), &idx])
                     .map_or(1, |(l, _)| l),
                 doc_index: 0,
+                item: None,
             };
             let what = format!("{}[{i}]", kind.field());
             let (behavior, mut r) =
@@ -440,6 +441,7 @@ pub fn parse_config(
                     file: file.display.clone(),
                     line,
                     doc_index: doc,
+                    item: None,
                 },
                 what: format!("{kind} {}", meta("name")),
             })
@@ -512,6 +514,7 @@ pub fn run_config(config: &Config, loader: &Loader) -> Result<Vec<(Behavior, Res
                     file: Arc::new(PathBuf::from("IAMPolicyGenerator")),
                     line: 1,
                     doc_index: 0,
+                    item: None,
                 },
             )?;
             Ok(vec![(Behavior::Create, r)])
@@ -953,6 +956,7 @@ mod tests {
                 file: Arc::new(PathBuf::from("t.yaml")),
                 line: 1,
                 doc_index: 0,
+                item: None,
             },
         )
         .unwrap()

@@ -126,6 +126,7 @@ mod tests {
                 file: Arc::new(PathBuf::from("t.yaml")),
                 line: 1,
                 doc_index: 0,
+                item: None,
             },
         )
         .unwrap()

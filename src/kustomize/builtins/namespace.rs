@@ -152,6 +152,7 @@ mod tests {
                 file: Arc::new("t".into()),
                 line: 1,
                 doc_index: 0,
+                item: None,
             },
         )
         .unwrap()

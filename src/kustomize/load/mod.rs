@@ -246,6 +246,7 @@ fn parse_resources(display: &Arc<PathBuf>, src: &str) -> Result<Vec<Resource>> {
             line: doc.line,
             // Set below: a piece of a large file does not know how many documents precede it.
             doc_index: 0,
+            item: None,
         };
         let mut out = Vec::with_capacity(1);
         unpack(doc.value, origin, &mut out).map(|()| out)
@@ -279,8 +280,10 @@ fn unpack(value: Value, origin: Origin, out: &mut Vec<Resource>) -> Result<()> {
                     .in_file(&origin.file)
                     .at(origin.line, 1));
             };
-            for item in items {
-                unpack(item, origin.clone(), out)?;
+            for (k, item) in items.into_iter().enumerate() {
+                let mut origin = origin.clone();
+                origin.item.get_or_insert(k);
+                unpack(item, origin, out)?;
             }
         }
         value => out.push(Resource::from_value(value, origin)?),
