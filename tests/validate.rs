@@ -1495,3 +1495,60 @@ fn list_items_are_located_and_a_bad_file_does_not_empty_the_report() {
     assert_eq!(pt["file"], "list.yaml");
     assert_eq!(pt["line"], line, "{pt}");
 }
+
+/// RO001 names hostPort-only pods as such (not "host-network"); PT001 between two containers
+/// of one pod suggests another port, not node placement.
+#[test]
+fn messages_fit_host_port_only_pods_and_one_pod() {
+    let dir = tempfile::tempdir().unwrap();
+    let ports = "        ports:\n        - containerPort: 8080\n          hostPort: 20080\n";
+    let two = "        ports:\n        - containerPort: 20001\n      - name: side\n        image: registry.example.com/side:1.0\n        ports:\n        - containerPort: 20001\n";
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        format!(
+            "{NS}---\n{}---\n{}",
+            deployment("web", "", ports, 3),
+            deployment("x", HN, two, 1)
+        ),
+    )
+    .unwrap();
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args([
+            "validate",
+            "m.yaml",
+            "--cluster",
+            &format!(
+                "{}/tests/fixtures/profiles/one-node.yaml",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let find = |code: &str| {
+        json["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["code"] == code)
+            .cloned()
+            .unwrap_or_else(|| panic!("{code}: {json:#}"))
+    };
+    let ro = find("RO001");
+    assert!(
+        ro["message"]
+            .as_str()
+            .unwrap()
+            .contains("asks for 3 replicas with host ports but only 1 node"),
+        "{ro}"
+    );
+    let pt = find("PT001");
+    let fix = pt["fix"].as_str().unwrap();
+    assert!(
+        fix.contains("another port") && !fix.contains("affinity"),
+        "{pt}"
+    );
+}

@@ -80,7 +80,10 @@ fn pt001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                     resource: x.index,
                     path: a.path.clone(),
                     other: Some((y.index, b.path.clone(), other)),
-                    fix: None,
+                    // Two containers of one pod always share its node: only the port can move.
+                    fix: same.then(|| {
+                        "give one of the two containers another port (containers of one pod always share its node and its network namespace)".to_string()
+                    }),
                     at_key: false,
                 });
             }

@@ -48,12 +48,18 @@ fn ro001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
             continue;
         }
         let replicas_path = "/spec/replicas".to_string();
+        // Host-network pods, or pods that only claim host ports: say which.
+        let what = if w.host_network() {
+            "host-network replicas"
+        } else {
+            "replicas with host ports"
+        };
         match nodes::eligible_nodes(w, input.profile) {
             Some(n) if replicas > u64::from(n) => out.push(Finding {
                 code: "RO001",
                 severity: None,
                 message: format!(
-                    "{} asks for {replicas} host-network replicas but only {n} node{} can run them",
+                    "{} asks for {replicas} {what} but only {n} node{} can run them",
                     w.r.id(),
                     if n == 1 { "" } else { "s" }
                 ),
@@ -76,7 +82,7 @@ fn ro001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
                         code: "RO001",
                         severity: Some(Severity::Warning),
                         message: format!(
-                            "{} has {replicas} host-network replicas and nothing keeps two of them off one node",
+                            "{} has {replicas} {what} and nothing keeps two of them off one node",
                             w.r.id()
                         ),
                         resource: w.index,
