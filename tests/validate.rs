@@ -1552,3 +1552,33 @@ fn messages_fit_host_port_only_pods_and_one_pod() {
         "{pt}"
     );
 }
+
+/// A Namespace of the render without an enforce label gets the cluster's default level:
+/// assumed privileged (Kubernetes' default) and said so, not silently.
+#[test]
+fn an_unlabelled_namespace_is_assumed_privileged_and_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: apps\n";
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        format!("{ns}---\n{}", deployment("x", HN, &port(20001), 1)),
+    )
+    .unwrap();
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args(["validate", "m.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let assumptions = json["summary"]["assumptions"].to_string();
+    assert!(
+        assumptions.contains(
+            "the Namespace apps in the render has no pod-security.kubernetes.io/enforce label"
+        ) && assumptions.contains("assumed privileged"),
+        "{assumptions}"
+    );
+    assert!(
+        !json["diagnostics"].to_string().contains("PS001"),
+        "{json:#}"
+    );
+}

@@ -31,6 +31,45 @@ pub const DEFAULT_RESERVED: &[(u16, u16)] = &[
     (30000, 32767),
 ];
 
+/// The ports the nodes of a kind of cluster use themselves, the base list of `reservedPorts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// The commonly reserved ports ([`DEFAULT_RESERVED`]): sshd, DNS, HTTP(S), etcd, the API
+    /// server, Calico Felix health, Cilium gops, the kubelet and control-plane ports, the
+    /// NodePort range.
+    #[default]
+    Generic,
+    /// Alibaba Cloud ACK, as it publishes them: 22, 53, 80, 443, 6443, 9099, 9890, 10250,
+    /// 10256 and the NodePort range.
+    Ack,
+    /// kind: the nodes are containers that run only Kubernetes' own components (etcd, the
+    /// API server, the kubelet, kube-proxy, scheduler and controller manager) and NodePorts;
+    /// no sshd, no DNS or web server on the node.
+    Kind,
+}
+
+impl Provider {
+    pub fn reserved(self) -> &'static [(u16, u16)] {
+        match self {
+            Provider::Generic => DEFAULT_RESERVED,
+            Provider::Ack => &[
+                (22, 22),
+                (53, 53),
+                (80, 80),
+                (443, 443),
+                (6443, 6443),
+                (9099, 9099),
+                (9890, 9890),
+                (10250, 10250),
+                (10256, 10256),
+                (30000, 32767),
+            ],
+            Provider::Kind => &[(2379, 2380), (6443, 6443), (10248, 10259), (30000, 32767)],
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodePool {
@@ -107,6 +146,8 @@ pub struct PodSecurity {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProfileSpec {
     pub kubernetes_version: Option<String>,
+    /// The kind of cluster: its nodes' own ports are the base of `reservedPorts`.
+    pub provider: Option<Provider>,
     pub nodes: Option<u32>,
     #[serde(default)]
     pub node_pools: Vec<NodePool>,
@@ -240,9 +281,15 @@ impl ClusterProfile {
                 .iter()
                 .map(|p| p.range())
                 .collect::<std::result::Result<Vec<_>, _>>(),
-            None => Ok(DEFAULT_RESERVED.to_vec()),
+            None => Ok(spec.provider.unwrap_or_default().reserved().to_vec()),
         }
         .map_err(|m| at(&["spec", "reservedPorts"], m))?;
+        if spec.provider.is_some() && spec.reserved_ports.replace.is_some() {
+            return Err(at(
+                &["spec", "reservedPorts", "replace"],
+                "`reservedPorts.replace` gives the whole list, and so does `provider`: keep one (`add`/`remove` adjust a provider's list)".into(),
+            ));
+        }
         for p in &spec.reserved_ports.add {
             reserved.push(
                 p.range()
@@ -463,5 +510,34 @@ mod tests {
             err(json!({"kubernetesVersion": "1.30-gke"})),
             "`1.30-gke` is not a Kubernetes version such as 1.30 or 1.30.2"
         );
+        assert!(
+            err(json!({"provider": "ack", "reservedPorts": {"replace": ["22"]}}))
+                .contains("keep one")
+        );
+        let e = err(json!({"provider": "eks"}));
+        assert!(
+            e.contains("unknown variant `eks`, expected one of `generic`, `ack`, `kind`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn providers_give_their_nodes_ports() {
+        let of = |spec: serde_json::Value| {
+            let v = json!({"apiVersion": "strata.dev/v1alpha1", "kind": "ClusterProfile",
+                "metadata": {"name": "p"}, "spec": spec});
+            ClusterProfile::from_value(&v, "", Path::new("p.yaml")).unwrap()
+        };
+        let ack = of(json!({"provider": "ack"}));
+        // ACK's list: the kubelet's 10250 and kube-proxy's 10256, not the whole 10248-10259,
+        // and no etcd on the workers.
+        assert!(ack.is_reserved(10250).is_some() && ack.is_reserved(10256).is_some());
+        assert!(ack.is_reserved(10249).is_none() && ack.is_reserved(2379).is_none());
+        assert!(ack.is_reserved(9099).is_some() && ack.is_reserved(31000).is_some());
+        let kind = of(json!({"provider": "kind", "reservedPorts": {"add": ["53"]}}));
+        assert!(kind.is_reserved(22).is_none() && kind.is_reserved(80).is_none());
+        assert!(kind.is_reserved(6443).is_some() && kind.is_reserved(53).is_some());
+        let generic = of(json!({"provider": "generic"}));
+        assert_eq!(generic.reserved, ClusterProfile::assumed().reserved);
     }
 }

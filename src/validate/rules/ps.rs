@@ -59,7 +59,16 @@ fn ps001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
                         "the ClusterProfile's podSecurity default: the Namespace {ns} in this render has no enforce label"
                     ),
                 ),
-                None => (Some("privileged".to_string()), String::new()),
+                // Kubernetes' own default; said, since a cluster's admission configuration
+                // (or a managed offering) may set another.
+                None => {
+                    assumed.push(format!(
+                        "the Namespace {ns} in the render has no pod-security.kubernetes.io/enforce label: \
+                         its level is the cluster's default, assumed privileged (Kubernetes' default); \
+                         give the ClusterProfile's podSecurity.default if the cluster sets another"
+                    ));
+                    (Some("privileged".to_string()), String::new())
+                }
             },
             None => match input.profile.spec.pod_security.namespaces.get(ns) {
                 Some(l) => (
