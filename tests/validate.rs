@@ -1582,3 +1582,53 @@ fn an_unlabelled_namespace_is_assumed_privileged_and_said() {
         "{json:#}"
     );
 }
+
+/// HN002: a host-network container probed on a port it does not declare listens there
+/// undeclared; a probe on a declared port (by number or name), or of another host, is fine.
+#[test]
+fn hn002_probe_on_an_undeclared_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = |port: &str, extra: &str| {
+        format!(
+            "        ports:\n        - name: metrics\n          containerPort: 20001\n        readinessProbe:\n          httpGet:\n            path: /healthz\n            port: {port}\n{extra}"
+        )
+    };
+    let run = |ports: &str| {
+        std::fs::write(
+            dir.path().join("m.yaml"),
+            format!("{NS}---\n{}", deployment("x", HN, ports, 1)),
+        )
+        .unwrap();
+        let out = common::strata()
+            .current_dir(dir.path())
+            .args(["validate", "m.yaml", "--format", "json"])
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["code"] == "HN002")
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    let found = run(&probe("20002", ""));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("probed on port 20002")
+    );
+    assert_eq!(
+        found[0]["path"],
+        "/spec/template/spec/containers/0/readinessProbe/httpGet/port"
+    );
+    assert!(run(&probe("20001", "")).is_empty(), "declared by number");
+    assert!(run(&probe("metrics", "")).is_empty(), "declared by name");
+    assert!(
+        run(&probe("20002", "            host: 10.0.0.1\n")).is_empty(),
+        "another host"
+    );
+}

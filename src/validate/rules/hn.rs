@@ -189,9 +189,11 @@ pub const HN002: Rule = Rule {
         code: "HN002",
         name: "host-network-undeclared-ports",
         severity: Severity::Warning,
-        summary: "hostNetwork container that declares no ports",
+        summary: "hostNetwork container that declares no ports, or is probed on a port it does not declare",
         why: "The scheduler's NodePorts filter only knows declared ports: a host-network pod that declares \
-              none can land beside another that binds the same port and crash with \"address in use\".",
+              none can land beside another that binds the same port and crash with \"address in use\". A \
+              probe on an undeclared port is such a port too: the kubelet probes the node's address, where \
+              the process listens.",
         example: "containers:\n- name: exporter\n  args: [--web.listen-address=0.0.0.0:20000]\n  # no ports:",
         fix: "Declare every port the process listens on under `ports:` (containerPort = the listen port).",
     },
@@ -246,6 +248,29 @@ fn visible_port(c: &serde_json::Map<String, Value>) -> Option<String> {
     None
 }
 
+/// The numeric ports a container's probes connect to (`httpGet`, `tcpSocket`, `grpc`), with
+/// the JSON pointer of each below the container. Named ports refer to declared ones.
+fn probe_ports(c: &serde_json::Map<String, Value>) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        for handler in ["httpGet", "tcpSocket", "grpc"] {
+            let Some(port) = c.get(probe).and_then(|p| p.get(handler)).and_then(|h| {
+                // A probe of another host than the pod's own address is not the pod's port.
+                (h.get("host").is_none()).then(|| h.get("port"))?
+            }) else {
+                continue;
+            };
+            let number = port
+                .as_u64()
+                .or_else(|| port.as_str().and_then(|s| s.parse().ok()));
+            if let Some(n) = number.filter(|n| *n > 0) {
+                out.push((format!("/{probe}/{handler}/port"), n));
+            }
+        }
+    }
+    out
+}
+
 fn hn002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
     for w in input.workloads.iter().filter(|w| w.host_network()) {
         for (cpath, c) in w.containers() {
@@ -253,11 +278,39 @@ fn hn002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
             if !cpath.contains("/containers/") {
                 continue;
             }
-            let declared = c
+            let declared: Vec<&Value> = c
                 .get("ports")
                 .and_then(Value::as_array)
-                .is_some_and(|p| !p.is_empty());
-            if declared {
+                .map(|p| p.iter().collect())
+                .unwrap_or_default();
+            if !declared.is_empty() {
+                // Declared ports, and a probe on a port that is not one of them: the process
+                // listens there too (the kubelet probes the node's address), undeclared.
+                let numbers: Vec<u64> = declared
+                    .iter()
+                    .filter_map(|p| p.get("containerPort").and_then(Value::as_u64))
+                    .collect();
+                for (probe_path, port) in probe_ports(c) {
+                    if numbers.contains(&port) {
+                        continue;
+                    }
+                    let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
+                    out.push(Finding {
+                        code: "HN002",
+                        severity: None,
+                        message: format!(
+                            "container {name} of {} runs on the host network and is probed on port {port}, which it does not declare: the scheduler does not know the node's port {port} is taken",
+                            w.r.id()
+                        ),
+                        resource: w.index,
+                        path: format!("{cpath}{probe_path}"),
+                        other: None,
+                        fix: Some(format!(
+                            "declare containerPort: {port} under the container's ports"
+                        )),
+                        at_key: false,
+                    });
+                }
                 continue;
             }
             let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
