@@ -1632,3 +1632,53 @@ fn hn002_probe_on_an_undeclared_port() {
         "another host"
     );
 }
+
+/// PT001 sees the port a host-network container that declares none listens on, `$(VAR)`
+/// expanded from its env as the kubelet does: two such agents on every node collide.
+#[test]
+fn pt001_sees_a_port_given_through_an_env_var() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = |name: &str, container: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: {name}\n  namespace: apps\nspec:\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      hostNetwork: true\n      dnsPolicy: ClusterFirstWithHostNet\n      containers:\n      - name: main\n        image: registry.example.com/{name}:1.0\n{container}"
+        )
+    };
+    let by_env = "        env:\n        - name: PORT\n          value: \"20100\"\n        args: [\"--web.listen-address=:$(PORT)\"]\n";
+    let declared = "        ports:\n        - containerPort: 20100\n";
+    let run = |second: &str| {
+        std::fs::write(
+            dir.path().join("m.yaml"),
+            format!("{NS}---\n{}---\n{}", ds("a", by_env), ds("b", second)),
+        )
+        .unwrap();
+        let out = common::strata()
+            .current_dir(dir.path())
+            .args(["validate", "m.yaml", "--format", "json"])
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["code"] == "PT001")
+            .cloned()
+            .collect::<Vec<Value>>()
+    };
+    let found = run(declared);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("host port 20100/TCP")
+    );
+    assert_eq!(
+        found[0]["path"], "/spec/template/spec/containers/0/args/0",
+        "{}",
+        found[0]
+    );
+    assert_eq!(run(by_env).len(), 1, "two undeclared agents on one port");
+    let other = "        ports:\n        - containerPort: 20101\n";
+    assert!(run(other).is_empty());
+}

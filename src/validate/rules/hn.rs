@@ -201,53 +201,6 @@ pub const HN002: Rule = Rule {
     each: None,
 };
 
-/// A listen port visible in a container's args (`--web.listen-address=0.0.0.0:20000`,
-/// `--port=8080`, `--metrics-bind-address=:8443`).
-fn visible_port(c: &serde_json::Map<String, Value>) -> Option<String> {
-    let args = c
-        .get("args")
-        .into_iter()
-        .chain(c.get("command"))
-        .filter_map(Value::as_array)
-        .flatten();
-    // `$(PORT)` in args is the container's env var, as the kubelet expands it.
-    let env: Vec<(&str, &str)> = c
-        .get("env")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| Some((e.get("name")?.as_str()?, e.get("value")?.as_str()?)))
-        .collect();
-    for a in args.filter_map(Value::as_str) {
-        let mut expanded = a.to_string();
-        for (name, value) in &env {
-            expanded = expanded.replace(&format!("$({name})"), value);
-        }
-        let a = expanded.as_str();
-        let Some((flag, value)) = a.split_once('=') else {
-            continue;
-        };
-        let flag = flag.trim_start_matches('-');
-        // Whole words of the flag name: `--port`, `--metrics-port`, `--listen-address`,
-        // `--web.listen-address`, `--bind-address` (not `--report-interval` or `--transport`).
-        let words: Vec<&str> = flag.split(['-', '.', '_']).collect();
-        let listens = words
-            .iter()
-            .any(|w| matches!(*w, "port" | "listen" | "bind"))
-            || words
-                .last()
-                .is_some_and(|w| *w == "address" || *w == "addr");
-        if !listens {
-            continue;
-        }
-        let port = value.rsplit(':').next().unwrap_or(value);
-        if port.parse::<u16>().is_ok_and(|p| p >= 1) {
-            return Some(format!("{a} (port {port})"));
-        }
-    }
-    None
-}
-
 /// The numeric ports a container's probes connect to (`httpGet`, `tcpSocket`, `grpc`), with
 /// the JSON pointer of each below the container. Named ports refer to declared ones.
 fn probe_ports(c: &serde_json::Map<String, Value>) -> Vec<(String, u64)> {
@@ -314,8 +267,8 @@ fn hn002(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                 continue;
             }
             let name = c.get("name").and_then(Value::as_str).unwrap_or("?");
-            let seen = visible_port(c)
-                .map(|p| format!("; it appears to listen on {p}"))
+            let seen = super::listen_port(c)
+                .map(|l| format!("; it appears to listen on {} (port {})", l.text, l.port))
                 .unwrap_or_default();
             out.push(Finding {
                 code: "HN002",

@@ -85,11 +85,38 @@ impl Workload<'_> {
             if cpath.contains("/ephemeralContainers/") {
                 continue;
             }
+            let init = cpath.contains("/initContainers/")
+                && c.get("restartPolicy").and_then(Value::as_str) != Some("Always");
+            let declared = c
+                .get("ports")
+                .and_then(Value::as_array)
+                .is_some_and(|p| !p.is_empty());
+            // A host-network container that declares no ports still binds the one its args
+            // name (`--web.listen-address=:$(PORT)` with PORT in its env): a claim the
+            // scheduler does not know of, and the conflicts it causes are real.
+            if hn
+                && !declared
+                && !init
+                && cpath.contains("/containers/")
+                && let Some(l) = listen_port(c)
+            {
+                out.push(HostPort {
+                    ip: String::new(),
+                    protocol: "TCP".into(),
+                    port: l.port,
+                    path: format!("{cpath}{}", l.path),
+                    container: c
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string(),
+                    init,
+                    link_local: l.text.contains("169.254."),
+                });
+            }
             let Some(Value::Array(ports)) = c.get("ports") else {
                 continue;
             };
-            let init = cpath.contains("/initContainers/")
-                && c.get("restartPolicy").and_then(Value::as_str) != Some("Always");
             let link_local = c
                 .get("args")
                 .into_iter()
@@ -155,6 +182,68 @@ impl Workload<'_> {
     }
 }
 
+/// A listen port visible in a container's args or command (`--web.listen-address=0.0.0.0:20000`,
+/// `--port=8080`, `--metrics-bind-address=:8443`), `$(VAR)` expanded from its env as the
+/// kubelet expands it.
+pub struct ListenPort {
+    pub port: u16,
+    /// The argument as expanded.
+    pub text: String,
+    /// JSON pointer of the argument below the container (`/args/2`).
+    pub path: String,
+}
+
+pub fn listen_port(c: &serde_json::Map<String, Value>) -> Option<ListenPort> {
+    let env: Vec<(&str, &str)> = c
+        .get("env")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| Some((e.get("name")?.as_str()?, e.get("value")?.as_str()?)))
+        .collect();
+    for field in ["args", "command"] {
+        let Some(list) = c.get(field).and_then(Value::as_array) else {
+            continue;
+        };
+        for (i, a) in list.iter().enumerate() {
+            let Some(a) = a.as_str() else { continue };
+            let mut expanded = a.to_string();
+            for (name, value) in &env {
+                expanded = expanded.replace(&format!("$({name})"), value);
+            }
+            let Some((flag, value)) = expanded.split_once('=') else {
+                continue;
+            };
+            let flag = flag.trim_start_matches('-');
+            // Whole words of the flag name: `--port`, `--metrics-port`, `--listen-address`,
+            // `--web.listen-address`, `--bind-address` (not `--report-interval`, `--transport`).
+            let words: Vec<&str> = flag.split(['-', '.', '_']).collect();
+            let listens = words
+                .iter()
+                .any(|w| matches!(*w, "port" | "listen" | "bind"))
+                || words
+                    .last()
+                    .is_some_and(|w| *w == "address" || *w == "addr");
+            if !listens {
+                continue;
+            }
+            let port = value.rsplit(':').next().unwrap_or(value);
+            if let Ok(port) = port.parse::<u16>()
+                && port >= 1
+            {
+                return Some(ListenPort {
+                    port,
+                    path: format!("/{field}/{i}"),
+                    text: expanded.clone(),
+                });
+            }
+        }
+    }
+    None
+}
+
+/// One host port a pod claims: declared (`hostPort`, or `containerPort` under hostNetwork),
+/// or, for a host-network container that declares none, the port its args listen on.
 #[derive(Debug, Clone)]
 pub struct HostPort {
     pub ip: String,
