@@ -1682,3 +1682,118 @@ fn pt001_sees_a_port_given_through_an_env_var() {
     let other = "        ports:\n        - containerPort: 20101\n";
     assert!(run(other).is_empty());
 }
+
+const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: agents.example.com
+spec:
+  group: example.com
+  names: {kind: Agent, plural: agents}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        required: [spec]
+        properties:
+          spec:
+            type: object
+            required: [port]
+            properties:
+              port: {type: integer, minimum: 1, maximum: 65535}
+              mode: {type: string, enum: [host, pod]}
+              surge: {x-kubernetes-int-or-string: true}
+              note: {type: string, nullable: true}
+              extra: {type: object, x-kubernetes-preserve-unknown-fields: true}
+  - name: v1alpha1
+    served: false
+    storage: false
+"#;
+
+/// GN005: a custom resource against its CRD's schema, every error of it, at the field; a
+/// version the CRD does not serve; the CRDs of the render or of the profile's `crds:`.
+#[test]
+fn gn005_custom_resources_against_their_crds() {
+    let dir = tempfile::tempdir().unwrap();
+    let cr = |version: &str, spec: &str| {
+        format!(
+            "apiVersion: example.com/{version}\nkind: Agent\nmetadata:\n  name: a\n  namespace: apps\nspec:\n{spec}"
+        )
+    };
+    let run = |files: &[(&str, String)], args: &[&str]| {
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let out = common::strata()
+            .current_dir(dir.path())
+            .args(["validate"])
+            .args(args)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        json["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["code"] == "GN005")
+            .map(|d| {
+                (
+                    d["path"].as_str().unwrap().to_string(),
+                    d["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let good = cr(
+        "v1",
+        "  port: 9100\n  mode: host\n  surge: 25%\n  note: null\n  extra: {anything: [1, 2]}\n",
+    );
+    assert!(
+        run(
+            &[("crd.yaml", CRD.into()), ("cr.yaml", good.clone())],
+            &["crd.yaml", "cr.yaml"]
+        )
+        .is_empty()
+    );
+    let bad = cr(
+        "v1",
+        "  port: 70000\n  mode: Host\n  surge: 1.5\n  colour: red\n",
+    );
+    let found = run(&[("cr.yaml", bad)], &["crd.yaml", "cr.yaml"]);
+    let paths: Vec<&str> = found.iter().map(|f| f.0.as_str()).collect();
+    for p in ["/spec/port", "/spec/mode", "/spec/surge", "/spec/colour"] {
+        assert!(paths.contains(&p), "{p} in {found:#?}");
+    }
+    assert_eq!(found.len(), 4, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .any(|f| f.1.contains("`colour` is not a field of Agent"))
+    );
+    // A required field left empty, and a version not served.
+    let empty = cr("v1", "  # nothing yet\n");
+    let found = run(&[("cr.yaml", empty)], &["crd.yaml", "cr.yaml"]);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(found[0].1.contains("`spec` is empty"), "{found:#?}");
+    let old = cr("v1alpha1", "  port: 9100\n");
+    let found = run(&[("cr.yaml", old)], &["crd.yaml", "cr.yaml"]);
+    assert_eq!(found, [("/apiVersion".to_string(), "Agent example.com/v1alpha1 apps/a: the CRD agents.example.com does not serve version v1alpha1 (it serves v1)".to_string())]);
+    // Without the CRD, nothing to check; with it in the profile's crds:, checked.
+    let bad = cr("v1", "  port: 0\n");
+    assert!(run(&[("cr.yaml", bad)], &["cr.yaml"]).is_empty());
+    std::fs::create_dir_all(dir.path().join("cluster/crds")).unwrap();
+    std::fs::write(dir.path().join("cluster/crds/agents.yaml"), CRD).unwrap();
+    let profile = "apiVersion: strata.dev/v1alpha1\nkind: ClusterProfile\nmetadata: {name: p}\nspec:\n  crds: [crds]\n";
+    let found = run(
+        &[("cluster/p.yaml", profile.into())],
+        &["cr.yaml", "--cluster", "cluster/p.yaml"],
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].0, "/spec/port");
+}

@@ -156,6 +156,10 @@ pub struct ProfileSpec {
     pub allowed_host_ports: Option<Vec<PortSpec>>,
     #[serde(default)]
     pub pod_security: PodSecurity,
+    /// Files or directories (relative to the profile) holding the CustomResourceDefinitions
+    /// installed in the cluster, for GN005.
+    #[serde(default)]
+    pub crds: Vec<String>,
     /// Per-rule levels: `off`, `warning` or `error`. An unquoted `off` reads as the boolean
     /// false in Kubernetes' YAML and means off too.
     #[serde(default)]
@@ -187,6 +191,8 @@ pub struct ClusterProfile {
     pub reserved: Vec<(u16, u16)>,
     pub allowed: Option<Vec<(u16, u16)>>,
     pub given: bool,
+    /// The CustomResourceDefinitions `spec.crds` names, as read.
+    pub crds: Vec<Value>,
 }
 
 impl ClusterProfile {
@@ -418,14 +424,68 @@ impl ClusterProfile {
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .map(str::to_string);
+        let mut crds = Vec::new();
+        for (i, entry) in spec.crds.iter().enumerate() {
+            let index = i.to_string();
+            let at = |m: String| at(&["spec", "crds", &index], m);
+            crds.extend(read_crds(path, entry).map_err(at)?);
+        }
         Ok(ClusterProfile {
             name,
             spec,
             reserved,
             allowed,
             given: true,
+            crds,
         })
     }
+}
+
+/// The CustomResourceDefinitions of a file, or of the `.yaml`/`.yml`/`.json` files of a
+/// directory, named relative to the profile `profile`.
+fn read_crds(profile: &Path, entry: &str) -> std::result::Result<Vec<Value>, String> {
+    if Path::new(entry).is_absolute() {
+        return Err(format!(
+            "`{entry}`: name CRD files relative to the profile, so that the repository carries them"
+        ));
+    }
+    let base = profile.parent().unwrap_or(Path::new("."));
+    let target = base.join(entry);
+    let mut files = Vec::new();
+    if target.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(&target)
+            .map_err(|e| format!("cannot read `{entry}`: {e}"))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.is_file()
+                    && matches!(
+                        p.extension().and_then(|x| x.to_str()),
+                        Some("yaml" | "yml" | "json")
+                    )
+            })
+            .collect();
+        entries.sort();
+        files.extend(entries);
+    } else {
+        files.push(target);
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let src = std::fs::read_to_string(&f)
+            .map_err(|e| format!("cannot read the CRDs of `{}`: {e}", f.display()))?;
+        let docs = yaml::parse_stream(&src)
+            .map_err(|e| format!("`{}` is not valid YAML: {e}", f.display()))?;
+        out.extend(
+            docs.into_iter().map(|d| d.value).filter(|v| {
+                v.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition")
+            }),
+        );
+    }
+    if out.is_empty() {
+        return Err(format!("`{entry}` holds no CustomResourceDefinition"));
+    }
+    Ok(out)
 }
 
 /// The ClusterProfile a kustomization lists under `validators:`, if any.

@@ -24,6 +24,7 @@ pub fn all() -> Vec<Rule> {
         gn::GN002,
         gn::GN003,
         gn::GN004,
+        gn::GN005,
         hn::HN001,
         hn::HN002,
         hn::HN003,

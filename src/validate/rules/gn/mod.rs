@@ -12,7 +12,10 @@ use crate::model::Resource;
 use crate::model::pointer::push_key;
 use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
 
+mod crd;
 mod probe;
+
+pub use crd::GN005;
 
 pub const GN001: Rule = Rule {
     doc: RuleDoc {
