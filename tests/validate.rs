@@ -1797,3 +1797,63 @@ fn gn005_custom_resources_against_their_crds() {
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(found[0].0, "/spec/port");
 }
+
+/// GN001 against the ClusterProfile's kubernetesVersion: a field a later release added is
+/// unknown to the target's API server (the newest such field only, at its key); the same
+/// object is clean for a recent enough target.
+#[test]
+fn gn001_fields_newer_than_the_target_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: apps}\nspec:\n  selector: {matchLabels: {app: agent}}\n  template:\n    metadata: {labels: {app: agent}}\n    spec:\n      initContainers:\n      - name: proxy\n        image: registry.example.com/proxy:1.0\n        restartPolicy: Always\n      containers:\n      - name: main\n        image: registry.example.com/agent:1.0\n        resizePolicy: [{resourceName: cpu, restartPolicy: NotRequired}]\n        lifecycle:\n          stopSignal: SIGTERM\n";
+    std::fs::write(dir.path().join("ds.yaml"), ds).unwrap();
+    let run = |version: &str| {
+        let profile = format!(
+            "apiVersion: strata.dev/v1alpha1\nkind: ClusterProfile\nmetadata: {{name: p}}\nspec:\n  kubernetesVersion: \"{version}\"\n"
+        );
+        std::fs::write(dir.path().join("p.yaml"), profile).unwrap();
+        let out = common::strata()
+            .current_dir(dir.path())
+            .args([
+                "validate",
+                "ds.yaml",
+                "--cluster",
+                "p.yaml",
+                "--format",
+                "json",
+            ])
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["code"] == "GN001")
+            .map(|d| {
+                (
+                    d["path"].as_str().unwrap().to_string(),
+                    d["message"].as_str().unwrap().to_string(),
+                    d["line"].as_u64().unwrap(),
+                    d["column"].as_u64().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let old = run("1.27");
+    let paths: Vec<&str> = old.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/spec/template/spec/initContainers/0/restartPolicy",
+            "/spec/template/spec/containers/0/lifecycle/stopSignal"
+        ],
+        "resizePolicy came in 1.27: {old:#?}"
+    );
+    assert!(
+        old[1].1.contains("in Kubernetes 1.27 (added in 1.33)"),
+        "{old:#?}"
+    );
+    assert_eq!((old[0].2, old[0].3), (12, 9), "the caret on the key");
+    assert_eq!(run("1.33").len(), 0);
+    assert_eq!(run("1.26").len(), 3, "resizePolicy too");
+}

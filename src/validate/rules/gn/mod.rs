@@ -26,7 +26,8 @@ pub const GN001: Rule = Rule {
         why: "The API server rejects a wrong type (`containerPort: \"80\"`) or an invalid port \
               (`containerPort: 70000`), and with server-side field validation also an unknown field \
               (`hostNetwrok: true`); with client-side apply the unknown field is dropped silently, \
-              so the setting never takes effect.",
+              so the setting never takes effect. A field a release after the ClusterProfile's \
+              `kubernetesVersion` added is unknown to that API server in the same way.",
         example: "spec:\n  template:\n    spec:\n      hostNetwrok: true",
         fix: "Fix the field name or the value's type, as `kubectl explain KIND.FIELD` describes it.",
     },
@@ -102,6 +103,12 @@ fn pointer_of(path: &serde_ignored::Path<'_>) -> String {
         | Path::NewtypeStruct { parent }
         | Path::NewtypeVariant { parent } => pointer_of(parent),
     }
+}
+
+/// The kinds the field table has (`apps/v1 DaemonSet`).
+fn field_kinds() -> &'static std::collections::HashSet<&'static str> {
+    static KINDS: std::sync::OnceLock<std::collections::HashSet<&str>> = std::sync::OnceLock::new();
+    KINDS.get_or_init(|| field_versions().keys().map(|(k, _)| *k).collect())
 }
 
 /// How objects of one built-in kind are checked: the typed read, and the field names of the
@@ -245,7 +252,119 @@ fn schema_findings(index: usize, r: &Resource, out: &mut Vec<Finding>) {
     }
 }
 
-fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
+/// Fields a Kubernetes release after the oldest in the table added: (`apiVersion Kind`,
+/// pattern with `*` for list indexes) -> minor. Written by scripts/field-versions.py.
+fn field_versions() -> &'static std::collections::HashMap<(&'static str, &'static str), u32> {
+    static TABLE: std::sync::OnceLock<std::collections::HashMap<(&str, &str), u32>> =
+        std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        include_str!("field_versions.tsv")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let mut cols = l.split('\t');
+                let (kind, pattern, minor) = (cols.next()?, cols.next()?, cols.next()?);
+                Some(((kind, pattern), minor.parse().ok()?))
+            })
+            .collect()
+    })
+}
+
+/// The oldest release the field table knows: a target before it is checked as this one.
+const OLDEST_FIELDS_MINOR: u32 = 25;
+
+/// Fields of `m` (below `pointer`, matched by `pattern`) that Kubernetes 1.`target` does not
+/// have yet: (pointer, the release that added it). A newer field's own fields are not listed.
+fn newer_fields(
+    kind: &str,
+    m: &Map<String, Value>,
+    pointer: &mut String,
+    pattern: &mut String,
+    target: u32,
+    out: &mut Vec<(String, u32)>,
+) {
+    for (k, child) in m {
+        let (pl, tl) = (pointer.len(), pattern.len());
+        push_key(pointer, k);
+        push_key(pattern, k);
+        match field_versions().get(&(kind, pattern.as_str())) {
+            Some(&since) if since > target => out.push((pointer.clone(), since)),
+            _ => newer_fields_below(kind, child, pointer, pattern, target, out),
+        }
+        pointer.truncate(pl);
+        pattern.truncate(tl);
+    }
+}
+
+fn newer_fields_below(
+    kind: &str,
+    v: &Value,
+    pointer: &mut String,
+    pattern: &mut String,
+    target: u32,
+    out: &mut Vec<(String, u32)>,
+) {
+    match v {
+        Value::Object(m) => newer_fields(kind, m, pointer, pattern, target, out),
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                let (pl, tl) = (pointer.len(), pattern.len());
+                crate::model::pointer::push_index(pointer, i);
+                pattern.push_str("/*");
+                newer_fields_below(kind, child, pointer, pattern, target, out);
+                pointer.truncate(pl);
+                pattern.truncate(tl);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
+    // Fields the target release does not have: its API server drops them (client-side
+    // apply) or refuses them (strict field validation), as it does unknown fields.
+    if let Some(target) = target_minor(input).filter(|t| *t < NEWEST_MINOR) {
+        if target < OLDEST_FIELDS_MINOR {
+            assumed.push(format!(
+                "kubernetesVersion 1.{target}: fields are checked as of 1.{OLDEST_FIELDS_MINOR}, the oldest release strata knows the fields of"
+            ));
+        }
+        let target = target.max(OLDEST_FIELDS_MINOR);
+        for (index, r) in input.resources.iter().enumerate() {
+            let (_, _, kind) = r.gvk();
+            let key = format!("{} {kind}", r.api_version());
+            if !field_kinds().contains(key.as_str()) {
+                continue;
+            }
+            let mut found = Vec::new();
+            newer_fields(
+                &key,
+                r.obj(),
+                &mut String::new(),
+                &mut String::new(),
+                target,
+                &mut found,
+            );
+            for (path, since) in found {
+                let field = path.rsplit('/').next().unwrap_or("").to_string();
+                out.push(Finding {
+                    code: "GN001",
+                    severity: None,
+                    message: format!(
+                        "{}: `{field}` is not a field of {kind} in Kubernetes 1.{target} (added in 1.{since}), the ClusterProfile's kubernetesVersion",
+                        r.id()
+                    ),
+                    resource: index,
+                    path,
+                    other: None,
+                    fix: Some(format!(
+                        "drop `{field}` for clusters older than 1.{since}, or raise kubernetesVersion if the cluster is newer"
+                    )),
+                    at_key: true,
+                });
+            }
+        }
+    }
     // Port numbers: the types take any 32-bit integer, the API server only 1-65535.
     for w in input.workloads.iter() {
         for (cpath, c) in w.containers() {
@@ -461,8 +580,9 @@ const REMOVED: &[(&str, &[&str], u32, &str)] = &[
 /// schema in use).
 const NEWEST_MINOR: u32 = 37;
 
-fn gn002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
-    let target = input
+/// The minor release of 1.x the ClusterProfile targets (`kubernetesVersion`), if it says.
+fn target_minor(input: &Input<'_>) -> Option<u32> {
+    input
         .profile
         .spec
         .kubernetes_version
@@ -473,7 +593,11 @@ fn gn002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
                 .nth(1)?
                 .parse::<u32>()
                 .ok()
-        });
+        })
+}
+
+fn gn002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
+    let target = target_minor(input);
     let minor = target.unwrap_or(NEWEST_MINOR);
     let mut assumed_once = false;
     for (index, r) in input.resources.iter().enumerate() {
