@@ -1857,3 +1857,31 @@ fn gn001_fields_newer_than_the_target_version() {
     assert_eq!(run("1.33").len(), 0);
     assert_eq!(run("1.26").len(), 3, "resizePolicy too");
 }
+
+/// GN003: an apps workload without a pod template (a patch file given as a manifest) still
+/// needs its selector and template, as the API server says.
+#[test]
+fn gn003_a_workload_without_a_template() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("d.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ldap\nspec:\n  replicas: 2\n",
+    )
+    .unwrap();
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args(["validate", "d.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &json["diagnostics"][0];
+    assert_eq!(d["code"], "GN003", "{json:#}");
+    assert!(
+        d["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("`spec.selector` and `spec.template` with its containers are required"),
+        "{d}"
+    );
+}

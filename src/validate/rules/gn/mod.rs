@@ -649,6 +649,44 @@ pub const GN003: Rule = Rule {
 const DNS_POLICIES: &[&str] = &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"];
 
 fn gn003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
+    // An apps workload without a pod template (a patch file read as a manifest, a
+    // half-written object) is no workload to the rules below; the API server still requires
+    // its selector and its template.
+    let with_pods: std::collections::HashSet<usize> =
+        input.workloads.iter().map(|w| w.index).collect();
+    for (index, r) in input.resources.iter().enumerate() {
+        let (group, _, kind) = r.gvk();
+        if with_pods.contains(&index)
+            || group != "apps"
+            || !matches!(
+                kind,
+                "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+            )
+        {
+            continue;
+        }
+        let spec = r.obj().get("spec");
+        let mut missing = Vec::new();
+        if spec.and_then(|s| s.get("selector")).is_none() {
+            missing.push("`spec.selector`");
+        }
+        if spec
+            .and_then(|s| s.pointer("/template/spec/containers"))
+            .is_none()
+        {
+            missing.push("`spec.template` with its containers");
+        }
+        out.push(Finding {
+            code: "GN003",
+            severity: None,
+            message: format!("{}: {} required", r.id(), missing.join(" and ") + if missing.len() > 1 { " are" } else { " is" }),
+            resource: index,
+            path: "/spec".into(),
+            other: None,
+            fix: Some("a workload selects and describes its pods: give `selector` and `template` (a patch belongs under the kustomization's `patches:`, not `resources:`)".into()),
+            at_key: false,
+        });
+    }
     let mut push = |w: &super::Workload<'_>, path: String, message: String| {
         out.push(Finding {
             code: "GN003",
