@@ -1885,3 +1885,37 @@ fn gn003_a_workload_without_a_template() {
         "{d}"
     );
 }
+
+/// GN001 reports every wrong value of an object, not only the first, and its unknown
+/// fields as well.
+#[test]
+fn gn001_every_wrong_type_of_an_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let ds = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent, namespace: apps}\nspec:\n  selector: {matchLabels: {app: agent}}\n  template:\n    metadata: {labels: {app: agent}}\n    spec:\n      hostNetwork: \"yes\"\n      hostPid: true\n      containers:\n      - name: main\n        image: registry.example.com/agent:1.0\n        ports:\n        - containerPort: \"9100\"\n        - containerPort: 9101\n          protocol: 7\n      terminationGracePeriodSeconds: soon\n";
+    std::fs::write(dir.path().join("ds.yaml"), ds).unwrap();
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args(["validate", "ds.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut paths: Vec<&str> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "GN001")
+        .map(|d| d["path"].as_str().unwrap())
+        .collect();
+    paths.sort_unstable();
+    assert_eq!(
+        paths,
+        [
+            "/spec/template/spec/containers/0/ports/0/containerPort",
+            "/spec/template/spec/containers/0/ports/1/protocol",
+            "/spec/template/spec/hostNetwork",
+            "/spec/template/spec/hostPid",
+            "/spec/template/spec/terminationGracePeriodSeconds",
+        ],
+        "{json:#}"
+    );
+}

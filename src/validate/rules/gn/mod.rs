@@ -73,6 +73,50 @@ fn read_as<T: DeserializeOwned>(v: &Map<String, Value>) -> Reading {
     }
 }
 
+/// The most wrong values of one object reported (each costs a read of the object).
+const MAX_TYPE_ERRORS: usize = 50;
+
+/// Takes the value at a JSON pointer out of an object (out of its map, or nulled in a list,
+/// keeping the other items' indexes); false when there is nothing there.
+fn remove_at(obj: &mut Map<String, Value>, pointer: &str) -> bool {
+    let key = |s: &str| s.replace("~1", "/").replace("~0", "~");
+    let segs: Vec<String> = pointer.split('/').skip(1).map(key).collect();
+    let Some((last, parents)) = segs.split_last() else {
+        return false;
+    };
+    let mut cur: &mut Value = match parents.first() {
+        None => return obj.remove(last).is_some(),
+        Some(first) => match obj.get_mut(first) {
+            Some(v) => v,
+            None => return false,
+        },
+    };
+    for seg in &parents[1..] {
+        cur = match cur {
+            Value::Object(m) => match m.get_mut(seg) {
+                Some(v) => v,
+                None => return false,
+            },
+            Value::Array(a) => match seg.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                Some(v) => v,
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    match cur {
+        Value::Object(m) => m.remove(last).is_some(),
+        Value::Array(a) => match last.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+            Some(v) if !v.is_null() => {
+                *v = Value::Null;
+                true
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// The value at a JSON pointer below an object.
 fn value_at<'v>(obj: &'v Map<String, Value>, pointer: &str) -> Option<&'v Value> {
     let mut segs = pointer.split('/').skip(1);
@@ -196,34 +240,41 @@ fn schema_findings(index: usize, r: &Resource, out: &mut Vec<Finding>) {
         return;
     };
     let mut result = (t.read)(r.obj());
+    let id = r.id();
     // Kubernetes reads `8.0` as the integer 8 (JSON has one number type); so does the
-    // typed read, on a copy, when the object does not read as it is.
+    // typed read, on a copy, when the object does not read as it is. Every wrong value is
+    // reported: each one found is taken out of the copy and the copy read again.
     if result.is_err() {
         let mut value = Value::Object(r.obj().clone());
         crate::render::integral_floats_as_integers(&mut value);
-        if let Value::Object(m) = &value {
-            result = (t.read)(m);
+        let Value::Object(mut copy) = value else {
+            return;
+        };
+        result = (t.read)(&copy);
+        let mut reported = 0;
+        while let Err((path, msg)) = &result {
+            out.push(Finding {
+                code: "GN001",
+                severity: None,
+                message: format!(
+                    "{id}: {} does not read as {kind}: {msg}",
+                    if path.is_empty() { "the object" } else { path }
+                ),
+                resource: index,
+                path: path.clone(),
+                other: None,
+                fix: None,
+                at_key: false,
+            });
+            reported += 1;
+            if path.is_empty() || reported >= MAX_TYPE_ERRORS || !remove_at(&mut copy, path) {
+                return;
+            }
+            result = (t.read)(&copy);
         }
     }
-    let id = r.id();
     match result {
-        Err((path, msg)) => out.push(Finding {
-            code: "GN001",
-            severity: None,
-            message: format!(
-                "{id}: {} does not read as {kind}: {msg}",
-                if path.is_empty() {
-                    "the object".to_string()
-                } else {
-                    path.clone()
-                }
-            ),
-            resource: index,
-            path,
-            other: None,
-            fix: None,
-            at_key: false,
-        }),
+        Err(_) => {}
         Ok(unknown) => {
             // A field set to null is not sent; the API server never sees it.
             let unknown = unknown
