@@ -1,8 +1,10 @@
 //! The Argo CD plugin end to end, the way argocd-cmp-server runs it: the repository copied to
-//! a temporary directory, the build environment set, `init` and `generate` from
-//! deploy/argocd/plugin.yaml run in the app's source path (through `sh -c`), stdout parsed as
-//! YAML objects. Also: the dynamic parameters, `strata argocd check` on the shipped files and
-//! on broken variants, and `kubectl kustomize deploy/argocd` (skipped without kubectl).
+//! a temporary directory, the build environment set, the steps of deploy/argocd/plugin.yaml
+//! (`generate`, `discover.find`, `parameters.dynamic`: each a strata command, since the
+//! sidecar image has no shell) run in the app's source path, stdout parsed as YAML objects.
+//! Also: `strata argocd discover`, the dynamic parameters, `strata argocd check` on the
+//! shipped files and on broken variants, and `kubectl kustomize deploy/argocd` (skipped
+//! without kubectl).
 
 mod common;
 
@@ -46,8 +48,8 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// A step of plugin.yaml (`init`, `generate`, `parameters.dynamic`, `discover.find`) as one
-/// shell command line.
+/// A step of plugin.yaml (`generate`, `parameters.dynamic`, `discover.find`) as one shell
+/// command line (the test runs it through `sh -c` only to set the directory and environment).
 fn step(pointer: &str) -> String {
     let p = plugin();
     let cmd = p.pointer(pointer).unwrap_or_else(|| panic!("no {pointer}"));
@@ -94,14 +96,8 @@ fn run_step(repo: &Path, app: &str, pointer: &str, env: &[(&str, &str)]) -> Outp
     c.output().unwrap()
 }
 
-/// init, then generate; the objects generate printed.
+/// The `generate` step; the objects it printed.
 fn cmp_generate(repo: &Path, app: &str, env: &[(&str, &str)]) -> (Output, Vec<Value>) {
-    let init = run_step(repo, app, "/spec/init", env);
-    assert!(
-        init.status.success(),
-        "init failed: {}",
-        String::from_utf8_lossy(&init.stderr)
-    );
     let out = run_step(repo, app, "/spec/generate", env);
     let text = String::from_utf8(out.stdout.clone()).unwrap();
     let objects = strata::yaml::parse_stream(&text)
@@ -173,9 +169,136 @@ fn discover_matches_the_overlays() {
         "/spec/discover/find",
         &[],
     );
-    assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "strata\n");
     let out = run_step(repo.path(), "examples", "/spec/discover/find", &[]);
-    assert!(String::from_utf8_lossy(&out.stdout).trim().is_empty());
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+}
+
+/// The sidecar image holds strata and nothing else: every step plugin.yaml runs is strata
+/// (no shell, no `init`).
+#[test]
+fn every_plugin_step_is_strata() {
+    let p = plugin();
+    assert!(
+        p.pointer("/spec/init").is_none(),
+        "plugin.yaml has an init step"
+    );
+    for pointer in [
+        "/spec/generate",
+        "/spec/discover/find",
+        "/spec/parameters/dynamic",
+    ] {
+        let cmd = p.pointer(pointer).unwrap_or_else(|| panic!("no {pointer}"));
+        assert_eq!(cmd["command"][0], "strata", "{pointer}: {cmd}");
+        assert!(cmd.get("args").is_none(), "{pointer}: {cmd}");
+    }
+}
+
+fn discover(dir: &Path, arg: Option<&str>) -> Output {
+    let mut c = common::strata();
+    c.args(["argocd", "discover"]).current_dir(dir);
+    if let Some(a) = arg {
+        c.arg(a);
+    }
+    c.output().unwrap()
+}
+
+fn assert_fires(out: &Output, what: &str) {
+    assert_eq!(out.status.code(), Some(0), "{what}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "strata\n", "{what}");
+}
+
+fn assert_silent(out: &Output, what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{what}: printed {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn argocd_discover_fires_on_strata_kustomizations() {
+    let repo = repo_copy();
+    // In the working directory (as argocd-cmp-server runs it) and given a DIR.
+    assert_fires(
+        &discover(&repo.path().join("overlays/cn-hangzhou"), None),
+        "cwd",
+    );
+    assert_fires(
+        &discover(repo.path(), Some("overlays/cn-beijing")),
+        "DIR argument",
+    );
+    // A `.yml` file with a quoted apiVersion, beside a `Kustomization`.
+    let app = repo.path().join("apps/quoted");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(
+        app.join("Kustomization"),
+        "resources:\n- ../../examples\ntransformers:\n- region.yml\n",
+    )
+    .unwrap();
+    std::fs::write(
+        app.join("region.yml"),
+        "apiVersion: \"strata.dev/v1alpha1\"\nkind: Substitution\nmetadata:\n  name: region\n",
+    )
+    .unwrap();
+    assert_fires(&discover(&app, None), "Kustomization and region.yml");
+}
+
+#[test]
+fn argocd_discover_is_silent_otherwise() {
+    let repo = repo_copy();
+    // A kustomization without strata's kinds.
+    assert_silent(&discover(&repo.path().join("examples"), None), "examples");
+    // strata's kinds without a kustomization.
+    let loose = repo.path().join("apps/loose");
+    std::fs::create_dir_all(&loose).unwrap();
+    std::fs::copy(
+        repo.path().join("overlays/cn-hangzhou/region.yaml"),
+        loose.join("region.yaml"),
+    )
+    .unwrap();
+    assert_silent(&discover(&loose, None), "no kustomization");
+    // Only nested or commented out, or in a subdirectory: not the app's own.
+    let nested = repo.path().join("apps/nested");
+    std::fs::create_dir_all(nested.join("sub")).unwrap();
+    std::fs::write(
+        nested.join("kustomization.yaml"),
+        "# apiVersion: strata.dev/v1alpha1\nconfigMapGenerator:\n- name: c\n  literals:\n  - apiVersion=strata.dev/v1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        nested.join("sub/region.yaml"),
+        "apiVersion: strata.dev/v1alpha1\nkind: Substitution\n",
+    )
+    .unwrap();
+    assert_silent(&discover(&nested, None), "nested");
+    // A directory that does not exist, and a file that is not UTF-8.
+    assert_silent(&discover(repo.path(), Some("no/such/dir")), "missing dir");
+    std::fs::write(nested.join("binary.yaml"), [0xff, 0xfe, 0x00, 0x41]).unwrap();
+    assert_silent(&discover(&nested, None), "binary file");
+}
+
+/// Without `init`, `generate` itself says that the source path is not a kustomization.
+#[test]
+fn generate_without_a_kustomization_says_so() {
+    let repo = repo_copy();
+    let app = repo.path().join("apps/plain");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("web.yaml"), BROKEN).unwrap();
+    let (out, objects) = cmp_generate(repo.path(), "apps/plain", &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(out.stdout.is_empty() && objects.is_empty());
+    assert!(stderr.contains("kustomization"), "{stderr}");
+    assert!(stderr.contains("nothing was generated"), "{stderr}");
 }
 
 #[test]
@@ -393,7 +516,23 @@ fn check_finds_each_mistake() {
     let plugin = std::fs::read_to_string(root().join("deploy/argocd/plugin.yaml")).unwrap();
     let patch =
         std::fs::read_to_string(root().join("deploy/argocd/repo-server-patch.yaml")).unwrap();
-    let cases: [(&str, String, String); 6] = [
+    let cases: [(&str, String, String); 8] = [
+        (
+            "runs `sh`, which the strata sidecar image does not have",
+            plugin.replace(
+                "    command: [strata, argocd, discover]",
+                "    command: [sh, -c, \"grep -qs strata.dev/ ./*.yaml && echo strata\"]",
+            ),
+            patch.clone(),
+        ),
+        (
+            "drop `init`",
+            plugin.replace(
+                "  generate:\n",
+                "  init:\n    command: [sh, -c, \"test -f kustomization.yaml\"]\n  generate:\n",
+            ),
+            patch.clone(),
+        ),
         (
             "argocd-cmp-server",
             plugin.clone(),
@@ -449,7 +588,7 @@ fn check_finds_each_mistake() {
         assert_eq!(code, 1, "{want}: {err}");
         assert!(err.contains(want), "{want}: {err}");
     }
-    // With pipefail the pipeline is accepted.
+    // With pipefail the pipeline loses nothing, but the image still has no bash.
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("plugin.yaml"),
@@ -461,7 +600,10 @@ fn check_finds_each_mistake() {
     .unwrap();
     std::fs::write(dir.path().join("repo-server-patch.yaml"), &patch).unwrap();
     let (code, err) = check(dir.path());
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, 1, "{err}");
+    assert!(!err.contains("pipefail`:"), "{err}");
+    assert!(err.contains("runs `bash`"), "{err}");
+    assert_eq!(err.matches("error: ").count(), 2, "{err}");
 }
 
 #[test]

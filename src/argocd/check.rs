@@ -2,8 +2,9 @@
 //! repo-server sidecar patch) for the mistakes that make a CMP fail in ways that are hard to
 //! see from the Argo CD UI: a sidecar that does not run argocd-cmp-server, missing mounts
 //! (the server socket, the plugins directory, plugin.yaml), running as another user than
-//! Argo CD's 999, a /tmp shared with the repo-server (other apps' sources), and a `generate`
-//! shell pipeline whose failures are swallowed (no `set -o pipefail`).
+//! Argo CD's 999, a /tmp shared with the repo-server (other apps' sources), a step run through
+//! a shell (the strata sidecar image has none), and a shell pipeline whose failures are
+//! swallowed (no `set -o pipefail`).
 
 use std::path::{Path, PathBuf};
 
@@ -152,8 +153,23 @@ fn check_plugin(doc: &Doc<'_>, out: &mut Vec<Problem>) {
             "set `apiVersion: argoproj.io/v1alpha1`",
         ));
     }
-    for step in ["init", "generate"] {
-        let Some(cmd) = spec.and_then(|s| s.get(step)) else {
+    // Each step argocd-cmp-server runs: (its path under `spec`, as plugin.yaml spells it).
+    let steps: [&[&str]; 4] = [
+        &["init"],
+        &["generate"],
+        &["discover", "find"],
+        &["parameters", "dynamic"],
+    ];
+    for path in steps {
+        let step = path.join(".");
+        let at = |rest: &[&str]| -> Vec<String> {
+            std::iter::once("spec")
+                .chain(path.iter().copied())
+                .chain(rest.iter().copied())
+                .map(str::to_string)
+                .collect()
+        };
+        let Some(cmd) = spec.and_then(|s| path.iter().try_fold(s, |v, k| v.get(*k))) else {
             if step == "generate" {
                 out.push(doc.problem(
                     &["spec"],
@@ -163,12 +179,16 @@ fn check_plugin(doc: &Doc<'_>, out: &mut Vec<Problem>) {
             }
             continue;
         };
+        // `discover.find` may be a `glob` instead of a command.
+        if step == "discover.find" && cmd.get("command").is_none() {
+            continue;
+        }
         for key in ["command", "args"] {
             if let Some(Value::Array(a)) = cmd.get(key)
                 && a.iter().any(|w| !w.is_string())
             {
                 out.push(doc.problem(
-                    &["spec", step, key],
+                    &at(&[key]),
                     format!("`spec.{step}.{key}` holds an item that is not a string (a `: ` in an unquoted item makes it a mapping)"),
                     "quote the item: '...'",
                 ));
@@ -178,7 +198,7 @@ fn check_plugin(doc: &Doc<'_>, out: &mut Vec<Problem>) {
         let args = strings(cmd.get("args"));
         if command.is_empty() {
             out.push(doc.problem(
-                &["spec", step],
+                &at(&[]),
                 format!("`spec.{step}` has no `command`"),
                 "give the command as a list, e.g. [strata, argocd, generate]",
             ));
@@ -187,17 +207,31 @@ fn check_plugin(doc: &Doc<'_>, out: &mut Vec<Problem>) {
         let shell = Path::new(&command[0])
             .file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| matches!(n, "sh" | "bash" | "ash" | "dash" | "zsh"));
+            .filter(|n| matches!(*n, "sh" | "bash" | "ash" | "dash" | "zsh"));
+        let Some(shell) = shell else { continue };
+        let instead = match step.as_str() {
+            "init" => "drop `init` (`strata argocd generate` reports a source path that is not a kustomization)".to_string(),
+            "discover.find" => "use `command: [strata, argocd, discover]`".to_string(),
+            "parameters.dynamic" => "use `command: [strata, argocd, parameters]`".to_string(),
+            _ => format!("use `command: [strata, argocd, {step}]`"),
+        };
+        out.push(doc.problem(
+            &at(&["command"]),
+            format!(
+                "`spec.{step}` runs `{shell}`, which the strata sidecar image does not have (it holds the static strata binary only): argocd-cmp-server cannot start the step"
+            ),
+            instead,
+        ));
         let all: Vec<&String> = command.iter().chain(&args).collect();
-        if shell && let Some(pos) = all.iter().position(|a| a.as_str() == "-c") {
+        if let Some(pos) = all.iter().position(|a| a.as_str() == "-c") {
             let script = all.get(pos + 1).map(|s| s.as_str()).unwrap_or("");
             if has_pipeline(script) && !script.contains("pipefail") {
                 out.push(doc.problem(
-                    &["spec", step, if args.is_empty() { "command" } else { "args" }],
+                    &at(&[if args.is_empty() { "command" } else { "args" }]),
                     format!(
                         "`spec.{step}` runs a shell pipeline without `set -o pipefail`: when a command before the last `|` fails, the step still succeeds and Argo CD applies what was printed"
                     ),
-                    "start the script with `set -euo pipefail;` (and use bash), or run strata directly: [strata, argocd, generate]",
+                    "run strata directly: [strata, argocd, generate] (in an image of your own with a shell, start the script with `set -euo pipefail;` and use bash)",
                 ));
             }
         }
@@ -206,7 +240,7 @@ fn check_plugin(doc: &Doc<'_>, out: &mut Vec<Problem>) {
         out.push(doc.problem(
             &["spec"],
             "the plugin has no `spec.discover`: only Applications naming the plugin will use it",
-            "add `discover.find.command` matching the overlays strata renders",
+            "add `discover: {find: {command: [strata, argocd, discover]}}`",
         ));
     }
 }

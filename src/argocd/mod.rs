@@ -1,7 +1,9 @@
 //! Argo CD config management plugin (CMP): the front end `argocd-cmp-server` runs in the
 //! repo-server sidecar. `generate` renders the app's source path with the usual pipeline and
 //! validates it; `parameters` announces the substitution variables the overlay declares;
-//! `check` lints a plugin.yaml and the sidecar patch (`check.rs`).
+//! `discover` tells Argo CD whether an app is strata's (`discover.rs`); `check` lints a
+//! plugin.yaml and the sidecar patch (`check.rs`). The sidecar image has no shell: every step
+//! of plugin.yaml is a strata command.
 //!
 //! The contract (Argo CD, "Config Management Plugins"): the command runs in the app's source
 //! path with ARGOCD_APP_NAME, ARGOCD_APP_NAMESPACE, ARGOCD_APP_REVISION,
@@ -11,6 +13,7 @@
 //! and the server kills the command after ARGOCD_EXEC_TIMEOUT.
 
 pub mod check;
+pub mod discover;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! `strata argocd generate|parameters|check`: the Argo CD config management plugin's
+//! `strata argocd generate|parameters|discover|check`: the Argo CD config management plugin's
 //! commands (src/argocd/). `generate` prints objects or nothing: every failure goes to stderr
 //! with a non-zero exit, and it stops itself before ARGOCD_EXEC_TIMEOUT.
 
@@ -66,6 +66,10 @@ pub enum ArgocdCommand {
     /// Print the dynamic parameters announcement (JSON): the overlay's substitution
     /// variables with their current values.
     Parameters(DirArg),
+    /// Print `strata` when the app's source path is a kustomization using strata's kinds
+    /// (`apiVersion: strata.dev/...` in its YAML files), nothing otherwise; exit 0 either way
+    /// (the plugin's `discover.find`: any output is a match).
+    Discover(DirArg),
     /// Lint a plugin.yaml and repo-server sidecar patch (e.g. deploy/argocd).
     Check(CheckArgs),
 }
@@ -94,6 +98,13 @@ pub fn run(args: &ArgocdArgs) -> u8 {
                 exit::ERROR
             }
         },
+        ArgocdCommand::Discover(a) => {
+            if argocd::discover::matches(&a.dir) {
+                write_or_fail("strata\n")
+            } else {
+                exit::OK
+            }
+        }
         ArgocdCommand::Check(a) => match argocd::check::check_dir(&a.dir) {
             Err(e) => {
                 eprint!("{e}");

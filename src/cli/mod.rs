@@ -54,7 +54,7 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// List the validation rules, or print one rule's documentation.
     Rules(rules::RulesArgs),
-    /// Argo CD config management plugin: generate, parameters, check.
+    /// Argo CD config management plugin: generate, parameters, discover, check.
     Argocd(argocd::ArgocdArgs),
     /// KRM function: a ResourceList on stdin, the strata kind in functionConfig applied.
     Fn(fn_::FnArgs),
