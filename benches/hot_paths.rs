@@ -34,6 +34,7 @@ fn resources(n: usize) -> Vec<Resource> {
                 file: std::sync::Arc::new("bench.yaml".into()),
                 line: d.line,
                 doc_index: i,
+                item: None,
             };
             Resource::from_value(d.value, origin).unwrap()
         })

@@ -1302,8 +1302,14 @@ fn diff_posts_the_report_when_an_overlay_stops_rendering_then_fails() {
     let api = mock.api.lock().unwrap();
     let body = &api.comments.last().expect("a comment was posted").1;
     assert!(body.contains("### Render failures"), "{body}");
-    assert!(body.contains("`overlays/cn-beijing`: the **head**"), "{body}");
-    assert!(body.contains("+  replicas: 2"), "cn-hangzhou still diffs: {body}");
+    assert!(
+        body.contains("`overlays/cn-beijing`: the **head**"),
+        "{body}"
+    );
+    assert!(
+        body.contains("+  replicas: 2"),
+        "cn-hangzhou still diffs: {body}"
+    );
 }
 
 /// With `comment: false`, no comment; outside a pull request, a warning and no comment; a

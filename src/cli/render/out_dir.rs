@@ -319,6 +319,9 @@ impl Staging {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent)?;
+        if Path::new("/proc/self").exists() {
+            remove_stale(parent, out);
+        }
         let tmp = parent.join(format!(
             ".{}.strata-tmp-{}",
             out_name(out),
@@ -367,13 +370,21 @@ impl Staging {
         let _ = remove_tree(&self.tmp);
     }
 
-    /// Swaps the staged tree in for OUT, then removes the tree it replaced.
+    /// Swaps the staged tree in for OUT, then removes the tree it replaced. Where the file
+    /// system can exchange two names in one step (Linux `renameat2(RENAME_EXCHANGE)`), OUT is
+    /// the old tree or the new one at every instant, even if the process is killed; else two
+    /// renames, with a moment in between where OUT is missing.
     fn commit(self) -> std::io::Result<()> {
         let out = &self.out;
         if !out.exists() {
             return std::fs::rename(&self.tmp, out).inspect_err(|_| {
                 let _ = remove_tree(&self.tmp);
             });
+        }
+        if exchange(&self.tmp, out).is_ok() {
+            // The staging name now holds the old tree.
+            let _ = remove_tree(&self.tmp);
+            return Ok(());
         }
         let old = self.tmp.with_file_name(format!(
             ".{}.strata-old-{}",
@@ -390,6 +401,43 @@ impl Staging {
         }
         let _ = remove_tree(&old);
         Ok(())
+    }
+}
+
+/// Exchanges two paths atomically.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(std::io::Error::from)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+/// Removes the staging trees of earlier runs for OUT that were killed before they could
+/// clean up (their process is gone); a live run's are left alone.
+fn remove_stale(parent: &Path, out: &Path) {
+    let prefixes = [
+        format!(".{}.strata-tmp-", out_name(out)),
+        format!(".{}.strata-old-", out_name(out)),
+    ];
+    for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = prefixes
+            .iter()
+            .find_map(|p| name.strip_prefix(p.as_str()))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // Only strata makes these names (a staging tree can lose its marker first while it
+        // is being removed).
+        let alive = Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = remove_tree(&e.path());
+        }
     }
 }
 
