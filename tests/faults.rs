@@ -316,3 +316,60 @@ fn stdout_closed_early_is_not_an_error_storm() {
     assert!(err.is_empty(), "{err}");
     assert_eq!(status.code(), Some(0));
 }
+
+/// A full disk (a size-limited tmpfs in a private mount namespace): `render --out-dir` says
+/// so once, leaves the previous tree as it was (or nothing, on a first run), and no staging
+/// tree behind.
+#[test]
+fn a_full_disk_is_a_clean_error_and_no_partial_tree() {
+    let probe = Command::new("unshare")
+        .args(["-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt 2>/dev/null || mount -t tmpfs -o size=64k tmpfs \"$TMPDIR\""])
+        .env("TMPDIR", std::env::temp_dir())
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        common::skip(format_args!(
+            "a_full_disk_is_a_clean_error_and_no_partial_tree: cannot mount a tmpfs in a private namespace (unshare -rm)"
+        ));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    tree(root, 150, 10, "1");
+    std::fs::create_dir(root.join("disk")).unwrap();
+    let strata = env!("CARGO_BIN_EXE_strata");
+    // One overlay fits in 1 MB; all ten do not.
+    let script = format!(
+        "mount -t tmpfs -o size=1m tmpfs disk || exit 99
+{strata} render --no-validate --out-dir disk/out overlays/r00 || exit 98
+find disk -type f | sort > first.txt
+{strata} render --no-validate --out-dir disk/out overlays/*
+echo $? > code.txt
+find disk -type f | sort > after.txt
+ls -A disk > entries.txt"
+    );
+    let out = Command::new("unshare")
+        .args(["-rm", "sh", "-c", &script])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |f: &str| std::fs::read_to_string(root.join(f)).unwrap();
+    assert_eq!(read("code.txt").trim(), "2");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.matches("No space left on device").count(),
+        1,
+        "said once: {err}"
+    );
+    assert!(err.contains("the previous tree is as it was"), "{err}");
+    assert_eq!(
+        read("first.txt"),
+        read("after.txt"),
+        "the previous tree, file for file"
+    );
+    assert_eq!(read("entries.txt").trim(), "out", "no staging tree left");
+}

@@ -62,6 +62,7 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
     let results: Vec<Mutex<Option<Outcome>>> = args.dirs.iter().map(|_| Mutex::new(None)).collect();
     let unshown = Mutex::new(validate::Report::default());
     let next = AtomicUsize::new(0);
+    let write_error: Mutex<Option<std::io::Error>> = Mutex::new(None);
     let bar = progress_bar(args.dirs.len());
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -74,16 +75,24 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(dir) = args.dirs.get(i) else { break };
-                    let r = render_one(&builder, args, cluster.as_ref(), dir, &unshown).and_then(
-                        |files| {
-                            staging.write(&folders[i], &files).map_err(|e| {
-                                (
-                                    format!("error: cannot write {}: {e}\n", out.display()),
-                                    exit::ERROR,
-                                )
-                            })
+                    // A write that failed (a full disk) ends the run: the tree cannot be
+                    // completed, whatever the other overlays give.
+                    if write_error.lock().expect("write error lock").is_some() {
+                        break;
+                    }
+                    let r = match render_one(&builder, args, cluster.as_ref(), dir, &unshown) {
+                        Ok(files) => match staging.write(&folders[i], &files) {
+                            Ok(()) => Ok(()),
+                            Err(e) => {
+                                write_error
+                                    .lock()
+                                    .expect("write error lock")
+                                    .get_or_insert(e);
+                                continue;
+                            }
                         },
-                    );
+                        Err(e) => Err(e),
+                    };
                     *results[i].lock().expect("result slot") = Some(r);
                     bar.inc(1);
                 }
@@ -91,6 +100,25 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
         }
     });
     bar.finish_and_clear();
+    if let Some(e) = write_error.into_inner().expect("write error lock") {
+        let beside = staging
+            .tmp
+            .parent()
+            .unwrap_or(Path::new("."))
+            .display()
+            .to_string();
+        staging.discard();
+        eprintln!(
+            "error: cannot write the new tree in {beside}: {e}\nerror: nothing was changed at {}{}: make room, or give --out-dir a place with space",
+            out.display(),
+            if out.exists() {
+                " (the previous tree is as it was)"
+            } else {
+                ""
+            }
+        );
+        return exit::ERROR;
+    }
     let mut code = exit::OK;
     for (dir, slot) in args.dirs.iter().zip(results) {
         match slot.into_inner().expect("result slot") {
@@ -131,7 +159,10 @@ pub fn run(args: &RenderArgs, out: &Path) -> u8 {
     match staging.commit() {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("error: cannot write {}: {e}", out.display());
+            eprintln!(
+                "error: cannot put the new tree at {}: {e}; nothing was changed there",
+                out.display()
+            );
             exit::ERROR
         }
     }
