@@ -190,8 +190,11 @@ pub struct Declared {
 /// The substitution variables a kustomization tree declares (its own Substitution configs
 /// and those of its resources and components), in the order met; a later value (the
 /// overlay's) wins over an earlier one as it does when rendering.
-pub fn declared_vars(dir: &Path) -> Result<Vec<Declared>> {
-    let builder = crate::hostnet::builder();
+pub fn declared_vars(
+    dir: &Path,
+    options: &crate::kustomize::build::Options,
+) -> Result<Vec<Declared>> {
+    let builder = crate::hostnet::builder().with_options(options.clone());
     let mut out: IndexMap<String, Declared> = IndexMap::new();
     let dir = dir
         .canonicalize()
@@ -222,7 +225,7 @@ fn walk(
         if load::is_remote(rel) {
             continue;
         }
-        if let Ok(p) = load::resolve_dir(&kf.dir, rel, "resources")
+        if let Ok(p) = load::resolve_dir(loader, &kf.dir, rel, "resources")
             && p.is_dir()
         {
             walk(builder, loader, &p, seen, out)?;
@@ -238,8 +241,9 @@ fn walk(
             listed,
             &kf.spec.transformers,
             &build,
+            // Listed, not run: an exec function is only read here.
             listed::Runners {
-                enable_exec: false,
+                enable_exec: builder.options().enable_exec,
                 kinds: Some(kinds.as_ref()),
             },
         )?;
@@ -317,13 +321,40 @@ pub fn plugin_overrides(
 
 /// Renders `dir` for Argo CD with the sidecar's build options: the YAML stream of plain
 /// objects, validated; `env` is the process environment.
+/// The repository an app's source path is in, as argocd-cmp-server lays it out: the
+/// working directory without `ARGOCD_APP_SOURCE_PATH` at its end; else the nearest directory
+/// above holding `.git`; else the working directory itself. Nothing outside it is read.
+pub fn repository_root(dir: &Path, env: &HashMap<String, String>) -> PathBuf {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    if let Some(source) = env
+        .get("ARGOCD_APP_SOURCE_PATH")
+        .map(|s| s.trim_matches('/'))
+        .filter(|s| !s.is_empty() && *s != ".")
+    {
+        let depth = Path::new(source).components().count();
+        if dir.ends_with(source)
+            && let Some(root) = dir.ancestors().nth(depth)
+        {
+            return root.to_path_buf();
+        }
+    }
+    dir.ancestors()
+        .find(|d| d.join(".git").exists())
+        .unwrap_or(&dir)
+        .to_path_buf()
+}
+
 pub fn generate(
     dir: &Path,
     env: &HashMap<String, String>,
     options: crate::kustomize::build::Options,
 ) -> std::result::Result<String, Failure> {
     let err = |e: Error| Failure::Error(e.to_string());
-    let declared: Vec<String> = declared_vars(dir)
+    let options = crate::kustomize::build::Options {
+        repository_root: Some(repository_root(dir, env)),
+        ..options
+    };
+    let declared: Vec<String> = declared_vars(dir, &options)
         .map_err(err)?
         .into_iter()
         .map(|d| d.name)
@@ -396,8 +427,16 @@ pub fn generate(
 
 /// The dynamic parameters announcement: one string parameter per substitution variable the
 /// overlay declares, with its current value, as Argo CD's UI shows them.
-pub fn parameters(dir: &Path, env: &HashMap<String, String>) -> Result<String> {
-    let declared = declared_vars(dir)?;
+pub fn parameters(
+    dir: &Path,
+    env: &HashMap<String, String>,
+    options: crate::kustomize::build::Options,
+) -> Result<String> {
+    let options = crate::kustomize::build::Options {
+        repository_root: Some(repository_root(dir, env)),
+        ..options
+    };
+    let declared = declared_vars(dir, &options)?;
     let names: Vec<String> = declared.iter().map(|d| d.name.clone()).collect();
     let set = parameter_values(env, &names)?;
     let list: Vec<Value> = declared

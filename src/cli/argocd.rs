@@ -91,7 +91,10 @@ pub fn run(args: &ArgocdArgs) -> u8 {
     let env: HashMap<String, String> = std::env::vars().collect();
     match &args.command {
         ArgocdCommand::Generate(a) => generate(a, &env),
-        ArgocdCommand::Parameters(a) => match argocd::parameters(&a.dir, &env) {
+        ArgocdCommand::Parameters(a) => match build_options(&env)
+            .map_err(crate::error::Error::new)
+            .and_then(|options| argocd::parameters(&a.dir, &env, options))
+        {
             Ok(text) => write_or_fail(&text),
             Err(e) => {
                 eprint!("{e}");

@@ -55,6 +55,7 @@ impl BuildArgs {
             load_restrictions_none: self.load_restrictor == LoadRestrictor::None,
             enable_exec: self.enable_alpha_plugins && self.enable_exec,
             managed_by_label: self.enable_managedby_label,
+            repository_root: None,
         }
     }
 }

@@ -62,6 +62,9 @@ pub struct Options {
     /// `--enable-managedby-label`: `app.kubernetes.io/managed-by: kustomize-v5.5.0` on every
     /// object (as `buildMetadata: [managedByLabel]` does).
     pub managed_by_label: bool,
+    /// Nothing outside this directory (canonical) is read or run, whatever the load
+    /// restriction: the repository of the Argo CD plugin.
+    pub repository_root: Option<PathBuf>,
 }
 
 /// Builds kustomizations. With sharing on, each built directory is kept so that overlays
@@ -104,6 +107,7 @@ impl Builder {
     /// Sets the build options given outside the tree.
     pub fn with_options(mut self, options: Options) -> Self {
         self.loader.set_root_only(!options.load_restrictions_none);
+        self.loader.set_boundary(options.repository_root.clone());
         self.options = options;
         self
     }
@@ -358,7 +362,7 @@ impl Builder {
                 ))
                 .help("vendor the remote base into the repository and refer to it by a relative path")));
             }
-            let path = load::resolve_dir(&kf.dir, rel, &format!("{field}[{i}]")).map_err(at)?;
+            let path = load::resolve_dir(&self.loader, &kf.dir, rel, &format!("{field}[{i}]")).map_err(at)?;
             let added: ResourceSet = if path.is_dir() {
                 if let Some(e) = self.cycle(stack, &path) {
                     return Err(at(e));
@@ -425,7 +429,7 @@ impl Builder {
                     "components[{i}]: remote component `{rel}` is not supported"
                 ))));
             }
-            let dir = load::resolve_dir(&kf.dir, rel, &format!("components[{i}]")).map_err(at)?;
+            let dir = load::resolve_dir(&self.loader, &kf.dir, rel, &format!("components[{i}]")).map_err(at)?;
             if let Some(e) = self.cycle(stack, &dir) {
                 return Err(at(e));
             }

@@ -156,7 +156,7 @@ pub fn load(
             }
             continue;
         }
-        let dir = load::resolve_dir(&kf.dir, rel, &format!("{field}[{i}]")).map_err(at)?;
+        let dir = load::resolve_dir(loader, &kf.dir, rel, &format!("{field}[{i}]")).map_err(at)?;
         if dir.is_dir() {
             for r in build_dir(&dir).map_err(at)? {
                 let src = loader
@@ -275,6 +275,10 @@ fn classify(
                 format!("{kind} {name} is an exec KRM function (`{path}`): it runs a program from the repository, which strata does only when asked"),
             )
             .help("render with `--enable-alpha-plugins --enable-exec` (kustomize's flags) if you trust this repository"));
+        }
+        // The program must be in the repository (symlinks resolved) when a root is set.
+        if let Ok(program) = kf.dir.join(&path).canonicalize() {
+            loader.admit(&program, &format!("{kind} {name}"), &path)?;
         }
         let origin = crate::kustomize::exec::origin(&file.display, line);
         return Ok(configured(Kind::Function(Arc::new(

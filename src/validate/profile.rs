@@ -451,6 +451,17 @@ fn read_crds(profile: &Path, entry: &str) -> std::result::Result<Vec<Value>, Str
     }
     let base = profile.parent().unwrap_or(Path::new("."));
     let target = base.join(entry);
+    // Below the profile's directory only, symlinks resolved: a profile in a repository
+    // reads nothing outside it.
+    if let (Ok(t), Ok(b)) = (target.canonicalize(), base.canonicalize())
+        && !t.starts_with(&b)
+    {
+        return Err(format!(
+            "`{entry}` resolves to {}, outside the profile's directory {}: keep the CRDs beside or below the profile",
+            t.display(),
+            b.display()
+        ));
+    }
     let mut files = Vec::new();
     if target.is_dir() {
         let mut entries: Vec<_> = std::fs::read_dir(&target)

@@ -50,6 +50,10 @@ pub struct Loader {
     /// Files may be read from outside a kustomization's directory
     /// (`--load-restrictor LoadRestrictionsNone`).
     unrestricted: bool,
+    /// The repository root: nothing below no kustomization, file or program outside it is
+    /// read or run, whatever the load restriction (symlinks resolved). Set by the Argo CD
+    /// plugin, whose repository is untrusted input to its sidecar.
+    boundary: Option<PathBuf>,
     /// What a render should say without failing: fields kustomize ignores, in the order met.
     warnings: Mutex<Vec<Error>>,
 }
@@ -73,6 +77,24 @@ impl Loader {
     /// kustomize's load restriction: root-only (the default), or none.
     pub fn set_root_only(&mut self, root_only: bool) {
         self.unrestricted = !root_only;
+    }
+
+    /// Confines every read to the repository root `root` (canonical).
+    pub fn set_boundary(&mut self, root: Option<PathBuf>) {
+        self.boundary = root;
+    }
+
+    /// Refuses a path (canonical: symlinks resolved) outside the repository root.
+    pub fn admit(&self, canonical: &Path, what: &str, rel: &str) -> Result<()> {
+        match &self.boundary {
+            Some(root) if !canonical.starts_with(root) => Err(Error::new(format!(
+                "{what}: `{rel}` resolves to {}, outside the repository {}",
+                canonical.display(),
+                root.display()
+            ))
+            .help("a render reads nothing outside its repository (symlinks are resolved first): keep what the app needs in the repository")),
+            _ => Ok(()),
+        }
     }
 
     /// Reads a kustomize config (document `doc` of `file`, already parsed to `value`) as
@@ -179,6 +201,7 @@ impl Loader {
     /// A file's text (UTF-8), with the path as shown.
     fn read_text(&self, canonical: &Path) -> Result<(Arc<PathBuf>, String)> {
         let display = Arc::new(self.display_path(canonical));
+        self.admit(canonical, "a file", &display.display().to_string())?;
         let bytes = std::fs::read(canonical)
             .map_err(|e| Error::new(format!("cannot read the file: {e}")).in_file(&display))?;
         let src = String::from_utf8(bytes).map_err(|e| {
@@ -310,6 +333,7 @@ pub fn check_within(
     rel: &str,
     what: &str,
 ) -> Result<PathBuf> {
+    loader.admit(&canonical, what, rel)?;
     if !loader.unrestricted && !canonical.starts_with(base_dir) {
         return Err(Error::new(format!(
             "{what}: `{rel}` resolves to {}, outside the kustomization directory {}",
@@ -328,11 +352,13 @@ pub fn check_within(
 
 /// Resolves a directory reference (a base or component) without the root restriction, as
 /// kustomize allows `../base`.
-pub fn resolve_dir(base_dir: &Path, rel: &str, what: &str) -> Result<PathBuf> {
-    base_dir
+pub fn resolve_dir(loader: &Loader, base_dir: &Path, rel: &str, what: &str) -> Result<PathBuf> {
+    let dir = base_dir
         .join(rel)
         .canonicalize()
-        .map_err(|e| open_error(what, rel, &e))
+        .map_err(|e| open_error(what, rel, &e))?;
+    loader.admit(&dir, what, rel)?;
+    Ok(dir)
 }
 
 fn open_error(what: &str, rel: &str, e: &std::io::Error) -> Error {
