@@ -47,7 +47,7 @@ pub fn render(report: &Report, loader: &Loader, color: bool) -> String {
                 let num = d.location.line.to_string();
                 let pad = " ".repeat(num.len());
                 let _ = writeln!(out, "{pad} |");
-                let _ = writeln!(out, "{num} | {text}");
+                let _ = writeln!(out, "{num} | {}", shown_line(d, text));
                 let caret = " ".repeat(d.location.column.saturating_sub(1));
                 let _ = writeln!(out, "{pad} | {caret}{}", paint(c, "^"));
             }
@@ -83,4 +83,17 @@ pub fn render(report: &Report, loader: &Loader, color: bool) -> String {
         }
     );
     out
+}
+
+/// The source line as quoted, a Secret's value masked: a finding about a field of a
+/// Secret's `data` or `stringData` quotes the key, never the value.
+fn shown_line(d: &crate::validate::Diagnostic, text: &str) -> String {
+    let secret_value = d.resource.kind == "Secret"
+        && (d.path.starts_with("/data") || d.path.starts_with("/stringData"));
+    match text.split_once(':') {
+        Some((key, rest)) if secret_value && !rest.trim().is_empty() => {
+            format!("{key}: <secret value not shown>")
+        }
+        _ => text.to_string(),
+    }
 }
