@@ -180,7 +180,7 @@ proptest! {
                 root,
                 &format!("{side}/app/pod.yaml"),
                 // A host-network pod with findings, whose env holds the value too.
-                &format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  hostNetwork: true\n  containers:\n  - name: c\n    image: busybox:latest\n    env:\n    - name: TOKEN\n      valueFrom:\n        secretKeyRef: {{name: written, key: token}}\n    ports:\n    - containerPort: 22\n"),
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  hostNetwork: true\n  containers:\n  - name: c\n    image: busybox:latest\n    env:\n    - name: TOKEN\n      valueFrom:\n        secretKeyRef: {name: written, key: token}\n    ports:\n    - containerPort: 22\n"),
             );
             write(
                 root,
