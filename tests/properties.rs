@@ -39,7 +39,7 @@ fn workload() -> impl Strategy<Value = Workload> {
             Just(Some("Default")),
             Just(Some("ClusterFirstWithHostNet"))
         ],
-        proptest::collection::vec(("[a-z]{1,6}", "[a-z0-9]{1,6}"), 0..3),
+        proptest::collection::btree_map("[a-z]{1,6}", "[a-z0-9]{1,6}", 0..3),
     )
         .prop_map(|(kind, name, ports, host_network, dns, labels)| Workload {
             kind,
@@ -47,7 +47,7 @@ fn workload() -> impl Strategy<Value = Workload> {
             ports: ports.into_iter().collect(),
             host_network,
             dns,
-            labels,
+            labels: labels.into_iter().collect(),
         })
 }
 
@@ -179,8 +179,8 @@ proptest! {
             write(
                 root,
                 &format!("{side}/app/pod.yaml"),
-                // A host-network pod with findings, whose env holds the value too.
-                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  hostNetwork: true\n  containers:\n  - name: c\n    image: busybox:latest\n    env:\n    - name: TOKEN\n      valueFrom:\n        secretKeyRef: {name: written, key: token}\n    ports:\n    - containerPort: 22\n"),
+                // A host-network pod with findings, whose env refers to the Secret.
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  hostNetwork: true\n  containers:\n  - name: c\n    image: busybox:latest\n    env:\n    - name: TOKEN\n      valueFrom:\n        secretKeyRef: {name: written, key: token}\n    ports:\n    - containerPort: 22\n",
             );
             write(
                 root,
