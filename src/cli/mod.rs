@@ -7,6 +7,7 @@ pub mod completions;
 pub mod debug;
 pub mod diff;
 pub mod fn_;
+pub mod inputs;
 pub mod render;
 pub mod rules;
 pub mod validate;
@@ -60,6 +61,9 @@ pub enum Command {
     Fn(fn_::FnArgs),
     /// Compare two renders of overlays (git revisions, directories, or inputs vs output).
     Diff(diff::DiffArgs),
+    /// Print every file a render of each kustomization reads (paths, JSON, or Argo CD's
+    /// manifest-generate-paths annotation).
+    Inputs(inputs::InputsArgs),
     /// Print the completion script for a shell (e.g. `strata completions bash >
     /// /etc/bash_completion.d/strata`).
     Completions(completions::CompletionsArgs),
@@ -84,6 +88,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Validate(args) => validate::run(&args),
         Command::Rules(args) => rules::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Inputs(args) => inputs::run(&args),
         Command::Argocd(args) => argocd::run(&args),
         Command::Fn(args) => fn_::run(&args),
         Command::Completions(args) => completions::completions(&args),

@@ -54,6 +54,9 @@ pub struct Loader {
     /// read or run, whatever the load restriction (symlinks resolved). Set by the Argo CD
     /// plugin, whose repository is untrusted input to its sidecar.
     boundary: Option<PathBuf>,
+    /// Every file, directory and program a render named and reached (canonical): its
+    /// inputs (`strata inputs`).
+    inputs: Mutex<std::collections::BTreeSet<PathBuf>>,
     /// What a render should say without failing: fields kustomize ignores, in the order met.
     warnings: Mutex<Vec<Error>>,
 }
@@ -84,8 +87,29 @@ impl Loader {
         self.boundary = root;
     }
 
-    /// Refuses a path (canonical: symlinks resolved) outside the repository root.
+    /// The inputs of the renders so far: every file, directory and program they named and
+    /// reached (canonical paths), sorted.
+    pub fn inputs(&self) -> Vec<PathBuf> {
+        self.inputs
+            .lock()
+            .expect("loader inputs lock")
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Refuses a path (canonical: symlinks resolved) outside the repository root; records
+    /// the others as inputs.
     pub fn admit(&self, canonical: &Path, what: &str, rel: &str) -> Result<()> {
+        self.boundary_check(canonical, what, rel)?;
+        self.inputs
+            .lock()
+            .expect("loader inputs lock")
+            .insert(canonical.to_path_buf());
+        Ok(())
+    }
+
+    fn boundary_check(&self, canonical: &Path, what: &str, rel: &str) -> Result<()> {
         match &self.boundary {
             Some(root) if !canonical.starts_with(root) => Err(Error::new(format!(
                 "{what}: `{rel}` resolves to {}, outside the repository {}",
