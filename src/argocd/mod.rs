@@ -14,6 +14,7 @@
 
 pub mod check;
 pub mod discover;
+pub mod hydrate;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

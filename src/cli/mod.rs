@@ -7,6 +7,7 @@ pub mod completions;
 pub mod debug;
 pub mod diff;
 pub mod fn_;
+pub mod hydrate;
 pub mod inputs;
 pub mod render;
 pub mod rules;
@@ -64,6 +65,9 @@ pub enum Command {
     /// Print every file a render of each kustomization reads (paths, JSON, or Argo CD's
     /// manifest-generate-paths annotation).
     Inputs(inputs::InputsArgs),
+    /// Write overlays' rendered manifests in the layout of Argo CD's source hydrator, as a
+    /// commit on a branch or into a directory.
+    Hydrate(hydrate::HydrateArgs),
     /// Print the completion script for a shell (e.g. `strata completions bash >
     /// /etc/bash_completion.d/strata`).
     Completions(completions::CompletionsArgs),
@@ -89,6 +93,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Rules(args) => rules::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Inputs(args) => inputs::run(&args),
+        Command::Hydrate(args) => hydrate::run(&args),
         Command::Argocd(args) => argocd::run(&args),
         Command::Fn(args) => fn_::run(&args),
         Command::Completions(args) => completions::completions(&args),
