@@ -12,6 +12,7 @@
 //! ARGOCD_APP_PARAMETERS (JSON) and `PARAM_<NAME>`; stdout must be Kubernetes objects only,
 //! and the server kills the command after ARGOCD_EXEC_TIMEOUT.
 
+pub mod apps;
 pub mod check;
 pub mod discover;
 pub mod hydrate;

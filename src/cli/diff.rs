@@ -77,6 +77,17 @@ pub struct DiffArgs {
     /// Take substitution variable NAME from the environment (repeatable), for both renders.
     #[arg(long = "env", value_name = "NAME")]
     pub env: Vec<String>,
+    /// Compare Argo CD Applications instead of overlays: the Applications and
+    /// ApplicationSets of the repository (run from its root), each rendered as Argo CD would.
+    #[arg(long)]
+    pub argocd: bool,
+    /// With --argocd: this repository's URL as Applications name it (default: git's `origin`).
+    #[arg(long, value_name = "URL", requires = "argocd")]
+    pub repo_url: Option<String>,
+    /// With --argocd: the clusters an ApplicationSet `clusters` generator sees (a YAML list
+    /// of `{name, server, metadata: {labels}}`).
+    #[arg(long, value_name = "FILE", requires = "argocd")]
+    pub clusters: Option<PathBuf>,
 }
 
 fn parse_var(s: &str) -> std::result::Result<(String, String), String> {
@@ -284,6 +295,25 @@ fn compute(args: &DiffArgs) -> Result<model::DiffReport> {
         Mode::Inputs => (None, None),
         Mode::Trees { base, head, .. } => (Some(base.as_path()), Some(head.as_path())),
     };
+    if args.argocd {
+        if matches!(mode, Mode::Inputs) {
+            return Err(Error::new(
+                "--argocd compares two revisions or trees: give --base REF (or --base-dir/--head-dir)",
+            ));
+        }
+        let (out, apps) = apps_side_by_side(
+            args,
+            (&base_root, &head_root),
+            &cwd,
+            &ignore,
+            &relabel,
+            &relabel_text,
+            (&base_label, &head_label),
+        )?;
+        let mut report = model::DiffReport::new(base_label, head_label, out, !args.show_secrets);
+        report.apps = apps;
+        return Ok(report);
+    }
     let mut out = Vec::new();
     let mut first_error = None;
     for env in &envs {
@@ -358,6 +388,172 @@ fn compute(args: &DiffArgs) -> Result<model::DiffReport> {
         out,
         !args.show_secrets,
     ))
+}
+
+/// Both sides' Applications, rendered and compared: one environment per app (by name), and
+/// the table of apps (destination, source, what this change does to it).
+#[allow(clippy::too_many_arguments)]
+fn apps_side_by_side(
+    args: &DiffArgs,
+    (base_root, head_root): (&Path, &Path),
+    cwd: &Path,
+    ignore: &model::Ignore,
+    relabel: model::Relabel<'_>,
+    relabel_text: &dyn Fn(&str) -> String,
+    (base_label, head_label): (&str, &str),
+) -> Result<(Vec<model::EnvDiff>, Vec<model::AppRow>)> {
+    use crate::argocd::apps;
+    let url = match &args.repo_url {
+        Some(u) => u.clone(),
+        None => std::process::Command::new("git")
+            .arg("-C")
+            .arg(cwd)
+            .args(["remote", "get-url", "origin"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .ok_or_else(|| {
+                Error::new("--argocd: the repository has no `origin` remote to compare Applications' repoURL with")
+                    .help("give the repository's URL as Applications name it: --repo-url https://...")
+            })?,
+    };
+    let repo = apps::normalize_url(&url);
+    let clusters: Vec<serde_json::Value> = match &args.clusters {
+        None => Vec::new(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|e| {
+                Error::new(format!("cannot read the clusters file: {e}")).in_file(p)
+            })?;
+            match crate::yaml::parse_single(&text).map_err(|e| Error::from_yaml(e, p))? {
+                Some(d) => d.value.as_array().cloned().ok_or_else(|| {
+                    Error::new("the clusters file holds a list of clusters").in_file(p)
+                })?,
+                None => Vec::new(),
+            }
+        }
+    };
+    let options = crate::kustomize::build::Options::default();
+    type Rendered = (apps::App, Result<(ResourceSet, Vec<Diagnostic>)>);
+    let side = |root: &Path| -> Result<std::collections::BTreeMap<String, Rendered>> {
+        let mut queue: std::collections::VecDeque<apps::App> =
+            apps::discover(root, &repo, &clusters)?.into();
+        let mut out = std::collections::BTreeMap::new();
+        while let Some(app) = queue.pop_front() {
+            if out.contains_key(&app.name) {
+                continue;
+            }
+            let rendered = apps::render(&app, root, &options).and_then(|mut set| {
+                // An app of apps: the Applications it renders are apps too.
+                for r in &set {
+                    let v = serde_json::Value::Object(r.obj().clone());
+                    queue.extend(apps::apps_in(
+                        &v,
+                        &repo,
+                        &format!("rendered by {}", app.name),
+                        root,
+                        &clusters,
+                    )?);
+                }
+                if !args.show_secrets {
+                    diff::secrets::mask(&mut set);
+                }
+                let diags = if args.no_validate {
+                    Vec::new()
+                } else {
+                    let loader = crate::kustomize::load::Loader::new();
+                    let profile = match &args.cluster {
+                        Some(p) => ClusterProfile::read(p)?,
+                        None => ClusterProfile::assumed(),
+                    };
+                    validate::validate(&set, &profile, &loader).diagnostics
+                };
+                Ok((set, diags))
+            });
+            out.insert(app.name.clone(), (app, rendered));
+        }
+        Ok(out)
+    };
+    let (mut base, mut head) = (side(base_root)?, side(head_root)?);
+    let mut names: Vec<String> = base.keys().chain(head.keys()).cloned().collect();
+    names.sort();
+    names.dedup();
+    let mut envs = Vec::new();
+    let mut rows = Vec::new();
+    for name in names {
+        let (b, h) = (base.remove(&name), head.remove(&name));
+        let about = h
+            .as_ref()
+            .or(b.as_ref())
+            .map(|(a, _)| a.clone())
+            .expect("one side");
+        let source = match &about.source {
+            apps::Source::Kustomize { path, .. } => format!("kustomize {path}"),
+            apps::Source::Directory { path, .. } => format!("directory {path}"),
+            apps::Source::Strata { path, .. } => format!("strata plugin {path}"),
+            apps::Source::Offline(_) => "-".into(),
+        };
+        let mut row = model::AppRow {
+            name: name.clone(),
+            destination: about.destination.clone(),
+            source,
+            defined_in: about.defined_in.clone(),
+            status: String::new(),
+        };
+        if let apps::Source::Offline(why) = &about.source {
+            row.status = format!("not rendered offline: {why}");
+            rows.push(row);
+            continue;
+        }
+        let empty = || Ok((Vec::new(), Vec::new()));
+        let (b, h) = (b.map_or_else(empty, |x| x.1), h.map_or_else(empty, |x| x.1));
+        let env = match (b, h) {
+            (Ok(b), Ok(h)) => model::diff_env(
+                &name,
+                model::Side {
+                    resources: &b.0,
+                    diagnostics: &b.1,
+                    root: Some(base_root),
+                },
+                model::Side {
+                    resources: &h.0,
+                    diagnostics: &h.1,
+                    root: Some(head_root),
+                },
+                ignore,
+                relabel,
+            ),
+            (b, h) => {
+                let mut failures = Vec::new();
+                for (side, label, r) in
+                    [("base", base_label, b.err()), ("head", head_label, h.err())]
+                {
+                    if let Some(e) = r {
+                        failures.push(model::RenderFailure {
+                            side: side.into(),
+                            label: label.into(),
+                            message: relabel_text(&e.to_string()),
+                        });
+                    }
+                }
+                model::failed_env(&name, failures)
+            }
+        };
+        row.status = if !env.failures.is_empty() {
+            let sides: Vec<&str> = env.failures.iter().map(|f| f.side.as_str()).collect();
+            format!("the {} does not render", sides.join(" and the "))
+        } else if env.has_differences() {
+            format!(
+                "{} added, {} removed, {} changed",
+                env.added, env.removed, env.changed
+            )
+        } else {
+            "unchanged".into()
+        };
+        rows.push(row);
+        envs.push(env);
+    }
+    Ok((envs, rows))
 }
 
 /// A DIR argument as a path relative to the trees compared.

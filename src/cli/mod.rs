@@ -61,7 +61,7 @@ pub enum Command {
     /// KRM function: a ResourceList on stdin, the strata kind in functionConfig applied.
     Fn(fn_::FnArgs),
     /// Compare two renders of overlays (git revisions, directories, or inputs vs output).
-    Diff(diff::DiffArgs),
+    Diff(Box<diff::DiffArgs>),
     /// Print every file a render of each kustomization reads (paths, JSON, or Argo CD's
     /// manifest-generate-paths annotation).
     Inputs(inputs::InputsArgs),

@@ -87,6 +87,20 @@ pub fn render(report: &DiffReport) -> String {
         );
     }
     s.push_str("</table>\n");
+    if !report.apps.is_empty() {
+        s.push_str("<h2>Applications</h2><table class=\"summary\"><tr><th>application</th><th>destination</th><th>source</th><th>this change</th></tr>\n");
+        for a in &report.apps {
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&a.name),
+                esc(&a.destination),
+                esc(&a.source),
+                esc(&a.status)
+            );
+        }
+        s.push_str("</table>\n");
+    }
     if report.has_failures() {
         s.push_str("<h2>Render failures</h2>\n");
         for e in report.envs.iter().filter(|e| !e.failures.is_empty()) {

@@ -128,6 +128,7 @@ fn header(report: &DiffReport) -> String {
         esc(&report.head)
     );
     summary(&mut s, report);
+    applications(&mut s, report);
     failures(&mut s, report);
     if !report.has_differences() && !report.has_failures() {
         s.push_str("No differences.\n\n");
@@ -203,6 +204,46 @@ fn summary(s: &mut String, report: &DiffReport) {
         );
     }
     s.push('\n');
+}
+
+/// With `--argocd`: which Applications the change affects, where each goes and from what;
+/// the untouched ones on one line.
+fn applications(s: &mut String, report: &DiffReport) {
+    if report.apps.is_empty() {
+        return;
+    }
+    let (same, rest): (Vec<_>, Vec<_>) = report.apps.iter().partition(|a| a.status == "unchanged");
+    s.push_str("### Applications\n\n");
+    if !rest.is_empty() {
+        s.push_str("| application | destination | source | this change |\n|---|---|---|---|\n");
+        for a in &rest {
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} | {} |",
+                a.name.replace(['`', '|'], "'"),
+                cell(&a.destination),
+                cell(&a.source),
+                cell(&a.status)
+            );
+        }
+        s.push('\n');
+    }
+    if !same.is_empty() {
+        let names: Vec<String> = same.iter().map(|a| a.name.clone()).collect();
+        let _ = writeln!(
+            s,
+            "Not touched by this change ({}): {}.\n",
+            same.len(),
+            esc(&super::group::fold(
+                &names,
+                &names
+                    .iter()
+                    .chain(rest.iter().map(|a| &a.name))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            ))
+        );
+    }
 }
 
 /// A folded list of environment names as a table cell.

@@ -121,7 +121,8 @@ pub fn inputs(builder: &Builder, dir: &Path) -> Result<ResourceSet> {
                     .in_file(kf.display()),
             );
         }
-        let path = load::resolve_dir(&builder.loader, &kf.dir, rel, &what).map_err(|e| e.in_file(kf.display()))?;
+        let path = load::resolve_dir(&builder.loader, &kf.dir, rel, &what)
+            .map_err(|e| e.in_file(kf.display()))?;
         if path.is_dir() {
             set.extend(builder.render(&path)?);
         } else {

@@ -222,9 +222,27 @@ pub struct MatrixRow {
     pub envs: Vec<String>,
 }
 
+/// One Argo CD Application of a `--argocd` comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppRow {
+    pub name: String,
+    /// `server-or-name/namespace`.
+    pub destination: String,
+    /// `kustomize overlays/x`, `directory manifests/`, `strata plugin overlays/y`, or `-`.
+    pub source: String,
+    /// The file (or the app of apps) that defines it.
+    pub defined_in: String,
+    /// What this change does to it: `unchanged`, `1 added, 0 removed, 2 changed`, `not
+    /// rendered offline: a Helm chart`, `the head does not render`.
+    pub status: String,
+}
+
 /// The whole comparison.
 #[derive(Debug, Clone, Serialize)]
 pub struct DiffReport {
+    /// With `--argocd`: every Application of either side (environments are apps then).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<AppRow>,
     /// What the base is (`origin/main`, a directory, "overlay inputs").
     pub base: String,
     pub head: String,
@@ -248,6 +266,7 @@ impl DiffReport {
         let columns = super::group::environments(&envs, &groups);
         let findings = super::group::findings(&envs);
         DiffReport {
+            apps: Vec::new(),
             base,
             head,
             envs,

@@ -29,6 +29,16 @@ pub fn render(report: &DiffReport, color: bool) -> String {
             &format!("strata diff: {} → {}", report.base, report.head)
         )
     );
+    for a in &report.apps {
+        let _ = writeln!(
+            out,
+            "{} -> {} ({}): {}",
+            p.wrap("1", &a.name),
+            a.destination,
+            a.source,
+            a.status
+        );
+    }
     for c in &report.columns {
         let e = &report.envs[c.members[0]];
         if !e.failures.is_empty() {
