@@ -435,42 +435,64 @@ fn apps_side_by_side(
     };
     let options = crate::kustomize::build::Options::default();
     type Rendered = (apps::App, Result<(ResourceSet, Vec<Diagnostic>)>);
-    let side = |root: &Path| -> Result<std::collections::BTreeMap<String, Rendered>> {
-        let mut queue: std::collections::VecDeque<apps::App> =
-            apps::discover(root, &repo, &clusters)?.into();
-        let mut out = std::collections::BTreeMap::new();
-        while let Some(app) = queue.pop_front() {
-            if out.contains_key(&app.name) {
-                continue;
+    // One app: its objects (masked) and findings, and the Applications it renders (an app
+    // of apps).
+    let one = |app: &apps::App,
+               root: &Path|
+     -> (Result<(ResourceSet, Vec<Diagnostic>)>, Vec<apps::App>) {
+        let mut children = Vec::new();
+        let rendered = apps::render(app, root, &options).and_then(|mut set| {
+            for r in &set {
+                let v = serde_json::Value::Object(r.obj().clone());
+                children.extend(apps::apps_in(
+                    &v,
+                    &repo,
+                    &format!("rendered by {}", app.name),
+                    root,
+                    &clusters,
+                )?);
             }
-            let rendered = apps::render(&app, root, &options).and_then(|mut set| {
-                // An app of apps: the Applications it renders are apps too.
-                for r in &set {
-                    let v = serde_json::Value::Object(r.obj().clone());
-                    queue.extend(apps::apps_in(
-                        &v,
-                        &repo,
-                        &format!("rendered by {}", app.name),
-                        root,
-                        &clusters,
-                    )?);
-                }
-                if !args.show_secrets {
-                    diff::secrets::mask(&mut set);
-                }
-                let diags = if args.no_validate {
-                    Vec::new()
-                } else {
-                    let loader = crate::kustomize::load::Loader::new();
-                    let profile = match &args.cluster {
-                        Some(p) => ClusterProfile::read(p)?,
-                        None => ClusterProfile::assumed(),
-                    };
-                    validate::validate(&set, &profile, &loader).diagnostics
+            if !args.show_secrets {
+                diff::secrets::mask(&mut set);
+            }
+            let diags = if args.no_validate {
+                Vec::new()
+            } else {
+                let loader = crate::kustomize::load::Loader::new();
+                let profile = match &args.cluster {
+                    Some(p) => ClusterProfile::read(p)?,
+                    None => ClusterProfile::assumed(),
                 };
-                Ok((set, diags))
-            });
-            out.insert(app.name.clone(), (app, rendered));
+                validate::validate(&set, &profile, &loader).diagnostics
+            };
+            Ok((set, diags))
+        });
+        (rendered, children)
+    };
+    // Apps render independently: in waves on every core, each wave the apps the previous
+    // one's apps of apps rendered.
+    let side = |root: &Path| -> Result<std::collections::BTreeMap<String, Rendered>> {
+        use rayon::prelude::*;
+        let mut wave = apps::discover(root, &repo, &clusters)?;
+        let mut out = std::collections::BTreeMap::new();
+        while !wave.is_empty() {
+            let mut seen = std::collections::HashSet::new();
+            wave.retain(|a| !out.contains_key(&a.name) && seen.insert(a.name.clone()));
+            let done: Vec<(
+                apps::App,
+                (Result<(ResourceSet, Vec<Diagnostic>)>, Vec<apps::App>),
+            )> = wave
+                .into_par_iter()
+                .map(|a| {
+                    let r = one(&a, root);
+                    (a, r)
+                })
+                .collect();
+            wave = Vec::new();
+            for (app, (rendered, children)) in done {
+                wave.extend(children);
+                out.insert(app.name.clone(), (app, rendered));
+            }
         }
         Ok(out)
     };
