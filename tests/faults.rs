@@ -5,16 +5,12 @@
 
 mod common;
 
+use common::write;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn write(root: &Path, path: &str, text: &str) {
-    let p = root.join(path);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
 
 /// A base of `n` ConfigMaps (their data says `version`) and `overlays` overlays over it.
 fn tree(root: &Path, n: usize, overlays: usize, version: &str) {

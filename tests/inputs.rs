@@ -3,15 +3,11 @@
 
 mod common;
 
+use common::write;
+
 use std::path::Path;
 
 use serde_json::Value;
-
-fn write(root: &Path, path: &str, text: &str) {
-    let p = root.join(path);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
 
 fn repo(root: &Path) {
     write(root, ".git/HEAD", "ref: refs/heads/main\n");

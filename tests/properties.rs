@@ -5,15 +5,11 @@
 
 mod common;
 
+use common::write;
+
 use std::path::Path;
 
 use proptest::prelude::*;
-
-fn write(root: &Path, path: &str, text: &str) {
-    let p = root.join(path);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
 
 /// A generated workload: name, replicas, ports, whether it already is host-network, its
 /// dnsPolicy.

@@ -9,16 +9,12 @@
 
 mod common;
 
+use common::write;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
 const SECRET: &str = "OUTSIDE-SECRET-7f3a";
-
-fn write(root: &Path, path: &str, text: &str) {
-    let p = root.join(path);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
 
 /// `outside/`, beside the repository: one file of every kind a field can name, each with
 /// the secret in it.

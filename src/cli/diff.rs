@@ -435,6 +435,8 @@ fn apps_side_by_side(
     };
     let options = crate::kustomize::build::Options::default();
     type Rendered = (apps::App, Result<(ResourceSet, Vec<Diagnostic>)>);
+    // An app's render and findings, and the Applications it renders.
+    type Outcome = (Result<(ResourceSet, Vec<Diagnostic>)>, Vec<apps::App>);
     // One app: its objects (masked) and findings, and the Applications it renders (an app
     // of apps).
     let one = |app: &apps::App,
@@ -478,10 +480,7 @@ fn apps_side_by_side(
         while !wave.is_empty() {
             let mut seen = std::collections::HashSet::new();
             wave.retain(|a| !out.contains_key(&a.name) && seen.insert(a.name.clone()));
-            let done: Vec<(
-                apps::App,
-                (Result<(ResourceSet, Vec<Diagnostic>)>, Vec<apps::App>),
-            )> = wave
+            let done: Vec<(apps::App, Outcome)> = wave
                 .into_par_iter()
                 .map(|a| {
                     let r = one(&a, root);
