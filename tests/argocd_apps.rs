@@ -90,6 +90,20 @@ fn fixture(root: &Path) {
             "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: matrix\nspec:\n  goTemplate: true\n  generators:\n  - matrix:\n      generators:\n      - list:\n          elements:\n          - cluster: prod\n          - cluster: staging\n      - git:\n          repoURL: {REPO}\n          revision: HEAD\n          directories:\n          - path: overlays/cn-hangzhou\n  template:\n    metadata:\n      name: '{{{{.cluster}}}}-{{{{.path.basename}}}}'\n    spec:\n      project: default\n      source:\n        repoURL: {REPO}\n        path: '{{{{.path.path}}}}'\n      destination:\n        name: '{{{{.cluster}}}}'\n        namespace: monitoring\n"
         ),
     );
+    // git files (one app per JSON file) in a matrix with the clusters labelled env=prod; the clusters
+    // come from the file given with --clusters.
+    write(
+        root,
+        "config/regions/hz.json",
+        r#"{"region": "cn-hangzhou", "overlay": "overlays/cn-hangzhou", "cluster": "hz-prod"}"#,
+    );
+    write(
+        root,
+        "appsets/files.yaml",
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: files\nspec:\n  generators:\n  - matrix:\n      generators:\n      - git:\n          repoURL: {REPO}\n          revision: HEAD\n          files:\n          - path: config/regions/*.json\n      - clusters:\n          selector:\n            matchLabels: {{env: prod}}\n  template:\n    metadata:\n      name: 'file-{{{{region}}}}'\n    spec:\n      project: default\n      source:\n        repoURL: {REPO}\n        path: '{{{{overlay}}}}'\n      destination:\n        server: '{{{{server}}}}'\n        namespace: '{{{{path.basename}}}}'\n"
+        ),
+    );
     // A directory source: recursive, one file excluded, a non-manifest file ignored.
     let cm = |n: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {n}\n");
     write(root, "manifests/a.yaml", &cm("a"));
@@ -145,6 +159,12 @@ fn per_application_comparison_of_two_commits() {
     std::fs::write(&f, t.replace("v0.17.0-slim", "v0.18.1-slim")).unwrap();
     git(root, &["commit", "-qam", "bump node-exporter"]);
 
+    // Outside the repository: the clusters Argo CD knows.
+    write(
+        root.parent().unwrap(),
+        "clusters.yaml",
+        "- name: hz-prod\n  server: https://hz.example.com\n  metadata: {labels: {env: prod}}\n- name: hz-dev\n  server: https://dev.example.com\n  metadata: {labels: {env: dev}}\n",
+    );
     let run = |format: &str| {
         common::strata()
             .current_dir(root)
@@ -158,6 +178,8 @@ fn per_application_comparison_of_two_commits() {
                 "--repo-url",
                 REPO,
                 "--no-validate",
+                "--clusters",
+                "../clusters.yaml",
                 "--format",
                 format,
             ])
@@ -191,6 +213,7 @@ fn per_application_comparison_of_two_commits() {
             .2
             .clone()
     };
+    let dest = |name: &str| apps.iter().find(|a| a.0 == name).unwrap().1.clone();
     // Every app that renders the DaemonSet changed; the others are listed as they are.
     for changed in [
         "monitoring-hangzhou",
@@ -207,6 +230,12 @@ fn per_application_comparison_of_two_commits() {
             "{changed}"
         );
     }
+    assert_eq!(status("file-cn-hangzhou"), "0 added, 0 removed, 1 changed");
+    assert_eq!(dest("file-cn-hangzhou"), "https://hz.example.com/regions");
+    assert!(
+        !apps.iter().any(|a| a.0.contains("dev")),
+        "the dev cluster is not selected"
+    );
     assert_eq!(
         status("root"),
         "unchanged",
@@ -214,7 +243,6 @@ fn per_application_comparison_of_two_commits() {
     );
     assert_eq!(status("ingress"), "not rendered offline: a Helm chart");
     assert!(status("elsewhere").starts_with("not rendered offline: another repository"));
-    let dest = |name: &str| apps.iter().find(|a| a.0 == name).unwrap().1.clone();
     assert_eq!(
         dest("set-cn-beijing"),
         "https://kubernetes.default.svc/cn-beijing"

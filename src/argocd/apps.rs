@@ -797,6 +797,33 @@ mod tests {
     }
 
     #[test]
+    fn merge_overrides_by_key_and_matrix_multiplies() {
+        let root = Path::new(".");
+        let merged = generate(
+            &json!({"merge": {"mergeKeys": ["cluster"], "generators": [
+                {"list": {"elements": [{"cluster": "a", "size": "s"}, {"cluster": "b", "size": "s"}]}},
+                {"list": {"elements": [{"cluster": "b", "size": "xl"}]}}
+            ]}}),
+            root,
+            &[],
+        )
+        .unwrap();
+        let sizes: Vec<&str> = merged.iter().map(|m| m["size"].as_str().unwrap()).collect();
+        assert_eq!(sizes, ["s", "xl"]);
+        let product = generate(
+            &json!({"matrix": {"generators": [
+                {"list": {"elements": [{"a": 1}, {"a": 2}]}},
+                {"list": {"elements": [{"b": 1}, {"b": 2}, {"b": 3}]}}
+            ]}}),
+            root,
+            &[],
+        )
+        .unwrap();
+        assert_eq!(product.len(), 6);
+        assert!(generate(&json!({"pullRequest": {}}), root, &[]).is_err());
+    }
+
+    #[test]
     fn templates_fill_both_ways() {
         let mut p = Map::new();
         p.insert("path".into(), path_params("apps/web/overlays/prod"));
