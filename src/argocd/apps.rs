@@ -676,11 +676,13 @@ pub fn kustomize_wrapper(app: &Path, options: &Value) -> Result<String> {
 }
 
 /// An app's objects, rendered as Argo CD's repo-server would, from the repository at
-/// `root`, with the build options of `options`.
+/// `root`, with the build options of `options`; `shared` (a sharing builder with those
+/// options, confined to `root`) renders the plain kustomizations and directories.
 pub fn render(
     app: &App,
     root: &Path,
     options: &crate::kustomize::build::Options,
+    shared: &crate::kustomize::build::Builder,
 ) -> Result<crate::model::ResourceSet> {
     let options = crate::kustomize::build::Options {
         repository_root: Some(root.to_path_buf()),
@@ -691,8 +693,9 @@ pub fn render(
         Source::Kustomize { path, options: k } => {
             let dir = root.join(path);
             let plain = k.as_object().is_none_or(|m| m.is_empty());
+            // Apps over the same bases share their parsed files and built trees.
             if plain {
-                return crate::hostnet::builder().with_options(options).render(&dir);
+                return shared.render(&dir);
             }
             let dir = dir
                 .canonicalize()
@@ -721,7 +724,7 @@ pub fn render(
             exclude,
         } => {
             let dir = root.join(path);
-            let builder = crate::hostnet::builder().with_options(options);
+            let builder = shared;
             let matcher = |p: &Option<String>| -> Result<Option<globset::GlobSet>> {
                 match p {
                     None => Ok(None),

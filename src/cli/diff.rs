@@ -439,43 +439,48 @@ fn apps_side_by_side(
     type Outcome = (Result<(ResourceSet, Vec<Diagnostic>)>, Vec<apps::App>);
     // One app: its objects (masked) and findings, and the Applications it renders (an app
     // of apps).
-    let one = |app: &apps::App,
-               root: &Path|
-     -> (Result<(ResourceSet, Vec<Diagnostic>)>, Vec<apps::App>) {
-        let mut children = Vec::new();
-        let rendered = apps::render(app, root, &options).and_then(|mut set| {
-            for r in &set {
-                let v = serde_json::Value::Object(r.obj().clone());
-                children.extend(apps::apps_in(
-                    &v,
-                    &repo,
-                    &format!("rendered by {}", app.name),
-                    root,
-                    &clusters,
-                )?);
-            }
-            if !args.show_secrets {
-                diff::secrets::mask(&mut set);
-            }
-            let diags = if args.no_validate {
-                Vec::new()
-            } else {
-                let loader = crate::kustomize::load::Loader::new();
-                let profile = match &args.cluster {
-                    Some(p) => ClusterProfile::read(p)?,
-                    None => ClusterProfile::assumed(),
+    let one =
+        |app: &apps::App, root: &Path, shared: &crate::kustomize::build::Builder| -> Outcome {
+            let mut children = Vec::new();
+            let rendered = apps::render(app, root, &options, shared).and_then(|mut set| {
+                for r in &set {
+                    let v = serde_json::Value::Object(r.obj().clone());
+                    children.extend(apps::apps_in(
+                        &v,
+                        &repo,
+                        &format!("rendered by {}", app.name),
+                        root,
+                        &clusters,
+                    )?);
+                }
+                if !args.show_secrets {
+                    diff::secrets::mask(&mut set);
+                }
+                let diags = if args.no_validate {
+                    Vec::new()
+                } else {
+                    let loader = crate::kustomize::load::Loader::new();
+                    let profile = match &args.cluster {
+                        Some(p) => ClusterProfile::read(p)?,
+                        None => ClusterProfile::assumed(),
+                    };
+                    validate::validate(&set, &profile, &loader).diagnostics
                 };
-                validate::validate(&set, &profile, &loader).diagnostics
-            };
-            Ok((set, diags))
-        });
-        (rendered, children)
-    };
+                Ok((set, diags))
+            });
+            (rendered, children)
+        };
     // Apps render independently: in waves on every core, each wave the apps the previous
     // one's apps of apps rendered.
     let side = |root: &Path| -> Result<std::collections::BTreeMap<String, Rendered>> {
         use rayon::prelude::*;
         let mut wave = apps::discover(root, &repo, &clusters)?;
+        let shared = crate::hostnet::StrataKinds::new(Default::default())
+            .builder(true)
+            .with_options(crate::kustomize::build::Options {
+                repository_root: Some(root.to_path_buf()),
+                ..options.clone()
+            });
         let mut out = std::collections::BTreeMap::new();
         while !wave.is_empty() {
             let mut seen = std::collections::HashSet::new();
@@ -483,7 +488,7 @@ fn apps_side_by_side(
             let done: Vec<(apps::App, Outcome)> = wave
                 .into_par_iter()
                 .map(|a| {
-                    let r = one(&a, root);
+                    let r = one(&a, root, &shared);
                     (a, r)
                 })
                 .collect();
