@@ -5,6 +5,7 @@ pub(crate) mod gn;
 mod hn;
 mod im;
 mod nodes;
+mod np;
 mod ps;
 mod pt;
 mod ro;
@@ -31,6 +32,7 @@ pub fn all() -> Vec<Rule> {
         hn::HN004,
         im::IM001,
         im::IM002,
+        np::NP001,
         ps::PS001,
         pt::PT001,
         pt::PT002,
@@ -38,6 +40,7 @@ pub fn all() -> Vec<Rule> {
         ro::RO001,
         ro::RO002,
         sc::SC001,
+        sc::SC002,
         sv::SV001,
     ]
 }
@@ -56,6 +59,20 @@ pub struct Workload<'a> {
 impl Workload<'_> {
     pub fn host_network(&self) -> bool {
         self.pod.get("hostNetwork") == Some(&Value::Bool(true))
+    }
+
+    /// The labels its pods get: the template's, beside the pod spec
+    /// (`/spec/template/spec` -> `/spec/template/metadata/labels`); a Pod's own.
+    pub fn pod_labels(&self) -> Option<&Value> {
+        let template = self.base.strip_suffix("/spec").unwrap_or("");
+        let mut keys = template.split('/').filter(|k| !k.is_empty());
+        let metadata = match keys.next() {
+            Some(first) => keys
+                .try_fold(self.r.obj().get(first)?, |v, k| v.get(k))?
+                .get("metadata"),
+            None => self.r.obj().get("metadata"),
+        };
+        metadata.and_then(|m| m.get("labels"))
     }
 
     /// Every container with its JSON pointer.

@@ -32,7 +32,9 @@ fn required_terms<'a>(w: &Workload<'a>) -> Vec<&'a Value> {
         .unwrap_or_default()
 }
 
-fn term_matches(term: &Value, labels: &BTreeMap<String, String>) -> bool {
+/// Do `labels` meet every `matchExpressions` requirement of `term` (a node selector term, or a
+/// label selector: both spell their requirements alike)?
+pub(super) fn term_matches(term: &Value, labels: &BTreeMap<String, String>) -> bool {
     let Some(exprs) = term.get("matchExpressions").and_then(Value::as_array) else {
         return true;
     };

@@ -51,22 +51,7 @@ fn sv001(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
             .iter()
             .filter(|w| w.host_network() && w.r.namespace() == svc.namespace())
         {
-            // The pod template's labels: beside the pod spec (`/spec/template/spec` ->
-            // `/spec/template/metadata/labels`).
-            let template = w.base.strip_suffix("/spec").unwrap_or("");
-            let mut keys = template.split('/').filter(|k| !k.is_empty());
-            let labels = match keys.next() {
-                Some(first) => {
-                    let mut cur = w.r.obj().get(first);
-                    for k in keys {
-                        cur = cur.and_then(|v| v.get(k));
-                    }
-                    cur.and_then(|t| t.get("metadata"))
-                        .and_then(|m| m.get("labels"))
-                }
-                // A Pod: its own labels.
-                None => w.r.obj().get("metadata").and_then(|m| m.get("labels")),
-            };
+            let labels = w.pod_labels();
             if !selects(selector, labels) {
                 continue;
             }
