@@ -32,7 +32,18 @@ KINDS = {
     ("rbac.authorization.k8s.io/v1", "RoleBinding"), ("rbac.authorization.k8s.io/v1", "ClusterRole"),
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"), ("networking.k8s.io/v1", "Ingress"),
     ("networking.k8s.io/v1", "NetworkPolicy"), ("policy/v1", "PodDisruptionBudget"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"), ("autoscaling/v1", "HorizontalPodAutoscaler"),
+    ("v1", "Endpoints"), ("v1", "LimitRange"), ("v1", "ResourceQuota"), ("v1", "PersistentVolume"),
+    ("v1", "PodTemplate"), ("apps/v1", "ControllerRevision"), ("discovery.k8s.io/v1", "EndpointSlice"),
+    ("networking.k8s.io/v1", "IngressClass"), ("storage.k8s.io/v1", "StorageClass"),
+    ("storage.k8s.io/v1", "CSIDriver"), ("storage.k8s.io/v1", "VolumeAttachment"),
+    ("scheduling.k8s.io/v1", "PriorityClass"), ("node.k8s.io/v1", "RuntimeClass"),
+    ("coordination.k8s.io/v1", "Lease"),
+    ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"),
+    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"),
+    ("certificates.k8s.io/v1", "CertificateSigningRequest"),
+    ("apiregistration.k8s.io/v1", "APIService"),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
 }
 SCHEMA_RULES = {"GN001", "GN003"}
 

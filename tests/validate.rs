@@ -1919,3 +1919,48 @@ fn gn001_every_wrong_type_of_an_object() {
         "{json:#}"
     );
 }
+
+/// The schema rules reach the cluster-level kinds too: an unknown field of a StorageClass,
+/// a CRD without the fields the API server requires.
+#[test]
+fn schema_rules_reach_cluster_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("m.yaml"),
+        "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: fast\nprovisoner: ebs.csi.aws.com\n---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: agents.example.com\nspec:\n  conversion:\n    strategy: None\n",
+    )
+    .unwrap();
+    let out = common::strata()
+        .current_dir(dir.path())
+        .args(["validate", "m.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let found: Vec<(String, String)> = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["code"].as_str().unwrap().to_string(),
+                d["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        found.iter().any(|(c, m)| c == "GN001" && m.contains("`provisoner` is not a field of StorageClass")),
+        "{found:#?}"
+    );
+    let sc = json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "GN001")
+        .unwrap();
+    assert_eq!(sc["fix"], "did you mean `provisioner`?");
+    assert!(
+        found.iter().any(|(c, m)| c == "GN003"
+            && m.contains("`spec.group`, `spec.names.kind`, `spec.names.plural`, `spec.scope`, `spec.versions` are required")),
+        "{found:#?}"
+    );
+}

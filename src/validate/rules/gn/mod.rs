@@ -200,6 +200,38 @@ fn typed(group: &str, version: &str, kind: &str) -> Option<Typed> {
         ("autoscaling", "v2", "HorizontalPodAutoscaler") => {
             t!(autoscaling::v2::HorizontalPodAutoscaler)
         }
+        ("autoscaling", "v1", "HorizontalPodAutoscaler") => {
+            t!(autoscaling::v1::HorizontalPodAutoscaler)
+        }
+        ("", "v1", "Endpoints") => t!(core::v1::Endpoints),
+        ("", "v1", "LimitRange") => t!(core::v1::LimitRange),
+        ("", "v1", "ResourceQuota") => t!(core::v1::ResourceQuota),
+        ("", "v1", "PersistentVolume") => t!(core::v1::PersistentVolume),
+        ("", "v1", "PodTemplate") => t!(core::v1::PodTemplate),
+        ("apps", "v1", "ControllerRevision") => t!(apps::v1::ControllerRevision),
+        ("discovery.k8s.io", "v1", "EndpointSlice") => t!(discovery::v1::EndpointSlice),
+        ("networking.k8s.io", "v1", "IngressClass") => t!(networking::v1::IngressClass),
+        ("storage.k8s.io", "v1", "StorageClass") => t!(storage::v1::StorageClass),
+        ("storage.k8s.io", "v1", "CSIDriver") => t!(storage::v1::CSIDriver),
+        ("storage.k8s.io", "v1", "VolumeAttachment") => t!(storage::v1::VolumeAttachment),
+        ("scheduling.k8s.io", "v1", "PriorityClass") => t!(scheduling::v1::PriorityClass),
+        ("node.k8s.io", "v1", "RuntimeClass") => t!(node::v1::RuntimeClass),
+        ("coordination.k8s.io", "v1", "Lease") => t!(coordination::v1::Lease),
+        ("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration") => {
+            t!(admissionregistration::v1::MutatingWebhookConfiguration)
+        }
+        ("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration") => {
+            t!(admissionregistration::v1::ValidatingWebhookConfiguration)
+        }
+        ("certificates.k8s.io", "v1", "CertificateSigningRequest") => {
+            t!(certificates::v1::CertificateSigningRequest)
+        }
+        ("apiextensions.k8s.io", "v1", "CustomResourceDefinition") => t!(
+            k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition
+        ),
+        ("apiregistration.k8s.io", "v1", "APIService") => t!(
+            k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1::APIService
+        ),
         _ => return None,
     })
 }
@@ -703,6 +735,46 @@ fn gn003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
     // An apps workload without a pod template (a patch file read as a manifest, a
     // half-written object) is no workload to the rules below; the API server still requires
     // its selector and its template.
+    // A CustomResourceDefinition's spec: what the API server requires of every one.
+    for (index, r) in input.resources.iter().enumerate() {
+        if r.kind() != "CustomResourceDefinition" || r.api_version() != "apiextensions.k8s.io/v1" {
+            continue;
+        }
+        let missing: Vec<&str> = [
+            ("/spec/group", "spec.group"),
+            ("/spec/names/kind", "spec.names.kind"),
+            ("/spec/names/plural", "spec.names.plural"),
+            ("/spec/scope", "spec.scope"),
+            ("/spec/versions", "spec.versions"),
+        ]
+        .into_iter()
+        .filter(|(p, _)| value_at(r.obj(), p).is_none_or(Value::is_null))
+        .map(|(_, name)| name)
+        .collect();
+        if !missing.is_empty() {
+            out.push(Finding {
+                code: "GN003",
+                severity: None,
+                message: format!(
+                    "{}: {} required (a CRD patch file given as a manifest?)",
+                    r.id(),
+                    missing
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                        + if missing.len() > 1 { " are" } else { " is" }
+                ),
+                resource: index,
+                path: "/spec".into(),
+                other: None,
+                fix: Some(
+                    "a patch belongs under the kustomization's `patches:`, not `resources:`".into(),
+                ),
+                at_key: false,
+            });
+        }
+    }
     let with_pods: std::collections::HashSet<usize> =
         input.workloads.iter().map(|w| w.index).collect();
     for (index, r) in input.resources.iter().enumerate() {
