@@ -270,6 +270,9 @@ const ALL_BUT: usize = 3;
 /// environment is named becomes `overlays/cn-* (n)`; the rest are listed, the first
 /// `FOLD_ITEMS` items shown.
 pub fn fold(names: &[String], all: &[String]) -> String {
+    if names.len() == 2 && all.len() == 2 {
+        return "both environments".into();
+    }
     if names.len() > 1 && names.len() == all.len() {
         return format!("all {} environments", all.len());
     }
