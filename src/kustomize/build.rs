@@ -362,7 +362,8 @@ impl Builder {
                 ))
                 .help("vendor the remote base into the repository and refer to it by a relative path")));
             }
-            let path = load::resolve_dir(&self.loader, &kf.dir, rel, &format!("{field}[{i}]")).map_err(at)?;
+            let path = load::resolve_dir(&self.loader, &kf.dir, rel, &format!("{field}[{i}]"))
+                .map_err(at)?;
             let added: ResourceSet = if path.is_dir() {
                 if let Some(e) = self.cycle(stack, &path) {
                     return Err(at(e));
@@ -429,7 +430,8 @@ impl Builder {
                     "components[{i}]: remote component `{rel}` is not supported"
                 ))));
             }
-            let dir = load::resolve_dir(&self.loader, &kf.dir, rel, &format!("components[{i}]")).map_err(at)?;
+            let dir = load::resolve_dir(&self.loader, &kf.dir, rel, &format!("components[{i}]"))
+                .map_err(at)?;
             if let Some(e) = self.cycle(stack, &dir) {
                 return Err(at(e));
             }
