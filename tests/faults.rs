@@ -99,6 +99,7 @@ fn out_dir_killed_at_any_point_leaves_a_complete_tree() {
 
     let mut seen_old = 0;
     let mut seen_new = 0;
+    let mut live = 0;
     let kills = 24u32;
     for k in 0..kills {
         // Back to the old tree now and then, so that kills land on replacing it again.
@@ -115,6 +116,9 @@ fn out_dir_killed_at_any_point_leaves_a_complete_tree() {
         // Spread over 0..150% of a full run.
         let at = full.mul_f64(f64::from(k % 6) / 6.0 * 1.5 + f64::from(k / 6) * 0.02);
         std::thread::sleep(at);
+        if child.try_wait().unwrap().is_none() {
+            live += 1;
+        }
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         let now = snapshot(&root.join("out"));
@@ -131,9 +135,11 @@ fn out_dir_killed_at_any_point_leaves_a_complete_tree() {
             );
         }
     }
+    // Most kills must hit a running process (else the test proves little); which tree they
+    // leave depends on the machine's load, so both are fine, never a mix.
     assert!(
-        seen_old > 0 && seen_new > 0,
-        "kills landed before and after the swap: old {seen_old}, new {seen_new}"
+        live >= kills / 2,
+        "only {live} of {kills} kills hit a running render (old {seen_old}, new {seen_new})"
     );
     // The next run cleans what killed runs left beside OUT.
     assert!(render_out(root, "out").status().unwrap().success());
