@@ -76,8 +76,11 @@ pub fn split(report: &DiffReport, max_bytes: usize) -> Vec<String> {
             let room = max_bytes.saturating_sub(cur.len());
             let mut b = block;
             let note = "\n\n*(this resource's diff was cut to fit the comment size budget)*\n";
-            cut(&mut b, room.saturating_sub(note.len() + 40));
-            b.push_str("\n````````\n</details>");
+            // Closed by a fence as long as the block's own (longer than any run of
+            // backticks in the diff), or the rest of the comment would be read as code.
+            let fence = "`".repeat(longest_backtick_run(&b).max(8));
+            cut(&mut b, room.saturating_sub(note.len() + 32 + fence.len()));
+            b.push_str(&format!("\n{fence}\n</details>"));
             b.push_str(note);
             if b.len() > room {
                 cut(&mut b, room);

@@ -414,25 +414,37 @@ pub fn diff_env(
 ) -> EnvDiff {
     let before = prepare(base.resources, ignore);
     let after = prepare(head.resources, ignore);
-    let before_by_key: HashMap<&Key, usize> = before
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (&p.key, i))
-        .collect();
+    // A key leaves out the version, so a render may hold several resources with one key
+    // (the same object in two versions): each is matched once, to the one of the other side
+    // with the same version first, then to one left over.
+    let mut before_by_key: HashMap<&Key, Vec<usize>> = HashMap::new();
+    for (i, p) in before.iter().enumerate() {
+        before_by_key.entry(&p.key).or_default().push(i);
+    }
     let after_keys: BTreeSet<&Key> = after.iter().map(|p| &p.key).collect();
 
     let mut pairs: Vec<(Option<usize>, Option<usize>)> = Vec::new();
     let mut matched_before = BTreeSet::new();
-    let mut unmatched_after = Vec::new();
-    for (j, a) in after.iter().enumerate() {
-        match before_by_key.get(&a.key) {
-            Some(&i) => {
+    let mut matched_after = vec![false; after.len()];
+    for same_version in [true, false] {
+        for (j, a) in after.iter().enumerate() {
+            if matched_after[j] {
+                continue;
+            }
+            let found = before_by_key.get(&a.key).and_then(|is| {
+                is.iter().copied().find(|i| {
+                    !matched_before.contains(i)
+                        && (!same_version || before[*i].res.gvk().1 == a.res.gvk().1)
+                })
+            });
+            if let Some(i) = found {
                 matched_before.insert(i);
+                matched_after[j] = true;
                 pairs.push((Some(i), Some(j)));
             }
-            None => unmatched_after.push(j),
         }
     }
+    let mut unmatched_after: Vec<usize> = (0..after.len()).filter(|&j| !matched_after[j]).collect();
     // A resource a transform renamed or moved (namespace, prefix) keeps its earlier
     // identities: match those next, as renames.
     unmatched_after.retain(|&j| {
@@ -448,10 +460,11 @@ pub fn diff_env(
                 .to_string(),
                 name: id.name.clone(),
             };
-            before_by_key
-                .get(&key)
-                .copied()
-                .filter(|i| !after_keys.contains(&before[*i].key) && !matched_before.contains(i))
+            before_by_key.get(&key).and_then(|is| {
+                is.iter()
+                    .copied()
+                    .find(|i| !after_keys.contains(&before[*i].key) && !matched_before.contains(i))
+            })
         });
         match earlier {
             Some(i) => {

@@ -138,10 +138,11 @@ fn pillar_placeholders(s: &str) -> Vec<String> {
         let preceded = at > 0 && (b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'_');
         if words >= 2 && !preceded {
             out.push(s[at..j].to_string());
-            i = j;
-        } else {
-            i = at + 2;
         }
+        // Every `__` that starts before `j` is preceded by `_` or a word character, so none
+        // starts a token: go on from `j` (going on from `at + 2` walked a long chain of
+        // words again from each of its `__`, quadratic in its length).
+        i = j;
     }
     out
 }
@@ -168,12 +169,15 @@ pub fn substitute(
     let mut unresolved = Vec::new();
     let mut changed = false;
     let b = s.as_bytes();
+    // Where the next `}` and `>` are, found once and reused while ahead of `i`: searching
+    // again from every `${` or `<` is quadratic in a text with many and a far (or no) close.
+    let (mut next_brace, mut next_gt) = (None, None);
     let mut i = 0;
     while i < s.len() {
         let rest = &s[i..];
         if rest.starts_with("$${") {
             // The escape: `$${NAME}` is the literal `${NAME}`.
-            if let Some(end) = rest.find('}') {
+            if let Some(end) = next_of(s, '}', i, &mut next_brace).map(|at| at - i) {
                 out.push_str(&rest[1..=end]);
                 i += end + 1;
                 changed = true;
@@ -181,12 +185,20 @@ pub fn substitute(
             }
         }
         if rest.starts_with("${")
-            && let Some(end) = rest.find('}')
+            && let Some(end) = next_of(s, '}', i, &mut next_brace).map(|at| at - i)
         {
             let inner = &rest[2..end];
-            let (name, default) = match inner.split_once(":=") {
-                Some((n, d)) => (n, Some(d)),
-                None => (inner, None),
+            // `NAME` or `NAME:=default`. Only the name's characters are read to find the
+            // `:=` (any text before a first `:=` that is not a name is no placeholder);
+            // splitting the whole of a long `${...}` at each of its `${` was quadratic.
+            let name_len = inner
+                .bytes()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == b'_')
+                .count();
+            let (name, default) = match inner[name_len..].strip_prefix(":=") {
+                Some(d) => (&inner[..name_len], Some(d)),
+                None if name_len == inner.len() => (inner, None),
+                None => ("", None),
             };
             if is_name(name) && !ignored(name) {
                 match lookup(name).or_else(|| default.map(str::to_string)) {
@@ -204,7 +216,7 @@ pub fn substitute(
             }
         }
         if b[i] == b'<'
-            && let Some(end) = rest[1..].find('>')
+            && let Some(end) = next_of(s, '>', i + 1, &mut next_gt).map(|at| at - (i + 1))
         {
             let name = &rest[1..=end];
             if is_name(name) && !ignored(name) && (declared(name) || looks_like_placeholder(name)) {
@@ -231,6 +243,20 @@ pub fn substitute(
         unresolved,
         changed,
     }
+}
+
+/// The position of the next `c` in `s` at or after `from`, remembered in `memo` for later
+/// calls with a `from` no smaller: a position still ahead of `from` is still the next one,
+/// and none stays none.
+fn next_of(s: &str, c: char, from: usize, memo: &mut Option<Option<usize>>) -> Option<usize> {
+    if let Some(found) = *memo
+        && found.is_none_or(|at| at >= from)
+    {
+        return found;
+    }
+    let found = s[from..].find(c).map(|k| k + from);
+    *memo = Some(found);
+    found
 }
 
 pub fn apply(
