@@ -1121,6 +1121,66 @@ fn gn002_removed_api_versions_for_the_target_version() {
 }
 
 #[test]
+fn gn006_deprecated_api_versions_the_target_still_serves() {
+    let pdb = |api: &str| {
+        format!(
+            "apiVersion: {api}\nkind: PodDisruptionBudget\nmetadata:\n  name: agent\n  namespace: apps\nspec:\n  maxUnavailable: 1\n  selector:\n    matchLabels: {{app: agent}}\n"
+        )
+    };
+    let profile = |v: &str| {
+        format!(
+            "apiVersion: strata.dev/v1alpha1\nkind: ClusterProfile\nmetadata: {{name: p}}\nspec:\n  nodes: 3\n  kubernetesVersion: \"{v}\"\n"
+        )
+    };
+    let at = |api: &str, v: &str| {
+        let run = validate(&[pdb(api)], &profile(v));
+        let found: Vec<(String, String)> = run.json["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["code"] == "GN006" || d["code"] == "GN002")
+            .map(|d| {
+                (
+                    d["code"].as_str().unwrap().to_string(),
+                    d["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        found
+    };
+    // 1.24 serves policy/v1beta1 (deprecated in 1.21) and its replacement policy/v1.
+    let f = at("policy/v1beta1", "1.24");
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0, "GN006");
+    assert!(
+        f[0].1.contains(
+            "uses policy/v1beta1, deprecated since 1.21 and no longer served from 1.25 (the target is 1.24)"
+        ),
+        "{f:?}"
+    );
+    // Before the deprecation: nothing to do yet. From 1.25: refused, GN002's.
+    assert!(at("policy/v1beta1", "1.20").is_empty());
+    assert_eq!(at("policy/v1beta1", "1.25")[0].0, "GN002");
+    // The served version is silent; without a target (the newest release) only GN002 speaks.
+    assert!(at("policy/v1", "1.24").is_empty());
+    let newest = validate(&[pdb("policy/v1beta1")], PROFILE);
+    let codes_newest = codes(&newest);
+    assert!(
+        codes_newest.iter().any(|(c, _)| c == "GN002")
+            && !codes_newest.iter().any(|(c, _)| c == "GN006"),
+        "{codes_newest:?}"
+    );
+    // Deprecated before its replacement existed (autoscaling/v2beta1 in 1.22, autoscaling/v2
+    // from 1.23): silent until there is something to move to.
+    let hpa = |v: &str| {
+        let doc = "apiVersion: autoscaling/v2beta1\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: agent\n  namespace: apps\nspec:\n  maxReplicas: 3\n  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: agent}\n".to_string();
+        codes(&validate(&[doc], &profile(v)))
+    };
+    assert!(!hpa("1.22").iter().any(|(c, _)| c == "GN006"));
+    assert!(hpa("1.23").iter().any(|(c, _)| c == "GN006"));
+}
+
+#[test]
 fn im001_finds_the_upstream_dns_template_placeholders() {
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: node-local-dns\n  namespace: apps\ndata:\n  Corefile: |\n    cluster.local:53 {\n        bind __PILLAR__LOCAL__DNS__\n        forward . __PILLAR__CLUSTER__DNS__\n    }\n".to_string();
     let done = cm
@@ -1187,7 +1247,79 @@ fn gn003_what_the_api_server_requires() {
         "dnsPolicy: ClusterFirstWithHostnet",
     );
     let no_image = good.replace("        image: registry.example.com/x:1.0\n", "");
-    fires("GN003", &[no_image], &[good], "- name: main");
+    fires(
+        "GN003",
+        &[no_image],
+        std::slice::from_ref(&good),
+        "- name: main",
+    );
+
+    // Values outside their closed set, and names that are not what the API server accepts:
+    // each reported where it is, every one of them (not only the first).
+    let messages = |docs: &[String]| -> Vec<String> {
+        validate(docs, PROFILE).json["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["code"] == "GN003")
+            .map(|d| d["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let bad_values = deployment(
+        "x",
+        "      restartPolicy: Never\n",
+        "        imagePullPolicy: always\n        ports:\n        - containerPort: 8080\n          protocol: tcp\n          name: prometheus-metrics\n",
+        1,
+    );
+    fires(
+        "GN003",
+        std::slice::from_ref(&bad_values),
+        std::slice::from_ref(&good),
+        "protocol: tcp",
+    );
+    fires(
+        "GN003",
+        std::slice::from_ref(&bad_values),
+        std::slice::from_ref(&good),
+        "restartPolicy: Never",
+    );
+    let m = messages(std::slice::from_ref(&bad_values));
+    for expected in [
+        "restartPolicy `Never` is not allowed in a Deployment's pods, only Always",
+        "imagePullPolicy `always` is not one of Always, IfNotPresent, Never (did you mean `Always`?)",
+        "protocol `tcp` is not one of TCP, UDP, SCTP (did you mean `TCP`?)",
+        "port name `prometheus-metrics` is not an IANA service name: 1 to 15 characters",
+    ] {
+        assert!(m.iter().any(|x| x.ends_with(expected)), "{expected}: {m:?}");
+    }
+    // A Job's pods may not restart Always; `Never` is theirs.
+    let job = |policy: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: j\n  namespace: apps\nspec:\n  template:\n    spec:\n      restartPolicy: {policy}\n      containers:\n      - name: main\n        image: registry.example.com/j:1.0\n"
+        )
+    };
+    fires(
+        "GN003",
+        &[job("Always")],
+        &[job("Never")],
+        "restartPolicy: Always",
+    );
+    let upper = good.replace("      - name: main\n", "      - name: Main\n");
+    assert!(messages(&[upper]).iter().any(|x| x.ends_with(
+        "container name `Main` is not a DNS label: lower-case letters, digits and `-` only"
+    )),);
+    // Outside pods: a Service's type and traffic policy.
+    let svc = |ty: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\n  namespace: apps\nspec:\n  type: {ty}\n  externalTrafficPolicy: Local\n  selector: {{app: x}}\n  ports:\n  - port: 80\n"
+        )
+    };
+    fires(
+        "GN003",
+        &[svc("Nodeport")],
+        &[svc("NodePort")],
+        "type: Nodeport",
+    );
 }
 
 /// A field an overlay created (the source has only its parent) is pointed at the overlay

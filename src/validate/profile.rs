@@ -43,6 +43,12 @@ pub enum Provider {
     /// Alibaba Cloud ACK, as it publishes them: 22, 53, 80, 443, 6443, 9099, 9890, 10250,
     /// 10256 and the NodePort range.
     Ack,
+    /// Amazon EKS worker nodes: sshd (22) and the resolver stub of Amazon Linux 2023 (53),
+    /// the VPC CNI's `aws-node` on the host network (ipamd metrics 61678, its introspection
+    /// 61679, the network policy agent's metrics 8162 and health probe 8163, as the VPC CNI
+    /// v1.23 manifest and chart bind them), the kubelet (10250), kube-proxy (10249, 10256)
+    /// and the NodePort range. The API server and etcd are AWS's, off the nodes.
+    Eks,
     /// kind: the nodes are containers that run only Kubernetes' own components (etcd, the
     /// API server, the kubelet, kube-proxy, scheduler and controller manager) and NodePorts;
     /// no sshd, no DNS or web server on the node.
@@ -64,6 +70,15 @@ impl Provider {
                 (10250, 10250),
                 (10256, 10256),
                 (30000, 32767),
+            ],
+            Provider::Eks => &[
+                (22, 22),
+                (53, 53),
+                (8162, 8163),
+                (10249, 10250),
+                (10256, 10256),
+                (30000, 32767),
+                (61678, 61679),
             ],
             Provider::Kind => &[(2379, 2380), (6443, 6443), (10248, 10259), (30000, 32767)],
         }
@@ -585,9 +600,9 @@ mod tests {
             err(json!({"provider": "ack", "reservedPorts": {"replace": ["22"]}}))
                 .contains("keep one")
         );
-        let e = err(json!({"provider": "eks"}));
+        let e = err(json!({"provider": "gke"}));
         assert!(
-            e.contains("unknown variant `eks`, expected one of `generic`, `ack`, `kind`"),
+            e.contains("unknown variant `gke`, expected one of `generic`, `ack`, `eks`, `kind`"),
             "{e}"
         );
     }
@@ -605,6 +620,10 @@ mod tests {
         assert!(ack.is_reserved(10250).is_some() && ack.is_reserved(10256).is_some());
         assert!(ack.is_reserved(10249).is_none() && ack.is_reserved(2379).is_none());
         assert!(ack.is_reserved(9099).is_some() && ack.is_reserved(31000).is_some());
+        // EKS: the VPC CNI's ports, not the API server's (AWS runs it off the nodes).
+        let eks = of(json!({"provider": "eks"}));
+        assert!(eks.is_reserved(61678).is_some() && eks.is_reserved(8163).is_some());
+        assert!(eks.is_reserved(6443).is_none() && eks.is_reserved(80).is_none());
         let kind = of(json!({"provider": "kind", "reservedPorts": {"add": ["53"]}}));
         assert!(kind.is_reserved(22).is_none() && kind.is_reserved(80).is_none());
         assert!(kind.is_reserved(6443).is_some() && kind.is_reserved(53).is_some());

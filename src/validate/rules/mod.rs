@@ -26,6 +26,7 @@ pub fn all() -> Vec<Rule> {
         gn::GN003,
         gn::GN004,
         gn::GN005,
+        gn::GN006,
         hn::HN001,
         hn::HN002,
         hn::HN003,

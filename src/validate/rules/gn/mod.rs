@@ -14,6 +14,7 @@ use crate::validate::{Finding, Input, Rule, RuleDoc, Severity};
 
 mod crd;
 mod probe;
+mod values;
 
 pub use crd::GN005;
 
@@ -548,116 +549,272 @@ pub const GN002: Rule = Rule {
     each: None,
 };
 
-/// (apiVersion, kinds (empty: every kind of it), the minor release of 1.x that stopped
-/// serving it, its replacement), from Kubernetes' deprecated API migration guide.
-const REMOVED: &[(&str, &[&str], u32, &str)] = &[
-    (
-        "extensions/v1beta1",
-        &[
-            "DaemonSet",
-            "Deployment",
-            "ReplicaSet",
-            "NetworkPolicy",
-            "PodSecurityPolicy",
-        ],
-        16,
-        "apps/v1 (networking.k8s.io/v1 for NetworkPolicy)",
-    ),
-    (
-        "extensions/v1beta1",
-        &["Ingress"],
-        22,
-        "networking.k8s.io/v1",
-    ),
-    ("apps/v1beta1", &[], 16, "apps/v1"),
-    ("apps/v1beta2", &[], 16, "apps/v1"),
-    (
-        "networking.k8s.io/v1beta1",
-        &["Ingress", "IngressClass"],
-        22,
-        "networking.k8s.io/v1",
-    ),
-    (
-        "rbac.authorization.k8s.io/v1beta1",
-        &[],
-        22,
-        "rbac.authorization.k8s.io/v1",
-    ),
-    (
-        "apiextensions.k8s.io/v1beta1",
-        &[],
-        22,
-        "apiextensions.k8s.io/v1",
-    ),
-    (
-        "admissionregistration.k8s.io/v1beta1",
-        &[],
-        22,
-        "admissionregistration.k8s.io/v1",
-    ),
-    (
-        "apiregistration.k8s.io/v1beta1",
-        &[],
-        22,
-        "apiregistration.k8s.io/v1",
-    ),
-    ("scheduling.k8s.io/v1beta1", &[], 22, "scheduling.k8s.io/v1"),
-    (
-        "certificates.k8s.io/v1beta1",
-        &[],
-        22,
-        "certificates.k8s.io/v1",
-    ),
-    (
-        "coordination.k8s.io/v1beta1",
-        &[],
-        22,
-        "coordination.k8s.io/v1",
-    ),
-    (
-        "storage.k8s.io/v1beta1",
-        &["CSIDriver", "CSINode", "StorageClass", "VolumeAttachment"],
-        22,
-        "storage.k8s.io/v1",
-    ),
-    ("batch/v1beta1", &["CronJob"], 25, "batch/v1"),
-    ("policy/v1beta1", &["PodDisruptionBudget"], 25, "policy/v1"),
-    (
-        "policy/v1beta1",
-        &["PodSecurityPolicy"],
-        25,
-        "Pod Security Admission (namespace labels)",
-    ),
-    ("discovery.k8s.io/v1beta1", &[], 25, "discovery.k8s.io/v1"),
-    ("events.k8s.io/v1beta1", &[], 25, "events.k8s.io/v1"),
-    ("node.k8s.io/v1beta1", &[], 25, "node.k8s.io/v1"),
-    ("autoscaling/v2beta1", &[], 25, "autoscaling/v2"),
-    ("autoscaling/v2beta2", &[], 26, "autoscaling/v2"),
-    (
-        "flowcontrol.apiserver.k8s.io/v1beta1",
-        &[],
-        26,
-        "flowcontrol.apiserver.k8s.io/v1",
-    ),
-    (
-        "storage.k8s.io/v1beta1",
-        &["CSIStorageCapacity"],
-        27,
-        "storage.k8s.io/v1",
-    ),
-    (
-        "flowcontrol.apiserver.k8s.io/v1beta2",
-        &[],
-        29,
-        "flowcontrol.apiserver.k8s.io/v1",
-    ),
-    (
-        "flowcontrol.apiserver.k8s.io/v1beta3",
-        &[],
-        32,
-        "flowcontrol.apiserver.k8s.io/v1",
-    ),
+/// An apiVersion Kubernetes deprecated and later stopped serving, from its deprecated API
+/// migration guide (the releases as pluto's table and the API server's own deprecation
+/// warnings give them).
+struct Retired {
+    api: &'static str,
+    /// The kinds it concerns; empty: every kind of it.
+    kinds: &'static [&'static str],
+    /// The minor release of 1.x that deprecated it (the API server warns from then on).
+    deprecated_in: u32,
+    /// The minor release of 1.x that stopped serving it.
+    removed_in: u32,
+    /// What to use instead, and the first release that serves it.
+    instead: &'static str,
+    instead_since: u32,
+}
+
+const RETIRED: &[Retired] = &[
+    Retired {
+        api: "extensions/v1beta1",
+        kinds: &["DaemonSet", "Deployment", "ReplicaSet"],
+        deprecated_in: 9,
+        removed_in: 16,
+        instead: "apps/v1",
+        instead_since: 9,
+    },
+    Retired {
+        api: "extensions/v1beta1",
+        kinds: &["NetworkPolicy"],
+        deprecated_in: 9,
+        removed_in: 16,
+        instead: "networking.k8s.io/v1",
+        instead_since: 8,
+    },
+    Retired {
+        api: "extensions/v1beta1",
+        kinds: &["PodSecurityPolicy"],
+        deprecated_in: 10,
+        removed_in: 16,
+        instead: "policy/v1beta1",
+        instead_since: 10,
+    },
+    Retired {
+        api: "extensions/v1beta1",
+        kinds: &["Ingress"],
+        deprecated_in: 14,
+        removed_in: 22,
+        instead: "networking.k8s.io/v1",
+        instead_since: 19,
+    },
+    Retired {
+        api: "apps/v1beta1",
+        kinds: &[],
+        deprecated_in: 9,
+        removed_in: 16,
+        instead: "apps/v1",
+        instead_since: 9,
+    },
+    Retired {
+        api: "apps/v1beta2",
+        kinds: &[],
+        deprecated_in: 9,
+        removed_in: 16,
+        instead: "apps/v1",
+        instead_since: 9,
+    },
+    Retired {
+        api: "networking.k8s.io/v1beta1",
+        kinds: &["Ingress", "IngressClass"],
+        deprecated_in: 19,
+        removed_in: 22,
+        instead: "networking.k8s.io/v1",
+        instead_since: 19,
+    },
+    Retired {
+        api: "rbac.authorization.k8s.io/v1beta1",
+        kinds: &[],
+        deprecated_in: 17,
+        removed_in: 22,
+        instead: "rbac.authorization.k8s.io/v1",
+        instead_since: 8,
+    },
+    Retired {
+        api: "apiextensions.k8s.io/v1beta1",
+        kinds: &[],
+        deprecated_in: 16,
+        removed_in: 22,
+        instead: "apiextensions.k8s.io/v1",
+        instead_since: 16,
+    },
+    Retired {
+        api: "admissionregistration.k8s.io/v1beta1",
+        kinds: &[],
+        deprecated_in: 16,
+        removed_in: 22,
+        instead: "admissionregistration.k8s.io/v1",
+        instead_since: 16,
+    },
+    Retired {
+        api: "apiregistration.k8s.io/v1beta1",
+        kinds: &[],
+        deprecated_in: 10,
+        removed_in: 22,
+        instead: "apiregistration.k8s.io/v1",
+        instead_since: 10,
+    },
+    Retired {
+        api: "scheduling.k8s.io/v1beta1",
+        kinds: &[],
+        deprecated_in: 14,
+        removed_in: 22,
+        instead: "scheduling.k8s.io/v1",
+        instead_since: 14,
+    },
+    Retired {
+        api: "certificates.k8s.io/v1beta1",
+        kinds: &[],
+        deprecated_in: 19,
+        removed_in: 22,
+        instead: "certificates.k8s.io/v1",
+        instead_since: 19,
+    },
+    Retired {
+        api: "coordination.k8s.io/v1beta1",
+        kinds: &[],
+        deprecated_in: 14,
+        removed_in: 22,
+        instead: "coordination.k8s.io/v1",
+        instead_since: 14,
+    },
+    Retired {
+        api: "storage.k8s.io/v1beta1",
+        kinds: &["StorageClass"],
+        deprecated_in: 6,
+        removed_in: 22,
+        instead: "storage.k8s.io/v1",
+        instead_since: 6,
+    },
+    Retired {
+        api: "storage.k8s.io/v1beta1",
+        kinds: &["VolumeAttachment"],
+        deprecated_in: 13,
+        removed_in: 22,
+        instead: "storage.k8s.io/v1",
+        instead_since: 13,
+    },
+    Retired {
+        api: "storage.k8s.io/v1beta1",
+        kinds: &["CSINode"],
+        deprecated_in: 17,
+        removed_in: 22,
+        instead: "storage.k8s.io/v1",
+        instead_since: 17,
+    },
+    Retired {
+        api: "storage.k8s.io/v1beta1",
+        kinds: &["CSIDriver"],
+        deprecated_in: 19,
+        removed_in: 22,
+        instead: "storage.k8s.io/v1",
+        instead_since: 19,
+    },
+    Retired {
+        api: "batch/v1beta1",
+        kinds: &["CronJob"],
+        deprecated_in: 21,
+        removed_in: 25,
+        instead: "batch/v1",
+        instead_since: 21,
+    },
+    Retired {
+        api: "policy/v1beta1",
+        kinds: &["PodDisruptionBudget"],
+        deprecated_in: 21,
+        removed_in: 25,
+        instead: "policy/v1",
+        instead_since: 21,
+    },
+    Retired {
+        api: "policy/v1beta1",
+        kinds: &["PodSecurityPolicy"],
+        deprecated_in: 21,
+        removed_in: 25,
+        instead: "Pod Security Admission (namespace labels)",
+        instead_since: 23,
+    },
+    Retired {
+        api: "discovery.k8s.io/v1beta1",
+        kinds: &[],
+        deprecated_in: 21,
+        removed_in: 25,
+        instead: "discovery.k8s.io/v1",
+        instead_since: 21,
+    },
+    Retired {
+        api: "events.k8s.io/v1beta1",
+        kinds: &[],
+        deprecated_in: 19,
+        removed_in: 25,
+        instead: "events.k8s.io/v1",
+        instead_since: 19,
+    },
+    Retired {
+        api: "node.k8s.io/v1beta1",
+        kinds: &[],
+        deprecated_in: 22,
+        removed_in: 25,
+        instead: "node.k8s.io/v1",
+        instead_since: 20,
+    },
+    Retired {
+        api: "autoscaling/v2beta1",
+        kinds: &[],
+        deprecated_in: 22,
+        removed_in: 25,
+        instead: "autoscaling/v2",
+        instead_since: 23,
+    },
+    Retired {
+        api: "autoscaling/v2beta2",
+        kinds: &[],
+        deprecated_in: 23,
+        removed_in: 26,
+        instead: "autoscaling/v2",
+        instead_since: 23,
+    },
+    Retired {
+        api: "flowcontrol.apiserver.k8s.io/v1beta1",
+        kinds: &[],
+        deprecated_in: 23,
+        removed_in: 26,
+        instead: "flowcontrol.apiserver.k8s.io/v1beta2",
+        instead_since: 23,
+    },
+    Retired {
+        api: "storage.k8s.io/v1beta1",
+        kinds: &["CSIStorageCapacity"],
+        deprecated_in: 24,
+        removed_in: 27,
+        instead: "storage.k8s.io/v1",
+        instead_since: 24,
+    },
+    Retired {
+        api: "flowcontrol.apiserver.k8s.io/v1beta2",
+        kinds: &[],
+        deprecated_in: 26,
+        removed_in: 29,
+        instead: "flowcontrol.apiserver.k8s.io/v1beta3",
+        instead_since: 26,
+    },
+    Retired {
+        api: "flowcontrol.apiserver.k8s.io/v1beta3",
+        kinds: &[],
+        deprecated_in: 29,
+        removed_in: 32,
+        instead: "flowcontrol.apiserver.k8s.io/v1",
+        instead_since: 29,
+    },
 ];
+
+/// The retired apiVersion `r` uses, if any.
+fn retired(r: &Resource) -> Option<&'static Retired> {
+    let api = r.api_version();
+    RETIRED
+        .iter()
+        .find(|t| t.api == api && (t.kinds.is_empty() || t.kinds.contains(&r.kind())))
+}
 
 /// The newest Kubernetes minor release strata knows the served versions of (the k8s-openapi
 /// schema in use).
@@ -684,10 +841,7 @@ fn gn002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
     let minor = target.unwrap_or(NEWEST_MINOR);
     let mut assumed_once = false;
     for (index, r) in input.resources.iter().enumerate() {
-        let api = r.api_version();
-        let Some((_, _, removed_in, instead)) = REMOVED.iter().find(|(v, kinds, removed, _)| {
-            *v == api && (kinds.is_empty() || kinds.contains(&r.kind())) && minor >= *removed
-        }) else {
+        let Some(t) = retired(r).filter(|t| minor >= t.removed_in) else {
             continue;
         };
         if target.is_none() && !assumed_once {
@@ -700,13 +854,68 @@ fn gn002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
             code: "GN002",
             severity: None,
             message: format!(
-                "{} uses {api}, which Kubernetes stopped serving in 1.{removed_in} (the target is 1.{minor})",
-                r.id()
+                "{} uses {}, which Kubernetes stopped serving in 1.{} (the target is 1.{minor})",
+                r.id(),
+                t.api,
+                t.removed_in
             ),
             resource: index,
             path: "/apiVersion".into(),
             other: None,
-            fix: Some(format!("use {instead}")),
+            fix: Some(format!("use {}", t.instead)),
+            at_key: false,
+        });
+    }
+}
+
+pub const GN006: Rule = Rule {
+    doc: RuleDoc {
+        code: "GN006",
+        name: "deprecated-api-version",
+        severity: Severity::Warning,
+        summary: "apiVersion the target Kubernetes version still serves but a later release removes",
+        why: "A deprecated group/version applies today, with a warning from the API server that \
+              nobody reads in an Argo CD sync; the release that stops serving it turns the same \
+              manifest into a failed sync (GN002), often in the middle of a cluster upgrade. \
+              Reported only when the target (`kubernetesVersion`) already serves the replacement, \
+              so that there is something to do now. The releases are those of Kubernetes' \
+              deprecated API migration guide.",
+        example: "# kubernetesVersion: \"1.24\"\napiVersion: policy/v1beta1\nkind: PodDisruptionBudget",
+        fix: "Move to the replacement the message names before upgrading to the release that \
+              removes it.",
+    },
+    check: gn006,
+    each: None,
+};
+
+fn gn006(input: &Input<'_>, out: &mut Vec<Finding>, _assumed: &mut Vec<String>) {
+    // Without a target the newest release is assumed, which serves none of them: GN002's.
+    let Some(minor) = target_minor(input) else {
+        return;
+    };
+    for (index, r) in input.resources.iter().enumerate() {
+        let Some(t) = retired(r).filter(|t| {
+            minor >= t.deprecated_in && minor < t.removed_in && minor >= t.instead_since
+        }) else {
+            continue;
+        };
+        out.push(Finding {
+            code: "GN006",
+            severity: None,
+            message: format!(
+                "{} uses {}, deprecated since 1.{} and no longer served from 1.{} (the target is 1.{minor})",
+                r.id(),
+                t.api,
+                t.deprecated_in,
+                t.removed_in
+            ),
+            resource: index,
+            path: "/apiVersion".into(),
+            other: None,
+            fix: Some(format!(
+                "use {} (served since 1.{}) before upgrading to 1.{}",
+                t.instead, t.instead_since, t.removed_in
+            )),
             at_key: false,
         });
     }
@@ -717,19 +926,20 @@ pub const GN003: Rule = Rule {
         code: "GN003",
         name: "api-server-requires",
         severity: Severity::Error,
-        summary: "a field the API server requires or refuses: a missing selector, container name, image or containerPort, a selector that does not match the template, an unknown dnsPolicy",
+        summary: "a field the API server requires or refuses: a missing selector, container name, image or containerPort, a selector that does not match the template, a value outside its closed set (dnsPolicy, restartPolicy, protocol, Service type, update strategy...), a container or port name that is not a DNS label or IANA service name",
         why: "The typed schema check (GN001) accepts a missing field; the API server does not: \
               `spec.selector: Required value`, `selector does not match template labels`, \
               `containers[0].image: Required value`, `ports[0].containerPort: Required value`, \
-              `dnsPolicy: Unsupported value`. The sync fails on the cluster, not in review.",
+              `dnsPolicy: Unsupported value` (also restartPolicy, with what a Deployment or a \
+              Job allows, imagePullPolicy, protocols, Service type and traffic policies, update \
+              strategies), `ports[0].name: must be no more than 15 characters`, a container name \
+              that is not a DNS label. The sync fails on the cluster, not in review.",
         example: "kind: Deployment\nspec:\n  template: ...   # no selector",
         fix: "Add the field as the message says (`kubectl explain KIND.FIELD`).",
     },
     check: gn003,
     each: None,
 };
-
-const DNS_POLICIES: &[&str] = &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"];
 
 fn gn003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
     // An apps workload without a pod template (a patch file read as a manifest, a
@@ -810,6 +1020,22 @@ fn gn003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
             at_key: false,
         });
     }
+    for (index, r) in input.resources.iter().enumerate() {
+        let mut bad_values = Vec::new();
+        values::object(r, &mut bad_values);
+        for (path, message) in bad_values {
+            out.push(Finding {
+                code: "GN003",
+                severity: None,
+                message: format!("{}: {message}", r.id()),
+                resource: index,
+                path,
+                other: None,
+                fix: None,
+                at_key: false,
+            });
+        }
+    }
     let mut push = |w: &super::Workload<'_>, path: String, message: String| {
         out.push(Finding {
             code: "GN003",
@@ -867,17 +1093,10 @@ fn gn003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
                 }
             }
         }
-        if let Some(policy) = w.pod.get("dnsPolicy").and_then(Value::as_str)
-            && !DNS_POLICIES.contains(&policy)
-        {
-            push(
-                w,
-                format!("{}/dnsPolicy", w.base),
-                format!(
-                    "dnsPolicy `{policy}` is not one of {}",
-                    DNS_POLICIES.join(", ")
-                ),
-            );
+        let mut bad_values = Vec::new();
+        values::pod(w, &mut bad_values);
+        for (path, message) in bad_values {
+            push(w, path, message);
         }
         for (cpath, c) in w.containers() {
             let label = match c.get("name").and_then(Value::as_str) {
