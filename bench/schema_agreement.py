@@ -44,6 +44,18 @@ KINDS = {
     ("certificates.k8s.io/v1", "CertificateSigningRequest"),
     ("apiregistration.k8s.io/v1", "APIService"),
     ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+    ("v1", "Node"), ("v1", "Event"), ("events.k8s.io/v1", "Event"),
+    ("flowcontrol.apiserver.k8s.io/v1", "FlowSchema"),
+    ("flowcontrol.apiserver.k8s.io/v1", "PriorityLevelConfiguration"),
+    ("storage.k8s.io/v1", "CSINode"), ("storage.k8s.io/v1", "CSIStorageCapacity"),
+    ("storage.k8s.io/v1", "VolumeAttributesClass"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"),
+    ("admissionregistration.k8s.io/v1", "MutatingAdmissionPolicy"),
+    ("admissionregistration.k8s.io/v1", "MutatingAdmissionPolicyBinding"),
+    ("networking.k8s.io/v1", "IPAddress"), ("networking.k8s.io/v1", "ServiceCIDR"),
+    ("resource.k8s.io/v1", "DeviceClass"), ("resource.k8s.io/v1", "ResourceClaim"),
+    ("resource.k8s.io/v1", "ResourceClaimTemplate"), ("resource.k8s.io/v1", "ResourceSlice"),
 }
 SCHEMA_RULES = {"GN001", "GN003"}
 

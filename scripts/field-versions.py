@@ -11,7 +11,9 @@ that the `kubernetes-validate` package (PyPI) vendors, generated from Kubernetes
     scripts/field-versions.py /tmp/kv/kubernetes_validate-*.whl
 
 Each line: `group/version Kind<TAB>pattern<TAB>minor`, where pattern is a JSON pointer with
-`*` for every list index and map key (`/spec/template/spec/containers/*/resizePolicy`).
+`*` for every list index and map key (`/spec/template/spec/containers/*/resizePolicy`); an
+empty pattern dates the kind itself (the first release that serves it), and then none of its
+fields is listed for that release.
 """
 
 import json
@@ -64,6 +66,24 @@ KINDS = {
     "certificates.k8s.io/v1 CertificateSigningRequest": "io.k8s.api.certificates.v1.CertificateSigningRequest",
     "apiregistration.k8s.io/v1 APIService": "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIService",
     "apiextensions.k8s.io/v1 CustomResourceDefinition": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
+    "v1 Node": "io.k8s.api.core.v1.Node",
+    "v1 Event": "io.k8s.api.core.v1.Event",
+    "events.k8s.io/v1 Event": "io.k8s.api.events.v1.Event",
+    "flowcontrol.apiserver.k8s.io/v1 FlowSchema": "io.k8s.api.flowcontrol.v1.FlowSchema",
+    "flowcontrol.apiserver.k8s.io/v1 PriorityLevelConfiguration": "io.k8s.api.flowcontrol.v1.PriorityLevelConfiguration",
+    "storage.k8s.io/v1 CSINode": "io.k8s.api.storage.v1.CSINode",
+    "storage.k8s.io/v1 CSIStorageCapacity": "io.k8s.api.storage.v1.CSIStorageCapacity",
+    "storage.k8s.io/v1 VolumeAttributesClass": "io.k8s.api.storage.v1.VolumeAttributesClass",
+    "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy": "io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicy",
+    "admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding": "io.k8s.api.admissionregistration.v1.ValidatingAdmissionPolicyBinding",
+    "admissionregistration.k8s.io/v1 MutatingAdmissionPolicy": "io.k8s.api.admissionregistration.v1.MutatingAdmissionPolicy",
+    "admissionregistration.k8s.io/v1 MutatingAdmissionPolicyBinding": "io.k8s.api.admissionregistration.v1.MutatingAdmissionPolicyBinding",
+    "networking.k8s.io/v1 IPAddress": "io.k8s.api.networking.v1.IPAddress",
+    "networking.k8s.io/v1 ServiceCIDR": "io.k8s.api.networking.v1.ServiceCIDR",
+    "resource.k8s.io/v1 DeviceClass": "io.k8s.api.resource.v1.DeviceClass",
+    "resource.k8s.io/v1 ResourceClaim": "io.k8s.api.resource.v1.ResourceClaim",
+    "resource.k8s.io/v1 ResourceClaimTemplate": "io.k8s.api.resource.v1.ResourceClaimTemplate",
+    "resource.k8s.io/v1 ResourceSlice": "io.k8s.api.resource.v1.ResourceSlice",
 }
 
 
@@ -108,13 +128,17 @@ def main():
         for kind, name in KINDS.items():
             if name not in defs:
                 continue
+            # The kind itself (pattern ""): the first release that serves it.
+            since.setdefault((kind, ""), minor)
             for p in patterns(defs, name):
                 since.setdefault((kind, p), minor)
     # A field below one added in the same release says nothing more: the newer parent is
     # reported; keep a child only when it came later than every field above it.
     def needed(kind, p, m):
+        if p == "":
+            return True
         parts = p.split("/")
-        for i in range(2, len(parts)):
+        for i in range(1, len(parts)):
             if since.get((kind, "/".join(parts[:i])), first) >= m:
                 return False
         return True

@@ -1181,6 +1181,50 @@ fn gn006_deprecated_api_versions_the_target_still_serves() {
 }
 
 #[test]
+fn gn002_kinds_a_later_release_introduced() {
+    let vap = "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata:\n  name: host-network-only-in-kube-system\nspec:\n  failurePolicy: Fail\n  matchConstraints:\n    resourceRules:\n    - apiGroups: [apps]\n      apiVersions: [v1]\n      operations: [CREATE, UPDATE]\n      resources: [daemonsets]\n  validations:\n  - expression: \"!has(object.spec.template.spec.hostNetwork)\"\n".to_string();
+    let profile = |v: &str| {
+        format!(
+            "apiVersion: strata.dev/v1alpha1\nkind: ClusterProfile\nmetadata: {{name: p}}\nspec:\n  nodes: 3\n  kubernetesVersion: \"{v}\"\n"
+        )
+    };
+    let messages = |v: &str, docs: &[String]| -> Vec<String> {
+        validate(docs, &profile(v)).json["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["code"] == "GN002" || d["code"] == "GN001")
+            .map(|d| {
+                format!(
+                    "{} {}",
+                    d["code"].as_str().unwrap(),
+                    d["message"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let old = messages("1.28", std::slice::from_ref(&vap));
+    assert_eq!(
+        old.len(),
+        1,
+        "one finding for the kind, none per field: {old:?}"
+    );
+    assert!(
+        old[0].ends_with("uses admissionregistration.k8s.io/v1, which Kubernetes serves from 1.30 (the target is 1.28)"),
+        "{old:?}"
+    );
+    assert!(messages("1.30", std::slice::from_ref(&vap)).is_empty());
+    // The new kinds are read as their types: a misspelt field of a ResourceClaim.
+    let claim = "apiVersion: resource.k8s.io/v1\nkind: ResourceClaim\nmetadata:\n  name: gpu\n  namespace: apps\nspec:\n  devices:\n    requets:\n    - name: gpu\n".to_string();
+    let m = messages("1.34", &[claim]);
+    assert!(
+        m.iter()
+            .any(|x| x.starts_with("GN001") && x.contains("`requets`")),
+        "{m:?}"
+    );
+}
+
+#[test]
 fn im001_finds_the_upstream_dns_template_placeholders() {
     let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: node-local-dns\n  namespace: apps\ndata:\n  Corefile: |\n    cluster.local:53 {\n        bind __PILLAR__LOCAL__DNS__\n        forward . __PILLAR__CLUSTER__DNS__\n    }\n".to_string();
     let done = cm

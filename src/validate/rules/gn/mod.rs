@@ -227,6 +227,38 @@ fn typed(group: &str, version: &str, kind: &str) -> Option<Typed> {
         ("certificates.k8s.io", "v1", "CertificateSigningRequest") => {
             t!(certificates::v1::CertificateSigningRequest)
         }
+        ("", "v1", "Node") => t!(core::v1::Node),
+        ("", "v1", "Event") => t!(core::v1::Event),
+        ("events.k8s.io", "v1", "Event") => t!(events::v1::Event),
+        ("flowcontrol.apiserver.k8s.io", "v1", "FlowSchema") => t!(flowcontrol::v1::FlowSchema),
+        ("flowcontrol.apiserver.k8s.io", "v1", "PriorityLevelConfiguration") => {
+            t!(flowcontrol::v1::PriorityLevelConfiguration)
+        }
+        ("storage.k8s.io", "v1", "CSINode") => t!(storage::v1::CSINode),
+        ("storage.k8s.io", "v1", "CSIStorageCapacity") => t!(storage::v1::CSIStorageCapacity),
+        ("storage.k8s.io", "v1", "VolumeAttributesClass") => {
+            t!(storage::v1::VolumeAttributesClass)
+        }
+        ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicy") => {
+            t!(admissionregistration::v1::ValidatingAdmissionPolicy)
+        }
+        ("admissionregistration.k8s.io", "v1", "ValidatingAdmissionPolicyBinding") => {
+            t!(admissionregistration::v1::ValidatingAdmissionPolicyBinding)
+        }
+        ("admissionregistration.k8s.io", "v1", "MutatingAdmissionPolicy") => {
+            t!(admissionregistration::v1::MutatingAdmissionPolicy)
+        }
+        ("admissionregistration.k8s.io", "v1", "MutatingAdmissionPolicyBinding") => {
+            t!(admissionregistration::v1::MutatingAdmissionPolicyBinding)
+        }
+        ("networking.k8s.io", "v1", "IPAddress") => t!(networking::v1::IPAddress),
+        ("networking.k8s.io", "v1", "ServiceCIDR") => t!(networking::v1::ServiceCIDR),
+        ("resource.k8s.io", "v1", "DeviceClass") => t!(resource::v1::DeviceClass),
+        ("resource.k8s.io", "v1", "ResourceClaim") => t!(resource::v1::ResourceClaim),
+        ("resource.k8s.io", "v1", "ResourceClaimTemplate") => {
+            t!(resource::v1::ResourceClaimTemplate)
+        }
+        ("resource.k8s.io", "v1", "ResourceSlice") => t!(resource::v1::ResourceSlice),
         ("apiextensions.k8s.io", "v1", "CustomResourceDefinition") => t!(
             k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition
         ),
@@ -535,12 +567,14 @@ pub const GN002: Rule = Rule {
         code: "GN002",
         name: "removed-api-version",
         severity: Severity::Error,
-        summary: "apiVersion the target Kubernetes version no longer serves",
+        summary: "apiVersion the target Kubernetes version no longer serves, or does not serve yet",
         why: "The API server refuses an object whose group/version it no longer serves (`no matches for \
               kind \"DaemonSet\" in version \"extensions/v1beta1\"`): the sync fails, or an old manifest \
               is skipped while the rest applies. The versions and the release that removed each are \
               Kubernetes' deprecated API migration guide; the target is the ClusterProfile's \
-              `kubernetesVersion` (the newest release when unset).",
+              `kubernetesVersion` (the newest release when unset). A kind a later release \
+              introduced (`resource.k8s.io/v1` from 1.34, `admissionregistration.k8s.io/v1` \
+              ValidatingAdmissionPolicy from 1.30) is refused the same way by an older API server.",
         example: "apiVersion: extensions/v1beta1\nkind: DaemonSet",
         fix: "Move to the served version (apps/v1 for workloads, networking.k8s.io/v1 for Ingress...), \
               adding what it requires (a `selector` for apps/v1 workloads).",
@@ -841,6 +875,29 @@ fn gn002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
     let minor = target.unwrap_or(NEWEST_MINOR);
     let mut assumed_once = false;
     for (index, r) in input.resources.iter().enumerate() {
+        // A kind a later release introduced: not served yet.
+        let key = format!("{} {}", r.api_version(), r.kind());
+        if let Some(&since) = field_versions().get(&(key.as_str(), ""))
+            && since > minor
+        {
+            out.push(Finding {
+                code: "GN002",
+                severity: None,
+                message: format!(
+                    "{} uses {}, which Kubernetes serves from 1.{since} (the target is 1.{minor})",
+                    r.id(),
+                    r.api_version()
+                ),
+                resource: index,
+                path: "/apiVersion".into(),
+                other: None,
+                fix: Some(format!(
+                    "upgrade the cluster to 1.{since}, or use the beta version its release serves (if enabled)"
+                )),
+                at_key: false,
+            });
+            continue;
+        }
         let Some(t) = retired(r).filter(|t| minor >= t.removed_in) else {
             continue;
         };
