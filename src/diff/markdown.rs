@@ -63,7 +63,7 @@ pub fn split(report: &DiffReport, max_bytes: usize) -> Vec<String> {
     if cur.len() > max_bytes {
         cut(&mut cur, max_bytes);
     }
-    for (_, block) in blocks(report) {
+    for (name, block) in blocks(report) {
         if cur.len() + block.len() <= max_bytes {
             cur.push_str(&block);
             continue;
@@ -74,22 +74,45 @@ pub fn split(report: &DiffReport, max_bytes: usize) -> Vec<String> {
             cur.push_str(&block);
         } else {
             let room = max_bytes.saturating_sub(cur.len());
-            let mut b = block;
-            let note = "\n\n*(this resource's diff was cut to fit the comment size budget)*\n";
-            // Closed by a fence as long as the block's own (longer than any run of
-            // backticks in the diff), or the rest of the comment would be read as code.
-            let fence = "`".repeat(longest_backtick_run(&b).max(8));
-            cut(&mut b, room.saturating_sub(note.len() + 32 + fence.len()));
-            b.push_str(&format!("\n{fence}\n</details>"));
-            b.push_str(note);
-            if b.len() > room {
-                cut(&mut b, room);
-            }
-            cur.push_str(&b);
+            cur.push_str(&cut_block(&name, block, room));
         }
     }
     parts.push(cur);
     parts
+}
+
+/// A resource's block cut to `room` bytes and still well-formed: the diff cut inside its code
+/// fence, which is then closed with `</details>`; when not even the summary and the fence's
+/// first line fit (a summary of many long names), a note naming the resource instead, since a
+/// cut before the fence opened would leave the closing fence opening a code block that
+/// swallows `</details>` and the rest of the comment.
+fn cut_block(name: &str, mut b: String, room: usize) -> String {
+    // Closed by a fence as long as the block's own (longer than any run of backticks in the
+    // diff), or the rest of the comment would be read as code.
+    let fence = "`".repeat(longest_backtick_run(&b).max(8));
+    let suffix = format!(
+        "\n{fence}\n</details>\n\n*(this resource's diff was cut to fit the comment size budget)*\n"
+    );
+    let diff_opens = b
+        .match_indices('\n')
+        .map(|(i, _)| i + 1)
+        .find(|&i| b[i..].starts_with("```"))
+        .and_then(|i| b[i..].find('\n').map(|j| i + j + 1));
+    if let Some(opened) = diff_opens
+        && room >= opened + suffix.len()
+    {
+        cut(&mut b, room - suffix.len());
+        b.push_str(&suffix);
+        return b;
+    }
+    let mut shown = name.to_string();
+    cut(&mut shown, 200);
+    let mut note = format!(
+        "\n> [!NOTE]\n> The diff of **{}** is larger than a comment: run `strata diff` locally.\n",
+        esc(&shown)
+    );
+    cut(&mut note, room);
+    note
 }
 
 /// Cuts `s` to at most `max` bytes, at a character boundary.
