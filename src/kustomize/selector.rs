@@ -52,21 +52,29 @@ fn anchored(field: &str, pattern: &Option<String>) -> Result<Option<Pattern>, St
     }
 }
 
+/// How many compiled patterns [`compiled`] keeps: far more than the patterns of any real
+/// repository, and a bound on the memory of a process that builds many unrelated trees (a
+/// library user, a fuzzer: unbounded, the cache grew past 2 GB).
+const REGEX_CACHE_SIZE: usize = 1024;
+
+static REGEX_CACHE: std::sync::OnceLock<
+    std::sync::Mutex<std::collections::HashMap<String, Regex>>,
+> = std::sync::OnceLock::new();
+
 /// `Regex::new`, remembered for the process: the overlays of one `--out-dir` run name the
 /// same patterns again and again, and building a regex costs far more than matching it.
+/// Once full, the cache starts again empty.
 pub(crate) fn compiled(pattern: &str) -> Result<Regex, regex::Error> {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(Default::default);
+    let cache = REGEX_CACHE.get_or_init(Default::default);
     if let Some(re) = cache.lock().expect("regex cache lock").get(pattern) {
         return Ok(re.clone());
     }
     let re = Regex::new(pattern)?;
-    cache
-        .lock()
-        .expect("regex cache lock")
-        .insert(pattern.to_string(), re.clone());
+    let mut cache = cache.lock().expect("regex cache lock");
+    if cache.len() >= REGEX_CACHE_SIZE {
+        cache.clear();
+    }
+    cache.insert(pattern.to_string(), re.clone());
     Ok(re)
 }
 
@@ -237,6 +245,20 @@ fn parse_label_selector(s: &str) -> Result<Vec<Requirement>, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_regex_cache_stays_bounded() {
+        for i in 0..3 * REGEX_CACHE_SIZE {
+            assert!(
+                compiled(&format!("^(?:app-{i}.*)$"))
+                    .unwrap()
+                    .is_match(&format!("app-{i}x"))
+            );
+        }
+        let len = REGEX_CACHE.get().unwrap().lock().unwrap().len();
+        assert!(len <= REGEX_CACHE_SIZE, "{len}");
+    }
+
     use super::*;
     use crate::model::Origin;
     use serde_json::json;
