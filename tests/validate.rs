@@ -1114,6 +1114,23 @@ fn gn002_removed_api_versions_for_the_target_version() {
         &[daemonset("agent", HN, &port(20030), "")],
         "apiVersion: extensions/v1beta1",
     );
+    // The fix names what the target serves, following retired replacements: flow control's
+    // v1beta1 pointed at v1beta2, itself gone in 1.29.
+    let flow = "apiVersion: flowcontrol.apiserver.k8s.io/v1beta1\nkind: FlowSchema\nmetadata:\n  name: agents\nspec:\n  priorityLevelConfiguration: {name: workload-low}\n".to_string();
+    let run = validate(std::slice::from_ref(&flow), &profile("1.30"));
+    let d = run.json["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "GN002")
+        .unwrap_or_else(|| panic!("{}", run.json))
+        .clone();
+    assert_eq!(d["fix"], "use flowcontrol.apiserver.k8s.io/v1beta3", "{d}");
+    // A group/version that came back for other kinds: coordination.k8s.io/v1beta1 is gone
+    // for Lease (1.22) but serves LeaseCandidate from 1.33.
+    let candidate = "apiVersion: coordination.k8s.io/v1beta1\nkind: LeaseCandidate\nmetadata:\n  name: c\n  namespace: apps\nspec:\n  leaseName: l\n".to_string();
+    let f = codes(&validate(&[candidate], &profile("1.33")));
+    assert!(!f.iter().any(|(c, _)| c == "GN002"), "{f:?}");
     // An old workload is still a workload to the other rules: its host port conflicts.
     let twin = daemonset("other", HN, &port(20030), "");
     let f = codes(&validate(&[old, twin], &profile("1.15")));
@@ -1363,6 +1380,26 @@ fn gn003_what_the_api_server_requires() {
         &[svc("Nodeport")],
         &[svc("NodePort")],
         "type: Nodeport",
+    );
+    // What the API server defaults or ignores is no finding: an empty policy or protocol
+    // (Helm charts write `imagePullPolicy: ""`), an empty port name, and a custom resource
+    // whose kind is called Service.
+    let empty = deployment(
+        "x",
+        "      dnsPolicy: \"\"\n",
+        "        imagePullPolicy: \"\"\n        ports:\n        - containerPort: 8080\n          protocol: \"\"\n          name: \"\"\n",
+        1,
+    );
+    assert!(messages(&[empty]).is_empty());
+    let custom = svc("web").replace("apiVersion: v1", "apiVersion: example.com/v1");
+    assert!(messages(&[custom]).is_empty());
+    // A Job's unset restartPolicy is defaulted to Always, which a Job refuses.
+    let unset = job("Never").replace("      restartPolicy: Never\n", "");
+    let m = messages(&[unset]);
+    assert!(
+        m.iter()
+            .any(|x| x.ends_with("restartPolicy unset (so `Always`) is not allowed in a Job's pods, only OnFailure or Never")),
+        "{m:?}"
     );
 }
 

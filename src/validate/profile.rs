@@ -45,9 +45,10 @@ pub enum Provider {
     Ack,
     /// Amazon EKS worker nodes: sshd (22) and the resolver stub of Amazon Linux 2023 (53),
     /// the VPC CNI's `aws-node` on the host network (ipamd metrics 61678, its introspection
-    /// 61679, the network policy agent's metrics 8162 and health probe 8163, as the VPC CNI
-    /// v1.23 manifest and chart bind them), the kubelet (10250), kube-proxy (10249, 10256)
-    /// and the NodePort range. The API server and etcd are AWS's, off the nodes.
+    /// 61679 and gRPC 50051, the network policy agent's metrics 8162, health probe 8163 and
+    /// gRPC 50052, as the VPC CNI v1.23 manifest, chart and sources bind them; the loopback
+    /// ones still take the port from a pod binding every address), the kubelet (10250, its
+    /// health check 10248), kube-proxy (10249, 10256) and the NodePort range. The API server and etcd are AWS's, off the nodes.
     Eks,
     /// kind: the nodes are containers that run only Kubernetes' own components (etcd, the
     /// API server, the kubelet, kube-proxy, scheduler and controller manager) and NodePorts;
@@ -75,9 +76,10 @@ impl Provider {
                 (22, 22),
                 (53, 53),
                 (8162, 8163),
-                (10249, 10250),
+                (10248, 10250),
                 (10256, 10256),
                 (30000, 32767),
+                (50051, 50052),
                 (61678, 61679),
             ],
             Provider::Kind => &[(2379, 2380), (6443, 6443), (10248, 10259), (30000, 32767)],

@@ -674,7 +674,10 @@ const RETIRED: &[Retired] = &[
     },
     Retired {
         api: "admissionregistration.k8s.io/v1beta1",
-        kinds: &[],
+        kinds: &[
+            "MutatingWebhookConfiguration",
+            "ValidatingWebhookConfiguration",
+        ],
         deprecated_in: 16,
         removed_in: 22,
         instead: "admissionregistration.k8s.io/v1",
@@ -682,7 +685,7 @@ const RETIRED: &[Retired] = &[
     },
     Retired {
         api: "apiregistration.k8s.io/v1beta1",
-        kinds: &[],
+        kinds: &["APIService"],
         deprecated_in: 10,
         removed_in: 22,
         instead: "apiregistration.k8s.io/v1",
@@ -690,7 +693,7 @@ const RETIRED: &[Retired] = &[
     },
     Retired {
         api: "scheduling.k8s.io/v1beta1",
-        kinds: &[],
+        kinds: &["PriorityClass"],
         deprecated_in: 14,
         removed_in: 22,
         instead: "scheduling.k8s.io/v1",
@@ -698,7 +701,7 @@ const RETIRED: &[Retired] = &[
     },
     Retired {
         api: "certificates.k8s.io/v1beta1",
-        kinds: &[],
+        kinds: &["CertificateSigningRequest"],
         deprecated_in: 19,
         removed_in: 22,
         instead: "certificates.k8s.io/v1",
@@ -706,7 +709,7 @@ const RETIRED: &[Retired] = &[
     },
     Retired {
         api: "coordination.k8s.io/v1beta1",
-        kinds: &[],
+        kinds: &["Lease"],
         deprecated_in: 14,
         removed_in: 22,
         instead: "coordination.k8s.io/v1",
@@ -742,7 +745,7 @@ const RETIRED: &[Retired] = &[
         deprecated_in: 19,
         removed_in: 22,
         instead: "storage.k8s.io/v1",
-        instead_since: 19,
+        instead_since: 18,
     },
     Retired {
         api: "batch/v1beta1",
@@ -770,7 +773,7 @@ const RETIRED: &[Retired] = &[
     },
     Retired {
         api: "discovery.k8s.io/v1beta1",
-        kinds: &[],
+        kinds: &["EndpointSlice"],
         deprecated_in: 21,
         removed_in: 25,
         instead: "discovery.k8s.io/v1",
@@ -778,7 +781,7 @@ const RETIRED: &[Retired] = &[
     },
     Retired {
         api: "events.k8s.io/v1beta1",
-        kinds: &[],
+        kinds: &["Event"],
         deprecated_in: 19,
         removed_in: 25,
         instead: "events.k8s.io/v1",
@@ -786,7 +789,7 @@ const RETIRED: &[Retired] = &[
     },
     Retired {
         api: "node.k8s.io/v1beta1",
-        kinds: &[],
+        kinds: &["RuntimeClass"],
         deprecated_in: 22,
         removed_in: 25,
         instead: "node.k8s.io/v1",
@@ -841,6 +844,24 @@ const RETIRED: &[Retired] = &[
         instead_since: 29,
     },
 ];
+
+/// What to use instead of `t` on Kubernetes 1.`minor`: its replacement, or, where that is
+/// retired by then too (flow control's betas, PodSecurityPolicy's two groups), the
+/// replacement's own, and so on.
+fn replacement_at(t: &'static Retired, kind: &str, minor: u32) -> &'static str {
+    let mut at = t;
+    for _ in 0..RETIRED.len() {
+        match RETIRED.iter().find(|n| {
+            n.api == at.instead
+                && (n.kinds.is_empty() || n.kinds.contains(&kind))
+                && minor >= n.removed_in
+        }) {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    at.instead
+}
 
 /// The retired apiVersion `r` uses, if any.
 fn retired(r: &Resource) -> Option<&'static Retired> {
@@ -919,7 +940,7 @@ fn gn002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
             resource: index,
             path: "/apiVersion".into(),
             other: None,
-            fix: Some(format!("use {}", t.instead)),
+            fix: Some(format!("use {}", replacement_at(t, r.kind(), minor))),
             at_key: false,
         });
     }

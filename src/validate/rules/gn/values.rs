@@ -11,83 +11,148 @@ use crate::model::pointer::push_key;
 
 const PROTOCOLS: &[&str] = &["TCP", "UDP", "SCTP"];
 
+/// A field with a closed set of values. `defaulted`: the field is a plain string that the
+/// API server defaults when empty, so `""` is accepted like an absent field (Helm charts
+/// write `imagePullPolicy: ""`); an optional (pointer) field keeps `""` as a value, refused.
+struct Closed {
+    path: &'static str,
+    values: &'static [&'static str],
+    defaulted: bool,
+}
+
+const fn closed(path: &'static str, values: &'static [&'static str], defaulted: bool) -> Closed {
+    Closed {
+        path,
+        values,
+        defaulted,
+    }
+}
+
+const RESTART_POLICIES: &[&str] = &["Always", "OnFailure", "Never"];
+
 /// Pod fields with a closed set of values, relative to the pod spec.
-const POD: &[(&str, &[&str])] = &[
-    (
+const POD: &[Closed] = &[
+    closed(
         "dnsPolicy",
         &["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"],
+        true,
     ),
-    ("restartPolicy", &["Always", "OnFailure", "Never"]),
-    ("preemptionPolicy", &["PreemptLowerPriority", "Never"]),
+    closed("restartPolicy", RESTART_POLICIES, true),
+    closed(
+        "preemptionPolicy",
+        &["PreemptLowerPriority", "Never"],
+        false,
+    ),
 ];
 
 /// Container fields with a closed set of values, relative to the container.
-const CONTAINER: &[(&str, &[&str])] = &[
-    ("imagePullPolicy", &["Always", "IfNotPresent", "Never"]),
-    (
+const CONTAINER: &[Closed] = &[
+    closed(
+        "imagePullPolicy",
+        &["Always", "IfNotPresent", "Never"],
+        true,
+    ),
+    closed(
         "terminationMessagePolicy",
         &["File", "FallbackToLogsOnError"],
+        true,
     ),
-    ("ports/*/protocol", PROTOCOLS),
+    closed("ports/*/protocol", PROTOCOLS, true),
 ];
 
-/// Fields of other kinds with a closed set of values: (kind, path, values); `*` is every
-/// item of a list.
-const OBJECT: &[(&str, &str, &[&str])] = &[
+/// Fields of other kinds with a closed set of values: (the groups of the kind, the kind,
+/// the field); `*` in a path is every item of a list.
+const OBJECT: &[(&[&str], &str, Closed)] = &[
     (
+        &["apps", "extensions"],
         "Deployment",
-        "spec/strategy/type",
-        &["Recreate", "RollingUpdate"],
+        closed("spec/strategy/type", &["Recreate", "RollingUpdate"], true),
     ),
     (
+        &["apps", "extensions"],
         "DaemonSet",
-        "spec/updateStrategy/type",
-        &["RollingUpdate", "OnDelete"],
+        closed(
+            "spec/updateStrategy/type",
+            &["RollingUpdate", "OnDelete"],
+            true,
+        ),
     ),
     (
+        &["apps"],
         "StatefulSet",
-        "spec/updateStrategy/type",
-        &["RollingUpdate", "OnDelete"],
+        closed(
+            "spec/updateStrategy/type",
+            &["RollingUpdate", "OnDelete"],
+            true,
+        ),
     ),
     (
+        &["apps"],
         "StatefulSet",
-        "spec/podManagementPolicy",
-        &["OrderedReady", "Parallel"],
+        closed(
+            "spec/podManagementPolicy",
+            &["OrderedReady", "Parallel"],
+            true,
+        ),
     ),
     (
+        &[""],
         "Service",
-        "spec/type",
-        &["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"],
+        closed(
+            "spec/type",
+            &["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"],
+            true,
+        ),
     ),
     (
+        &[""],
         "Service",
-        "spec/externalTrafficPolicy",
-        &["Cluster", "Local"],
+        closed("spec/externalTrafficPolicy", &["Cluster", "Local"], true),
     ),
     (
+        &[""],
         "Service",
-        "spec/internalTrafficPolicy",
-        &["Cluster", "Local"],
+        closed("spec/internalTrafficPolicy", &["Cluster", "Local"], false),
     ),
-    ("Service", "spec/sessionAffinity", &["None", "ClientIP"]),
     (
+        &[""],
         "Service",
-        "spec/ipFamilyPolicy",
-        &["SingleStack", "PreferDualStack", "RequireDualStack"],
+        closed("spec/sessionAffinity", &["None", "ClientIP"], true),
     ),
-    ("Service", "spec/ipFamilies/*", &["IPv4", "IPv6"]),
-    ("Service", "spec/ports/*/protocol", PROTOCOLS),
     (
+        &[""],
+        "Service",
+        closed(
+            "spec/ipFamilyPolicy",
+            &["SingleStack", "PreferDualStack", "RequireDualStack"],
+            false,
+        ),
+    ),
+    (
+        &[""],
+        "Service",
+        closed("spec/ipFamilies/*", &["IPv4", "IPv6"], false),
+    ),
+    (
+        &[""],
+        "Service",
+        closed("spec/ports/*/protocol", PROTOCOLS, true),
+    ),
+    (
+        &["networking.k8s.io", "extensions"],
         "NetworkPolicy",
-        "spec/policyTypes/*",
-        &["Ingress", "Egress"],
+        closed("spec/policyTypes/*", &["Ingress", "Egress"], false),
     ),
     (
+        &["networking.k8s.io", "extensions"],
         "NetworkPolicy",
-        "spec/ingress/*/ports/*/protocol",
-        PROTOCOLS,
+        closed("spec/ingress/*/ports/*/protocol", PROTOCOLS, false),
     ),
-    ("NetworkPolicy", "spec/egress/*/ports/*/protocol", PROTOCOLS),
+    (
+        &["networking.k8s.io", "extensions"],
+        "NetworkPolicy",
+        closed("spec/egress/*/ports/*/protocol", PROTOCOLS, false),
+    ),
 ];
 
 /// The values at `path` under `v` (`*` for every item of a list), with their JSON pointers
@@ -112,28 +177,47 @@ fn at_path<'v>(v: &'v Value, path: &str, at: String, out: &mut Vec<(String, &'v 
     }
 }
 
-/// A finding's pointer and message for a string at `ptr` not among `allowed`.
+/// The values of `field` under `v` (below the pointer `at`) that are not among its values: a
+/// finding's pointer and message each.
+fn check(field: &Closed, v: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    let mut found = Vec::new();
+    at_path(v, field.path, at.to_string(), &mut found);
+    let name = field
+        .path
+        .rsplit('/')
+        .find(|s| *s != "*")
+        .unwrap_or(field.path);
+    for (ptr, value) in found {
+        unsupported(name, field, ptr, value, out);
+    }
+}
+
+/// A finding's pointer and message for a string at `ptr` not among the field's values.
 fn unsupported(
-    field: &str,
+    name: &str,
+    field: &Closed,
     ptr: String,
     v: &Value,
-    allowed: &[&str],
     out: &mut Vec<(String, String)>,
 ) {
     let Some(s) = v.as_str() else {
         return; // a wrong type is GN001's
     };
-    if allowed.contains(&s) {
+    if field.values.contains(&s) || (s.is_empty() && field.defaulted) {
         return;
     }
-    let hint = allowed
+    let hint = field
+        .values
         .iter()
         .find(|a| a.eq_ignore_ascii_case(s))
         .map(|a| format!(" (did you mean `{a}`?)"))
         .unwrap_or_default();
     out.push((
         ptr,
-        format!("{field} `{s}` is not one of {}{hint}", allowed.join(", ")),
+        format!(
+            "{name} `{s}` is not one of {}{hint}",
+            field.values.join(", ")
+        ),
     ));
 }
 
@@ -142,16 +226,13 @@ fn unsupported(
 /// the restart policy their controller allows.
 pub fn pod(w: &Workload<'_>, out: &mut Vec<(String, String)>) {
     let pod = Value::Object(w.pod.clone());
-    for (path, allowed) in POD {
-        let mut found = Vec::new();
-        at_path(&pod, path, w.base.clone(), &mut found);
-        for (ptr, v) in found {
-            unsupported(path, ptr, v, allowed, out);
-        }
+    for field in POD {
+        check(field, &pod, &w.base, out);
     }
     // The controllers restart pods their own way: apps workloads only with `Always`, Jobs
     // only with `OnFailure` or `Never` (`Unsupported value: "Never": supported values:
-    // "Always"`).
+    // "Always"`). Unset or empty, the policy is defaulted to `Always`, which a Job refuses
+    // (`restartPolicy: Required value`).
     let (group, _, kind) = w.r.gvk();
     let only: Option<&[&str]> = match (group, kind) {
         ("apps" | "extensions", "Deployment" | "DaemonSet" | "StatefulSet" | "ReplicaSet") => {
@@ -161,27 +242,43 @@ pub fn pod(w: &Workload<'_>, out: &mut Vec<(String, String)>) {
         ("batch", "Job" | "CronJob") => Some(&["OnFailure", "Never"]),
         _ => None,
     };
-    if let (Some(only), Some(policy)) = (only, w.pod.get("restartPolicy").and_then(Value::as_str))
-        && POD[1].1.contains(&policy)
-        && !only.contains(&policy)
+    let policy = w.pod.get("restartPolicy");
+    let effective = match policy {
+        None | Some(Value::Null) => Some(""),
+        Some(v) => v.as_str(),
+    };
+    if let (Some(only), Some(effective)) = (only, effective)
+        && (effective.is_empty() || RESTART_POLICIES.contains(&effective))
+        && !only.contains(&if effective.is_empty() {
+            "Always"
+        } else {
+            effective
+        })
     {
+        let said = if effective.is_empty() {
+            "unset (so `Always`)".to_string()
+        } else {
+            format!("`{effective}`")
+        };
         out.push((
-            format!("{}/restartPolicy", w.base),
+            if policy.is_some() {
+                format!("{}/restartPolicy", w.base)
+            } else {
+                w.base.clone()
+            },
             format!(
-                "restartPolicy `{policy}` is not allowed in a {kind}'s pods, only {}",
+                "restartPolicy {said} is not allowed in a {kind}'s pods, only {}",
                 only.join(" or ")
             ),
         ));
     }
     for (cpath, c) in w.containers() {
+        // The API server refuses `ports` on an ephemeral container altogether; its names
+        // would say nothing more.
+        let ephemeral = cpath.contains("/ephemeralContainers/");
         let c_value = Value::Object(c.clone());
-        for (path, allowed) in CONTAINER {
-            let mut found = Vec::new();
-            at_path(&c_value, path, cpath.clone(), &mut found);
-            for (ptr, v) in found {
-                let field = path.rsplit('/').next().unwrap_or(path);
-                unsupported(field, ptr, v, allowed, out);
-            }
+        for field in CONTAINER {
+            check(field, &c_value, &cpath, out);
         }
         if let Some(name) = c.get("name").and_then(Value::as_str)
             && !name.is_empty()
@@ -199,7 +296,10 @@ pub fn pod(w: &Workload<'_>, out: &mut Vec<(String, String)>) {
             .flatten()
             .enumerate()
         {
+            // An empty name is no name (the API server checks only a given one).
             if let Some(name) = p.get("name").and_then(Value::as_str)
+                && !name.is_empty()
+                && !ephemeral
                 && let Err(why) = iana_service_name(name)
             {
                 out.push((
@@ -211,19 +311,14 @@ pub fn pod(w: &Workload<'_>, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// The fields of `r` outside pod specs with a closed set of values.
+/// The fields of `r` outside pod specs with a closed set of values (of the built-in kinds
+/// only: a custom resource may have a `Service` kind of its own).
 pub fn object(r: &Resource, out: &mut Vec<(String, String)>) {
-    let kind = r.kind();
+    let (group, _, kind) = r.gvk();
     let v = Value::Object(r.obj().clone());
-    for (k, path, allowed) in OBJECT {
-        if *k != kind {
-            continue;
-        }
-        let mut found = Vec::new();
-        at_path(&v, path, String::new(), &mut found);
-        for (ptr, value) in found {
-            let field = path.rsplit('/').find(|s| *s != "*").unwrap_or(path);
-            unsupported(field, ptr, value, allowed, out);
+    for (groups, k, field) in OBJECT {
+        if *k == kind && groups.contains(&group) {
+            check(field, &v, "", out);
         }
     }
 }
@@ -279,6 +374,16 @@ mod tests {
     }
 
     #[test]
+    fn empty_values_the_api_server_defaults() {
+        let v = serde_json::json!({"a": "", "b": ""});
+        let mut out = Vec::new();
+        check(&closed("a", PROTOCOLS, true), &v, "", &mut out);
+        assert!(out.is_empty(), "{out:?}");
+        check(&closed("b", PROTOCOLS, false), &v, "", &mut out);
+        assert_eq!(out[0].0, "/b");
+    }
+
+    #[test]
     fn paths_with_every_item() {
         let v =
             serde_json::json!({"spec": {"ports": [{"protocol": "tcp"}, {"protocol": "UDP"}, {}]}});
@@ -287,13 +392,13 @@ mod tests {
         let ptrs: Vec<_> = found.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(ptrs, ["/spec/ports/0/protocol", "/spec/ports/1/protocol"]);
         let mut out = Vec::new();
-        unsupported(
-            "protocol",
-            found[0].0.clone(),
-            found[0].1,
-            PROTOCOLS,
+        check(
+            &closed("spec/ports/*/protocol", PROTOCOLS, true),
+            &v,
+            "",
             &mut out,
         );
+        assert_eq!(out.len(), 1, "{out:?}");
         assert_eq!(
             out[0].1,
             "protocol `tcp` is not one of TCP, UDP, SCTP (did you mean `TCP`?)"
