@@ -86,6 +86,34 @@ pub struct Finding {
     pub at_key: bool,
 }
 
+impl Finding {
+    /// A finding of rule `code` at `path` (a JSON pointer) of resource `resource`, with the
+    /// rule's severity, on the value, no other party and no fix of its own.
+    pub fn new(
+        code: &'static str,
+        resource: usize,
+        path: impl Into<String>,
+        message: String,
+    ) -> Self {
+        Finding {
+            code,
+            severity: None,
+            message,
+            resource,
+            path: path.into(),
+            other: None,
+            fix: None,
+            at_key: false,
+        }
+    }
+
+    /// The same finding with a fix for this instance.
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
+    }
+}
+
 /// A finding, resolved to severity and locations, ready for the reporters.
 #[derive(Debug, Clone)]
 pub struct Diagnostic {

@@ -318,19 +318,15 @@ fn schema_findings(index: usize, r: &Resource, out: &mut Vec<Finding>) {
         result = (t.read)(&copy);
         let mut reported = 0;
         while let Err((path, msg)) = &result {
-            out.push(Finding {
-                code: "GN001",
-                severity: None,
-                message: format!(
+            out.push(Finding::new(
+                "GN001",
+                index,
+                path.clone(),
+                format!(
                     "{id}: {} does not read as {kind}: {msg}",
                     if path.is_empty() { "the object" } else { path }
                 ),
-                resource: index,
-                path: path.clone(),
-                other: None,
-                fix: None,
-                at_key: false,
-            });
+            ));
             reported += 1;
             if path.is_empty() || reported >= MAX_TYPE_ERRORS || !remove_at(&mut copy, path) {
                 return;
@@ -498,19 +494,12 @@ fn gn001(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
                         (1..=65535).contains(&n)
                     };
                     if !valid {
-                        out.push(Finding {
-                            code: "GN001",
-                            severity: None,
-                            message: format!(
-                                "{}: {field} {n} is not a port number (1-65535)",
-                                w.r.id()
-                            ),
-                            resource: w.index,
-                            path: format!("{cpath}/ports/{i}/{field}"),
-                            other: None,
-                            fix: None,
-                            at_key: false,
-                        });
+                        out.push(Finding::new(
+                            "GN001",
+                            w.index,
+                            format!("{cpath}/ports/{i}/{field}"),
+                            format!("{}: {field} {n} is not a port number (1-65535)", w.r.id()),
+                        ));
                     }
                 }
             }
@@ -901,22 +890,15 @@ fn gn002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
         if let Some(&since) = field_versions().get(&(key.as_str(), ""))
             && since > minor
         {
-            out.push(Finding {
-                code: "GN002",
-                severity: None,
-                message: format!(
-                    "{} uses {}, which Kubernetes serves from 1.{since} (the target is 1.{minor})",
-                    r.id(),
-                    r.api_version()
-                ),
-                resource: index,
-                path: "/apiVersion".into(),
-                other: None,
-                fix: Some(format!(
-                    "upgrade the cluster to 1.{since}, or use the beta version its release serves (if enabled)"
-                )),
-                at_key: false,
-            });
+            let message = format!(
+                "{} uses {}, which Kubernetes serves from 1.{since} (the target is 1.{minor})",
+                r.id(),
+                r.api_version()
+            );
+            let fix = format!(
+                "upgrade the cluster to 1.{since}, or use the beta version its release serves (if enabled)"
+            );
+            out.push(Finding::new("GN002", index, "/apiVersion", message).with_fix(fix));
             continue;
         }
         let Some(t) = retired(r).filter(|t| minor >= t.removed_in) else {
@@ -928,21 +910,14 @@ fn gn002(input: &Input<'_>, out: &mut Vec<Finding>, assumed: &mut Vec<String>) {
             ));
             assumed_once = true;
         }
-        out.push(Finding {
-            code: "GN002",
-            severity: None,
-            message: format!(
-                "{} uses {}, which Kubernetes stopped serving in 1.{} (the target is 1.{minor})",
-                r.id(),
-                t.api,
-                t.removed_in
-            ),
-            resource: index,
-            path: "/apiVersion".into(),
-            other: None,
-            fix: Some(format!("use {}", replacement_at(t, r.kind(), minor))),
-            at_key: false,
-        });
+        let message = format!(
+            "{} uses {}, which Kubernetes stopped serving in 1.{} (the target is 1.{minor})",
+            r.id(),
+            t.api,
+            t.removed_in
+        );
+        let fix = format!("use {}", replacement_at(t, r.kind(), minor));
+        out.push(Finding::new("GN002", index, "/apiVersion", message).with_fix(fix));
     }
 }
 
@@ -977,25 +952,18 @@ fn gn006(input: &Input<'_>, out: &mut Vec<Finding>, _assumed: &mut Vec<String>) 
         }) else {
             continue;
         };
-        out.push(Finding {
-            code: "GN006",
-            severity: None,
-            message: format!(
-                "{} uses {}, deprecated since 1.{} and no longer served from 1.{} (the target is 1.{minor})",
-                r.id(),
-                t.api,
-                t.deprecated_in,
-                t.removed_in
-            ),
-            resource: index,
-            path: "/apiVersion".into(),
-            other: None,
-            fix: Some(format!(
-                "use {} (served since 1.{}) before upgrading to 1.{}",
-                t.instead, t.instead_since, t.removed_in
-            )),
-            at_key: false,
-        });
+        let message = format!(
+            "{} uses {}, deprecated since 1.{} and no longer served from 1.{} (the target is 1.{minor})",
+            r.id(),
+            t.api,
+            t.deprecated_in,
+            t.removed_in
+        );
+        let fix = format!(
+            "use {} (served since 1.{}) before upgrading to 1.{}",
+            t.instead, t.instead_since, t.removed_in
+        );
+        out.push(Finding::new("GN006", index, "/apiVersion", message).with_fix(fix));
     }
 }
 
@@ -1087,31 +1055,26 @@ fn gn003(input: &Input<'_>, out: &mut Vec<Finding>, _: &mut Vec<String>) {
         {
             missing.push("`spec.template` with its containers");
         }
-        out.push(Finding {
-            code: "GN003",
-            severity: None,
-            message: format!("{}: {} required", r.id(), missing.join(" and ") + if missing.len() > 1 { " are" } else { " is" }),
-            resource: index,
-            path: "/spec".into(),
-            other: None,
-            fix: Some("a workload selects and describes its pods: give `selector` and `template` (a patch belongs under the kustomization's `patches:`, not `resources:`)".into()),
-            at_key: false,
-        });
+        let message = format!(
+            "{}: {} required",
+            r.id(),
+            missing.join(" and ") + if missing.len() > 1 { " are" } else { " is" }
+        );
+        out.push(Finding::new("GN003", index, "/spec", message).with_fix(
+            "a workload selects and describes its pods: give `selector` and `template` (a patch \
+             belongs under the kustomization's `patches:`, not `resources:`)",
+        ));
     }
     for (index, r) in input.resources.iter().enumerate() {
         let mut bad_values = Vec::new();
         values::object(r, &mut bad_values);
         for (path, message) in bad_values {
-            out.push(Finding {
-                code: "GN003",
-                severity: None,
-                message: format!("{}: {message}", r.id()),
-                resource: index,
+            out.push(Finding::new(
+                "GN003",
+                index,
                 path,
-                other: None,
-                fix: None,
-                at_key: false,
-            });
+                format!("{}: {message}", r.id()),
+            ));
         }
     }
     let mut push = |w: &super::Workload<'_>, path: String, message: String| {
